@@ -1,0 +1,45 @@
+# leadbot: `make run` starts the bot on its embedded defaults, `make test` runs the whole suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test install test-deps lint format lock bench clean
+
+$(BIN)/leadbot: pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+install: $(BIN)/leadbot
+
+run: install
+	$(BIN)/leadbot serve
+
+# System services the tests talk to for real: PostgreSQL, Dovecot, swaks.
+test-deps:
+	bash scripts/install-test-deps.sh
+
+test: install test-deps
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+# Re-resolve the pinned versions after changing pyproject.toml.
+lock:
+	$(BIN)/pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --extra dev -o requirements.lock
+
+bench: install
+	$(BIN)/python bench/ingest.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache leadbot.db leadbot.db-wal leadbot.db-shm

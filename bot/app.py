@@ -1,0 +1,163 @@
+"""Composition root: builds the services from the settings and runs the listeners together.
+
+`build_services` is what the CLI and the tests use; `serve` starts the SMTP listener, the HTTP
+server, the inbox worker, the outbox dispatcher and (when configured) the IMAP poller in one
+asyncio loop, and stops them cleanly on SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+
+import storage.inbox
+from bot.config import Settings
+from bot.handlers.inbound_email import InboundMailHandler, accept_raw
+from bot.listeners.http import build_http_app
+from bot.listeners.smtp import InboxSMTPHandler, start_smtp_server
+from bot.notify.console import ConsoleNotifier
+from bot.notify.dispatcher import OutboxDispatcher
+from storage.engine import Store
+from storage.migrate import upgrade
+
+log = logging.getLogger("leadbot")
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    inbound: InboundMailHandler
+    outbox: OutboxDispatcher
+
+    def accept_smtp(self, raw: bytes, mail_from: str, rcpt_tos: list[str]) -> int:
+        row = accept_raw(self.store, raw, channel="smtp", mail_from=mail_from, rcpt_tos=rcpt_tos)
+        assert row.id is not None
+        return row.id
+
+    def health(self) -> dict[str, Any]:
+        with self.store.transaction() as session:
+            counts = storage.inbox.counts_by_state(session)
+        return {"status": "ok", "inbox": counts}
+
+
+def build_services(settings: Settings, *, migrate: bool = True) -> Services:
+    if migrate:
+        upgrade(settings.database_url)
+    store = Store(settings.database_url)
+    return Services(
+        settings=settings,
+        store=store,
+        inbound=InboundMailHandler(store, settings.reply_address, tuple(settings.inbound_steps)),
+        outbox=OutboxDispatcher(store, ConsoleNotifier(), settings.outbox_max_attempts),
+    )
+
+
+class _EmbeddedUvicorn(uvicorn.Server):
+    """uvicorn inside our loop: signals are ours, so it must not capture them."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def _repeat(
+    work: Callable[[], int], wake: asyncio.Event, idle_seconds: float, name: str
+) -> None:
+    """Run blocking `work` in a thread until it finds nothing, then wait for a wake-up or a tick."""
+    while True:
+        try:
+            done = await asyncio.to_thread(work)
+        except Exception:
+            log.exception("%s failed; retrying shortly", name)
+            done = 0
+        if done:
+            continue
+        wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), timeout=idle_seconds)
+
+
+async def serve(settings: Settings, ready: Callable[[], Awaitable[None]] | None = None) -> None:
+    services = build_services(settings)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    inbox_wake = asyncio.Event()
+    outbox_wake = asyncio.Event()
+
+    def on_stored() -> None:
+        inbox_wake.set()
+
+    def process_inbox() -> int:
+        done = services.inbound.drain(limit=100)
+        if done:
+            loop.call_soon_threadsafe(outbox_wake.set)
+        return done
+
+    smtp_server = await start_smtp_server(
+        InboxSMTPHandler(services.accept_smtp, settings.inbound_address_list(), on_stored),
+        settings.smtp_host,
+        settings.smtp_port,
+        settings.smtp_max_message_size,
+    )
+    http_server = _EmbeddedUvicorn(
+        uvicorn.Config(
+            build_http_app(services.health),
+            host=settings.http_host,
+            port=settings.http_port,
+            log_level="warning",
+            lifespan="on",
+        )
+    )
+    tasks = [
+        asyncio.create_task(http_server.serve(), name="http"),
+        asyncio.create_task(
+            _repeat(process_inbox, inbox_wake, settings.worker_idle_seconds, "inbox"), name="inbox"
+        ),
+        asyncio.create_task(
+            _repeat(
+                services.outbox.drain_once, outbox_wake, settings.worker_idle_seconds, "outbox"
+            ),
+            name="outbox",
+        ),
+    ]
+    if settings.imap_host:
+        from bot.listeners.imap import run_imap_poller
+
+        tasks.append(
+            asyncio.create_task(run_imap_poller(settings, services, inbox_wake), name="imap")
+        )
+    while not http_server.started and not tasks[0].done():
+        await asyncio.sleep(0.01)
+    log.info(
+        "leadbot serving: SMTP %s:%s, HTTP %s:%s, store %s, notifications %s",
+        settings.smtp_host,
+        settings.smtp_port,
+        settings.http_host,
+        settings.http_port,
+        services.store.engine.url.render_as_string(hide_password=True),
+        services.outbox.notifier.name,
+    )
+    if ready is not None:
+        await ready()
+    await stop.wait()
+    log.info("leadbot stopping")
+    smtp_server.close()
+    await smtp_server.wait_closed()
+    http_server.should_exit = True
+    await tasks[0]
+    for task in tasks[1:]:
+        task.cancel()
+    await asyncio.gather(*tasks[1:], return_exceptions=True)
+    # Whatever was accepted but not yet processed stays queued for the next start.
+    services.store.dispose()

@@ -1,0 +1,109 @@
+"""Settings: one typed object, read from LEADBOT_* environment variables and an optional TOML file.
+
+Every setting has a default that works on a laptop with nothing else installed; only the Slack
+ones stay empty, and without them notifications go to the console.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CONFIG_FILE_ENV = "LEADBOT_CONFIG"
+DEFAULT_CONFIG_FILE = "leadbot.toml"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LEADBOT_", extra="ignore")
+
+    # SQLAlchemy URL of the store: SQLite file by default, postgresql+psycopg://… in production.
+    database_url: str = "sqlite:///leadbot.db"
+    # Where the SMTP listener binds.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 2525
+    # Whom the listener accepts mail for: addresses or @domain, comma-separated.
+    inbound_addresses: str = "@localhost"
+    # Largest message the listener takes, in bytes (announced with ESMTP SIZE).
+    smtp_max_message_size: int = 25 * 1024 * 1024
+    # Where the HTTP server (health, tracking, forms, Slack) binds.
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    # IMAP mailbox to poll; polling is off while the host is empty.
+    imap_host: str = ""
+    imap_port: int = 993
+    imap_user: str = ""
+    imap_password: str = ""
+    # Folder to read, and where processed messages go ("" = leave them, flagged \Seen).
+    imap_folder: str = "INBOX"
+    imap_done_folder: str = ""
+    # "ssl" (implicit TLS, port 993), "starttls", or "plain".
+    imap_security: str = "ssl"
+    # Verify the IMAP server's certificate (turn off only for a self-signed test server).
+    imap_verify_tls: bool = True
+    # Seconds between two IMAP polls.
+    imap_poll_seconds: float = 30.0
+    # Where outgoing mail is relayed: smtp://user:pass@host:port or smtps://….
+    outbound_smtp_url: str = "smtp://127.0.0.1:25"
+    # Base URL people reach the HTTP server at (links in emails and Slack).
+    public_url: str = "http://127.0.0.1:8000"
+    # Key that signs public links; generated once into leadbot.secret when not set.
+    secret_key: str = ""
+    # Address whose +token variants carry replies back to one lead (leads+k3x9…@domain).
+    reply_address: str = "leads@localhost"
+    # Slack: bot token (xoxb-…), signing secret, app-level token for Socket Mode.
+    slack_bot_token: str = ""
+    slack_signing_secret: str = ""
+    slack_app_token: str = ""
+    # Base URL of the Slack Web API (point it at a stand-in for tests).
+    slack_api_url: str = "https://slack.com/api/"
+    # TOML file with scoring, grading, assignment and retention rules.
+    rules: str = "leadbot-rules.toml"
+    # Order of the inbound-mail steps after decoding (names from bot.leads.pipeline.STEPS).
+    inbound_steps: list[str] = Field(
+        default_factory=lambda: ["classify", "match_thread", "apply", "notify"]
+    )
+    # Seconds the inbox worker and the outbox dispatcher sleep when idle.
+    worker_idle_seconds: float = 0.5
+    # How many times a notification is tried before it is marked failed.
+    outbox_max_attempts: int = 8
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = Path(os.environ.get(CONFIG_FILE_ENV, DEFAULT_CONFIG_FILE))
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml_file.is_file():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        return tuple(sources)
+
+    def inbound_address_list(self) -> list[str]:
+        return [a.strip().lower() for a in self.inbound_addresses.split(",") if a.strip()]
+
+    def signing_key(self) -> str:
+        """The configured key, or one generated once and kept beside the working directory."""
+        if self.secret_key:
+            return self.secret_key
+        path = Path("leadbot.secret")
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(32))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+
+def load_settings(**overrides: object) -> Settings:
+    return Settings(**overrides)  # type: ignore[arg-type]

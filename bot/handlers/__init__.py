@@ -1,0 +1,1 @@
+"""Thin handlers: decode an outside event, call the domain, answer."""

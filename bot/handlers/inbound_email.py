@@ -1,0 +1,132 @@
+"""Inbound email: accept raw bytes into the inbox queue, and process queued messages.
+
+`accept_raw` is what the transports call (SMTP after DATA, IMAP per fetched message): it commits
+the bytes and nothing else, so the transport can acknowledge at once. `InboundMailHandler`
+claims one queued row at a time, decodes it with mail-parser and runs the domain pipeline; if
+anything fails, the savepoint is rolled back and the message is quarantined with its error, in the
+same transaction, so a message is never half-applied and never lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from dataclasses import dataclass
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+
+import storage.inbox
+from bot.handlers.mail_decode import decode_mail
+from bot.leads import pipeline
+from storage.engine import Store
+from storage.models import InboundMessage
+
+log = logging.getLogger(__name__)
+
+_header_parser = BytesHeaderParser(policy=compat32)
+
+
+def message_id_of(raw: bytes) -> str | None:
+    """The Message-ID header, read from the header block only (cheap enough for the SMTP path)."""
+    head, _, _ = raw.partition(b"\r\n\r\n") if b"\r\n\r\n" in raw else raw.partition(b"\n\n")
+    try:
+        value = _header_parser.parsebytes(head).get("Message-ID")
+    except Exception:  # a broken header block is the pipeline's problem, not the listener's
+        return None
+    if not value:
+        return None
+    value = "".join(str(value).split())
+    return value[:995] or None
+
+
+def accept_raw(
+    store: Store,
+    raw: bytes,
+    *,
+    channel: str,
+    mail_from: str = "",
+    rcpt_tos: list[str] | None = None,
+    source_key: str | None = None,
+) -> InboundMessage:
+    """Commit the raw message to the inbox queue; returns the stored row (maybe a duplicate)."""
+    with store.transaction() as session:
+        return storage.inbox.enqueue(
+            session,
+            InboundMessage(
+                channel=channel,
+                source_key=source_key,
+                mail_from=mail_from,
+                rcpt_tos=list(rcpt_tos or []),
+                message_id=message_id_of(raw),
+                raw=raw,
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class Processed:
+    inbound_id: int
+    state: str
+    classification: str | None
+    lead_id: int | None
+    error: str | None = None
+
+
+class InboundMailHandler:
+    """Takes queued inbound messages through decode → pipeline, one transaction each."""
+
+    def __init__(
+        self, store: Store, reply_address: str, steps: tuple[str, ...] = pipeline.DEFAULT_STEPS
+    ) -> None:
+        self.store = store
+        self.reply_address = reply_address
+        self.steps = steps
+
+    def process_next(self) -> Processed | None:
+        with self.store.transaction() as session:
+            row = storage.inbox.claim_next(session)
+            if row is None:
+                return None
+            assert row.id is not None
+            try:
+                with session.begin_nested():
+                    mail = decode_mail(row.raw, row.mail_from, tuple(row.rcpt_tos or ()))
+                    event = pipeline.run(
+                        session,
+                        pipeline.MailEvent(row.id, mail, self.reply_address),
+                        self.steps,
+                    )
+                    storage.inbox.mark_done(
+                        session,
+                        row,
+                        classification=event.outcome or "ignored",
+                        reason=event.reason,
+                        lead_id=event.lead.id if event.lead else None,
+                        subject=mail.subject,
+                        from_address=mail.from_address,
+                    )
+                    session.flush()
+            except Exception as exc:
+                error = f"{type(exc).__name__}: {exc}"
+                log.warning("inbound message %s quarantined: %s", row.id, error)
+                detail = "".join(traceback.format_exception(exc, limit=-4))
+                storage.inbox.quarantine(session, row, f"{error}\n\n{detail}")
+                return Processed(row.id, "quarantined", None, None, error)
+            return Processed(row.id, "done", row.classification, row.lead_id)
+
+    def drain(self, limit: int | None = None) -> int:
+        """Process queued messages until none is left (or `limit`); returns how many."""
+        done = 0
+        while limit is None or done < limit:
+            if self.process_next() is None:
+                break
+            done += 1
+        return done
+
+    def retry(self, inbound_id: int) -> bool:
+        with self.store.transaction() as session:
+            row = storage.inbox.by_id(session, inbound_id)
+            if row is None or row.state != "quarantined":
+                return False
+            storage.inbox.requeue(session, row)
+            return True

@@ -1,0 +1,1 @@
+"""The lead domain: free of transports, it talks to storage through named functions."""

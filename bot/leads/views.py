@@ -1,0 +1,66 @@
+"""Leads and messages as plain dicts: the `--json` shapes people's scripts rely on."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.leads.refs import lead_label
+from storage.models import InboundMessage, Lead, Rep, TimelineEntry
+
+LEAD_FIELDS = (
+    "email", "first_name", "last_name", "company", "title", "phone", "website", "street", "city",
+    "state", "postal_code", "country", "language", "industry", "company_size", "source", "status",
+    "stage", "score", "grade", "email_status", "trash_reason",
+)  # fmt: skip
+
+
+def iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def lead_dict(lead: Lead, owner: Rep | None = None) -> dict[str, Any]:
+    data: dict[str, Any] = {"id": lead_label(lead.id)}
+    data.update({name: getattr(lead, name) for name in LEAD_FIELDS})
+    data["owner"] = owner.email if owner else None
+    data["custom"] = dict(lead.custom or {})
+    data["enquiry"] = lead.enquiry
+    data["version"] = lead.version
+    data["created_at"] = iso(lead.created_at)
+    data["updated_at"] = iso(lead.updated_at)
+    return data
+
+
+def timeline_dict(entry: TimelineEntry) -> dict[str, Any]:
+    return {
+        "at": iso(entry.at),
+        "actor": entry.actor,
+        "kind": entry.kind,
+        "summary": entry.summary,
+        "data": dict(entry.data or {}),
+        "inbound_message": entry.inbound_message_id,
+    }
+
+
+def inbound_dict(message: InboundMessage) -> dict[str, Any]:
+    return {
+        "id": message.id,
+        "received_at": iso(message.received_at),
+        "channel": message.channel,
+        "state": message.state,
+        "classification": message.classification,
+        "reason": message.reason,
+        "lead": lead_label(message.lead_id) if message.lead_id else None,
+        "message_id": message.message_id,
+        "from": message.from_address or message.mail_from,
+        "mail_from": message.mail_from,
+        "rcpt_to": list(message.rcpt_tos or []),
+        "subject": message.subject,
+        "size": message.size,
+        "attempts": message.attempts,
+        "duplicate_of": message.duplicate_of,
+        "error": message.error,
+        "processed_at": iso(message.processed_at),
+    }

@@ -1,0 +1,1 @@
+"""Transports: they accept input, hand it off and know nothing of leads."""

@@ -1,0 +1,24 @@
+"""The HTTP server's ASGI app (Starlette): health now; tracking, forms and Slack mount here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+HealthProbe = Callable[[], dict[str, Any]]
+
+
+def build_http_app(health: HealthProbe) -> Starlette:
+    async def healthz(request: Request) -> JSONResponse:
+        try:
+            body = health()
+        except Exception as exc:  # the store is down: say so, with 503 for load balancers
+            return JSONResponse({"status": "error", "error": str(exc)}, status_code=503)
+        return JSONResponse(body)
+
+    return Starlette(routes=[Route("/healthz", healthz)])

@@ -1,0 +1,121 @@
+"""Named queries over the inbound-message queue (the inbox)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlmodel import Session, col, select
+
+from storage.models import InboundMessage, utcnow
+
+
+def enqueue(session: Session, message: InboundMessage) -> InboundMessage:
+    """Store raw bytes. A Message-ID seen before is kept too, as a duplicate of the first."""
+    if message.message_id:
+        first = session.exec(
+            select(InboundMessage.id)
+            .where(InboundMessage.message_id == message.message_id)
+            .order_by(col(InboundMessage.id))
+            .limit(1)
+        ).first()
+        if first is not None:
+            message.state = "duplicate"
+            message.duplicate_of = first
+            message.processed_at = utcnow()
+    message.size = len(message.raw)
+    session.add(message)
+    session.flush()
+    return message
+
+
+def by_source_key(session: Session, source_key: str) -> InboundMessage | None:
+    return session.exec(
+        select(InboundMessage).where(InboundMessage.source_key == source_key)
+    ).first()
+
+
+def by_id(session: Session, message_id: int) -> InboundMessage | None:
+    return session.get(InboundMessage, message_id)
+
+
+def claim_next(session: Session) -> InboundMessage | None:
+    """The oldest queued message, locked so no other worker takes it (SKIP LOCKED on PostgreSQL).
+
+    The lock lasts until the caller's transaction ends: a worker that dies mid-way leaves the
+    row queued for the next one.
+    """
+    query = (
+        select(InboundMessage)
+        .where(InboundMessage.state == "queued")
+        .order_by(col(InboundMessage.id))
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    return session.exec(query).first()
+
+
+def lead_ids_for_message_ids(session: Session, message_ids: Sequence[str]) -> list[int]:
+    """Leads that earlier messages with these Message-IDs belong to (thread matching)."""
+    if not message_ids:
+        return []
+    rows = session.exec(
+        select(InboundMessage.lead_id)
+        .where(col(InboundMessage.message_id).in_(list(message_ids)))
+        .where(col(InboundMessage.lead_id).is_not(None))
+        .order_by(col(InboundMessage.id))
+    ).all()
+    return [row for row in rows if row is not None]
+
+
+def listing(
+    session: Session, *, state: str | None = None, limit: int = 200, offset: int = 0
+) -> Sequence[InboundMessage]:
+    query = select(InboundMessage)
+    if state:
+        query = query.where(InboundMessage.state == state)
+    return session.exec(query.order_by(col(InboundMessage.id)).offset(offset).limit(limit)).all()
+
+
+def counts_by_state(session: Session) -> dict[str, int]:
+    from sqlalchemy import func
+
+    rows = session.exec(
+        select(InboundMessage.state, func.count()).group_by(InboundMessage.state)
+    ).all()
+    return {state: n for state, n in rows}
+
+
+def mark_done(
+    session: Session,
+    message: InboundMessage,
+    *,
+    classification: str,
+    reason: str,
+    lead_id: int | None,
+    subject: str,
+    from_address: str,
+) -> None:
+    message.state = "done"
+    message.classification = classification
+    message.reason = reason
+    message.lead_id = lead_id
+    message.subject = subject[:998]
+    message.from_address = from_address[:320]
+    message.error = None
+    message.attempts += 1
+    message.processed_at = utcnow()
+    session.add(message)
+
+
+def quarantine(session: Session, message: InboundMessage, error: str) -> None:
+    message.state = "quarantined"
+    message.error = error
+    message.attempts += 1
+    message.processed_at = utcnow()
+    session.add(message)
+
+
+def requeue(session: Session, message: InboundMessage) -> None:
+    """Send a quarantined message through the pipeline again (the last error stays until then)."""
+    message.state = "queued"
+    session.add(message)

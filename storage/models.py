@@ -1,0 +1,208 @@
+"""SQLModel tables: leads and their timeline, reps, the inbound-message queue, the outbox,
+the assignment queue, and the CRM objects conversion creates (accounts, contacts, opportunities).
+
+Times are timezone-aware UTC (SQLModel's UTCDateTime), on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, LargeBinary, Text
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Rep(SQLModel, table=True):
+    __tablename__ = "reps"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+    email: str = Field(index=True, unique=True)
+    slack_user_id: str | None = Field(default=None, index=True)
+    # rep, manager or admin: managers and admins may act on any lead.
+    role: str = "rep"
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Account(SQLModel, table=True):
+    __tablename__ = "accounts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True)
+    domain: str | None = Field(default=None, index=True)
+    owner_id: int | None = Field(default=None, foreign_key="reps.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Lead(SQLModel, table=True):
+    __tablename__ = "leads"
+    __table_args__ = (Index("ix_leads_status_owner", "status", "owner_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    # Lower-cased address: the key one sender's mails are matched on.
+    email: str = Field(index=True)
+    first_name: str = ""
+    last_name: str = ""
+    company: str = ""
+    title: str = ""
+    phone: str = ""
+    website: str = ""
+    street: str = ""
+    city: str = ""
+    state: str = ""
+    postal_code: str = ""
+    country: str = ""
+    language: str = ""
+    industry: str = ""
+    company_size: str = ""
+    source: str = "email"
+    custom: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="new", index=True)
+    stage: str = "lead"
+    trash_reason: str | None = None
+    owner_id: int | None = Field(default=None, foreign_key="reps.id", index=True)
+    account_id: int | None = Field(default=None, foreign_key="accounts.id")
+    score: float = 0.0
+    grade: str | None = None
+    # ok, bounced or opted_out: whether this address may be mailed.
+    email_status: str = "ok"
+    # Random token of this lead's reply address (leads+<token>@domain).
+    reply_token: str = Field(index=True, unique=True)
+    enquiry: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    # Bumped on every change, so two clicks on one stale card cannot both apply.
+    version: int = 1
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    last_activity_at: datetime = Field(default_factory=utcnow)
+
+
+class Contact(SQLModel, table=True):
+    __tablename__ = "contacts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int | None = Field(default=None, foreign_key="accounts.id")
+    lead_id: int | None = Field(default=None, foreign_key="leads.id", index=True)
+    first_name: str = ""
+    last_name: str = ""
+    email: str = Field(default="", index=True)
+    title: str = ""
+    phone: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Opportunity(SQLModel, table=True):
+    __tablename__ = "opportunities"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int | None = Field(default=None, foreign_key="accounts.id")
+    contact_id: int | None = Field(default=None, foreign_key="contacts.id")
+    lead_id: int | None = Field(default=None, foreign_key="leads.id", index=True)
+    name: str
+    amount: float | None = None
+    close_date: date | None = None
+    stage: str = "prospecting"
+    owner_id: int | None = Field(default=None, foreign_key="reps.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class TimelineEntry(SQLModel, table=True):
+    """Append-only: what happened to a lead, who did it and when."""
+
+    __tablename__ = "timeline"
+
+    id: int | None = Field(default=None, primary_key=True)
+    lead_id: int = Field(foreign_key="leads.id", index=True)
+    at: datetime = Field(default_factory=utcnow)
+    # "system", "email:<address>", "rep:<id>", "cli", …
+    actor: str
+    kind: str
+    summary: str
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    inbound_message_id: int | None = Field(default=None, foreign_key="inbound_messages.id")
+
+
+class InboundMessage(SQLModel, table=True):
+    """The inbox queue: raw bytes are committed here before the transport acknowledges them."""
+
+    __tablename__ = "inbound_messages"
+    __table_args__ = (Index("ix_inbound_state_id", "state", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    received_at: datetime = Field(default_factory=utcnow)
+    # smtp, imap, api
+    channel: str
+    # Transport identity, unique when present (IMAP: host/user/folder/uidvalidity/uid).
+    source_key: str | None = Field(default=None, unique=True)
+    mail_from: str = ""
+    rcpt_tos: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    message_id: str | None = Field(default=None, index=True)
+    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    size: int = 0
+    # queued, done, quarantined, duplicate
+    state: str = Field(default="queued")
+    # enquiry, reply, auto_reply, bounce, complaint, unsubscribe (set when processed)
+    classification: str | None = None
+    reason: str | None = None
+    lead_id: int | None = Field(default=None, foreign_key="leads.id", index=True)
+    duplicate_of: int | None = None
+    subject: str = ""
+    from_address: str = ""
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    attempts: int = 0
+    processed_at: datetime | None = None
+
+
+class OutboxItem(SQLModel, table=True):
+    """A notification written in the same transaction as the change it reports."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_state_due", "state", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    # lead.new, lead.assigned, …
+    kind: str
+    lead_id: int | None = Field(default=None, foreign_key="leads.id")
+    rep_id: int | None = Field(default=None, foreign_key="reps.id")
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # pending, sent, failed
+    state: str = "pending"
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = None
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    # Where it went (console, slack channel/ts), so an update can edit in place later.
+    delivery_ref: str | None = None
+
+
+class QueueItem(SQLModel, table=True):
+    """A lead waiting for (or offered to) a rep."""
+
+    __tablename__ = "assignment_queue"
+
+    id: int | None = Field(default=None, primary_key=True)
+    lead_id: int = Field(foreign_key="leads.id", unique=True)
+    enqueued_at: datetime = Field(default_factory=utcnow)
+    # waiting, offered, done
+    state: str = Field(default="waiting", index=True)
+    offered_to: int | None = Field(default=None, foreign_key="reps.id")
+    offered_at: datetime | None = None
+    rule: str | None = None
+
+
+class ImapCursor(SQLModel, table=True):
+    """How far one IMAP folder has been read: UIDVALIDITY and the last UID committed."""
+
+    __tablename__ = "imap_cursors"
+
+    id: int | None = Field(default=None, primary_key=True)
+    mailbox: str = Field(unique=True)
+    uidvalidity: int
+    last_uid: int = 0
+    updated_at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,43 @@
+"""Named queries over the append-only lead timeline."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from storage.models import TimelineEntry
+
+
+def append(
+    session: Session,
+    lead_id: int,
+    *,
+    actor: str,
+    kind: str,
+    summary: str,
+    data: dict[str, Any] | None = None,
+    inbound_message_id: int | None = None,
+) -> TimelineEntry:
+    entry = TimelineEntry(
+        lead_id=lead_id,
+        actor=actor,
+        kind=kind,
+        summary=summary,
+        data=data or {},
+        inbound_message_id=inbound_message_id,
+    )
+    session.add(entry)
+    return entry
+
+
+def for_lead(session: Session, lead_id: int, limit: int | None = None) -> Sequence[TimelineEntry]:
+    query = (
+        select(TimelineEntry)
+        .where(TimelineEntry.lead_id == lead_id)
+        .order_by(col(TimelineEntry.at), col(TimelineEntry.id))
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return session.exec(query).all()
