@@ -15,17 +15,13 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import uvicorn
-
 import storage.inbox
 from bot.config import Settings
 from bot.handlers.inbound_email import InboundMailHandler, accept_raw
-from bot.listeners.http import build_http_app
-from bot.listeners.smtp import InboxSMTPHandler, start_smtp_server
 from bot.notify.console import ConsoleNotifier
 from bot.notify.dispatcher import OutboxDispatcher
 from storage.engine import Store
-from storage.migrate import upgrade
+from storage.migrate import ensure_schema
 
 log = logging.getLogger("leadbot")
 
@@ -50,7 +46,7 @@ class Services:
 
 def build_services(settings: Settings, *, migrate: bool = True) -> Services:
     if migrate:
-        upgrade(settings.database_url)
+        ensure_schema(settings.database_url)
     store = Store(settings.database_url)
     return Services(
         settings=settings,
@@ -58,14 +54,6 @@ def build_services(settings: Settings, *, migrate: bool = True) -> Services:
         inbound=InboundMailHandler(store, settings.reply_address, tuple(settings.inbound_steps)),
         outbox=OutboxDispatcher(store, ConsoleNotifier(), settings.outbox_max_attempts),
     )
-
-
-class _EmbeddedUvicorn(uvicorn.Server):
-    """uvicorn inside our loop: signals are ours, so it must not capture them."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
 
 
 async def _repeat(
@@ -86,6 +74,19 @@ async def _repeat(
 
 
 async def serve(settings: Settings, ready: Callable[[], Awaitable[None]] | None = None) -> None:
+    # The server stack is imported here so that CLI commands do not pay for it.
+    import uvicorn
+
+    from bot.listeners.http import build_http_app
+    from bot.listeners.smtp import InboxSMTPHandler, start_smtp_server
+
+    class EmbeddedUvicorn(uvicorn.Server):
+        """uvicorn inside our loop: signals are ours, so it must not capture them."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
     services = build_services(settings)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -110,7 +111,7 @@ async def serve(settings: Settings, ready: Callable[[], Awaitable[None]] | None 
         settings.smtp_port,
         settings.smtp_max_message_size,
     )
-    http_server = _EmbeddedUvicorn(
+    http_server = EmbeddedUvicorn(
         uvicorn.Config(
             build_http_app(services.health),
             host=settings.http_host,

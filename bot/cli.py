@@ -39,8 +39,8 @@ cli.add_typer(db_cli, name="db")
 cli.add_typer(leads_cli, name="leads")
 cli.add_typer(inbox_cli, name="inbox")
 
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 

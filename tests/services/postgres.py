@@ -29,7 +29,7 @@ def _pg_bin(name: str) -> str:
     )
     if not found:
         raise ServiceMissing(
-            f"PostgreSQL's {name} is not installed: run `make test-deps` (Debian package postgresql)"
+            f"PostgreSQL's {name} is missing: run `make test-deps` (Debian package postgresql)"
         )
     return found
 
@@ -40,7 +40,9 @@ def _as_postgres_user(argv: list[str]) -> list[str]:
     try:
         pwd.getpwnam("postgres")
     except KeyError as exc:
-        raise ServiceMissing("running as root needs a `postgres` user: run `make test-deps`") from exc
+        raise ServiceMissing(
+            "running as root needs a `postgres` user: run `make test-deps`"
+        ) from exc
     return ["runuser", "-u", "postgres", "--", *argv]
 
 
@@ -61,14 +63,18 @@ def postgres_server() -> Iterator[str]:
     port = free_port()
     run = dict(check=True, capture_output=True, text=True)
     subprocess.run(
-        _as_postgres_user([initdb, "-D", str(data), "-U", "leadbot", "--auth=trust", "-E", "UTF8",
-                           "--no-sync"]),  # fmt: skip
+        _as_postgres_user(
+            [initdb, "-D", str(data), "-U", "leadbot", "--auth=trust", "-E", "UTF8", "--no-sync"]
+        ),
         **run,
     )
-    options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+    options = (
+        f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+    )
     subprocess.run(
-        _as_postgres_user([pg_ctl, "-D", str(data), "-o", options, "-l", str(base / "log"), "-w",
-                           "start"]),  # fmt: skip
+        _as_postgres_user(
+            [pg_ctl, "-D", str(data), "-o", options, "-l", str(base / "log"), "-w", "start"]
+        ),
         **run,
     )
     try:

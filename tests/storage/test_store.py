@@ -10,16 +10,18 @@ from sqlalchemy import text
 import storage.inbox
 import storage.outbox
 from storage.engine import Store
-from storage.migrate import current
+from storage.migrate import HEAD, current
 from storage.models import InboundMessage
 
 
-def _message(raw: bytes = b"Subject: hi\r\n\r\nbody", message_id: str | None = None) -> InboundMessage:
+def _message(
+    raw: bytes = b"Subject: hi\r\n\r\nbody", message_id: str | None = None
+) -> InboundMessage:
     return InboundMessage(channel="smtp", raw=raw, message_id=message_id)
 
 
 def test_migrations_reach_head(database_url: str) -> None:
-    assert current(database_url) == "0001"
+    assert current(database_url) == HEAD
 
 
 def test_sqlite_runs_in_wal_mode(sqlite_url: str) -> None:
@@ -101,3 +103,11 @@ def test_postgres_is_really_postgres(postgres_url: str) -> None:
         version = session.connection().execute(text("select version()")).scalar()
     store.dispose()
     assert str(version).startswith("PostgreSQL")
+
+
+def test_head_constant_matches_the_migration_scripts() -> None:
+    from alembic.script import ScriptDirectory
+
+    from storage.migrate import HEAD, alembic_config
+
+    assert ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head() == HEAD
