@@ -55,8 +55,8 @@ def accept_raw(
             InboundMessage(
                 channel=channel,
                 source_key=source_key,
-                mail_from=mail_from,
-                rcpt_tos=list(rcpt_tos or []),
+                mail_from=mail_from.replace("\x00", ""),
+                rcpt_tos=[rcpt.replace("\x00", "") for rcpt in rcpt_tos or []],
                 message_id=message_id_of(raw),
                 raw=raw,
             ),

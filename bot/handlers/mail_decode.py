@@ -41,16 +41,16 @@ def decode_mail(
             subject=_first_text(parsed.subject),
             from_name=from_name,
             from_address=from_address,
-            to=tuple(addr for _, addr in parsed.to if addr),
-            cc=tuple(addr for _, addr in parsed.cc if addr),
+            to=tuple(_no_nul(addr) for _, addr in parsed.to if addr),
+            cc=tuple(_no_nul(addr) for _, addr in parsed.cc if addr),
             envelope_sender=envelope_sender,
             envelope_recipients=envelope_recipients,
             in_reply_to=_clean_id(message.get("In-Reply-To")),
             references=tuple(_ids(message.get_all("References") or [])),
             headers=headers,
             content_type=message.get_content_type(),
-            text="\n".join(parsed.text_plain).strip(),
-            html="\n".join(parsed.text_html).strip(),
+            text=_no_nul("\n".join(parsed.text_plain)).strip(),
+            html=_no_nul("\n".join(parsed.text_html)).strip(),
             parts=tuple(_leaf_parts(message)),
         )
     except UndecodableMail:
@@ -63,7 +63,7 @@ def _first_text(value: object) -> str:
     """mail-parser gives a list for a repeated header (two Subject lines); the first one counts."""
     if isinstance(value, list):
         value = value[0] if value else ""
-    return " ".join(str(value or "").split())
+    return " ".join(_no_nul(str(value or "")).split())
 
 
 def _headers_of(message: Message) -> dict[str, tuple[str, ...]]:
@@ -78,7 +78,12 @@ def _header_text(value: object) -> str:
     if "=?" in text:
         with contextlib.suppress(UnicodeError, LookupError, email.errors.HeaderParseError):
             text = str(email.header.make_header(email.header.decode_header(text)))
-    return " ".join(text.split())
+    return " ".join(_no_nul(text).split())
+
+
+def _no_nul(text: str) -> str:
+    """NUL never reaches the domain: PostgreSQL text refuses it, and it means nothing in mail."""
+    return text.replace("\x00", "") if "\x00" in text else text
 
 
 def _first_address(
@@ -86,10 +91,10 @@ def _first_address(
 ) -> tuple[str, str]:
     for name, address in parsed_from:
         if address:
-            return name.strip(), address.strip()
+            return _no_nul(name).strip(), _no_nul(address).strip()
     # mail-parser drops addresses without a domain ("MAILER-DAEMON"); keep what the header says.
     for value in raw_from:
-        name, address = email.utils.parseaddr(value)
+        name, address = email.utils.parseaddr(_no_nul(value))
         if name or address:
             return name.strip(), address.strip()
     return "", ""
@@ -131,7 +136,7 @@ def _leaf_parts(message: Message) -> list[MailPart]:
             text = _decoded_payload(part)
         else:
             continue
-        parts.append(MailPart(ctype, text[:MAX_PART_CHARS]))
+        parts.append(MailPart(ctype, _no_nul(text[:MAX_PART_CHARS])))
     return parts
 
 

@@ -9,7 +9,7 @@ caller's transaction, so the lead, its timeline, the message's state and the out
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlmodel import Session
 
@@ -117,6 +117,9 @@ def _apply_message(session: Session, event: MailEvent) -> None:
         _record_reply(session, event, event.thread_lead)
         return
     draft = extract_lead(event.mail)
+    if not draft.email and "@" in event.mail.envelope_sender:
+        # No From header: the SMTP envelope sender is the best address left.
+        draft = replace(draft, email=event.mail.envelope_sender.strip().lower())
     if not draft.email or "@" not in draft.email:
         raise Unprocessable("no sender address to make a lead of")
     existing = storage.leads.by_email(session, draft.email)

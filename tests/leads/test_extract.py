@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -257,13 +256,13 @@ def test_reply_parser_signatures(name: str) -> None:
     assert signature == REPLY_PARSER_SIGNATURES[name]
 
 
-def test_many_sentences_starting_with_on_stay_fast() -> None:
-    """email_reply_parser's own multi-line "On … wrote:" regex took 24 s on this text."""
+def test_many_sentences_starting_with_on_are_not_a_quote_header() -> None:
+    """email_reply_parser's own multi-line "On … wrote:" regex backtracked for 24 s on this text
+    (a regression shows as a suite that crawls; speed itself is measured in bench/)."""
     text = ("On this day we met. " * 50 + "\n") * 20 + "\n> quoted\n"
-    started = time.perf_counter()
     new_text, _ = split_reply(text)
-    assert time.perf_counter() - started < 0.5
     assert "quoted" not in new_text
+    assert new_text.startswith("On this day we met.")
 
 
 # =============================================================================================
@@ -540,22 +539,6 @@ def test_html_only_mail() -> None:
 def test_enquiry_is_trimmed() -> None:
     lead = extract_lead(mail("word " * 2_000, address="jane@initech.com"))
     assert 3_900 < len(lead.enquiry) <= MAX_ENQUIRY_CHARS
-
-
-def test_extract_lead_is_fast() -> None:
-    """Target: under 1 ms a typical mail; the bound here leaves room for a slow CI machine."""
-    inbound = mail(
-        "Hi,\n\nCan we book a demo?\n\nBest regards,\n" + ACME_SIGNATURE
-        + "\n\nOn Mon, Jan 5, 2026 at 10:00 AM Bob <bob@x.com> wrote:\n> old text\n",
-        name="Jane Doe",
-        address="jane.doe@acme-robotics.io",
-    )  # fmt: skip
-    extract_lead(inbound)
-    runs = 200
-    started = time.perf_counter()
-    for _ in range(runs):
-        extract_lead(inbound)
-    assert (time.perf_counter() - started) / runs < 0.005
 
 
 # =============================================================================================

@@ -177,9 +177,16 @@ def test_a_failing_step_rolls_back_everything_and_quarantines(
         assert storage.leads.count(session) == 1
 
 
-def test_mail_without_a_sender_is_quarantined_not_dropped(store: Store) -> None:
+def test_mail_without_from_uses_the_envelope_sender_or_is_quarantined(store: Store) -> None:
     raw = b"To: leads@acme-leads.test\r\nSubject: who am I\r\nMessage-ID: <x@y>\r\n\r\nhello\r\n"
-    row = message_row(store, deliver(store, raw))
+    row = message_row(store, deliver(store, raw))  # the envelope said MAIL FROM:<x@y.test>
+    assert (row.state, row.classification) == ("done", "enquiry")
+    with store.transaction() as session:
+        assert storage.leads.by_email(session, "x@y.test") is not None
+
+    nobody = accept_raw(store, raw.replace(b"<x@y>", b"<z@y>"), channel="smtp", mail_from="")
+    InboundMailHandler(store, REPLY_BASE).drain()
+    row = message_row(store, nobody.id or 0)
     assert row.state == "quarantined" and "no sender address" in row.error
 
 
