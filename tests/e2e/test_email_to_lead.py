@@ -164,3 +164,30 @@ def test_lifecycle_from_the_cli_with_illegal_moves_refused(bot: RunningBot) -> N
     assert unknown.returncode == 2 and "usage:" in unknown.stderr
     missing = bot.cli("lead", "qualify", "L-99", check=False)
     assert missing.returncode == 1 and "no lead L-99" in missing.stderr
+
+
+def test_health_reports_the_inbox(bot: RunningBot) -> None:
+    import httpx
+
+    send(bot, enquiry())
+    bot.wait_until(lambda: leads(bot))
+    health = httpx.get(f"{bot.http_url}/healthz", timeout=5)
+    assert health.status_code == 200
+    assert health.json() == {"status": "ok", "inbox": {"done": 1}}
+
+
+def test_killed_right_after_250_loses_and_doubles_nothing(bot: RunningBot) -> None:
+    import signal
+
+    with smtplib.SMTP("127.0.0.1", bot.smtp_port, timeout=10) as client:
+        for n in range(30):
+            message = enquiry(sender=f"buyer{n}@company-{n}.test", subject=f"Enquiry {n}")
+            client.send_message(message)
+    bot.stop(signal.SIGKILL)  # whatever was queued but not processed must survive this
+    bot.start()
+    bot.wait_until(
+        lambda: [m["state"] for m in bot.cli_json("inbox", "list")] == ["done"] * 30, timeout=30
+    )
+    assert sorted(lead["email"] for lead in leads(bot)) == sorted(
+        f"buyer{n}@company-{n}.test" for n in range(30)
+    )
