@@ -13,7 +13,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import storage.inbox
 from bot.config import Settings
@@ -22,6 +22,9 @@ from bot.notify.console import ConsoleNotifier
 from bot.notify.dispatcher import OutboxDispatcher
 from storage.engine import Store
 from storage.migrate import ensure_schema
+
+if TYPE_CHECKING:
+    from bot.listeners.inbox_worker import WorkerPool
 
 log = logging.getLogger("leadbot")
 
@@ -71,6 +74,17 @@ async def _repeat(
         wake.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(wake.wait(), timeout=idle_seconds)
+
+
+async def _bridge(wake: asyncio.Event, pool: WorkerPool) -> None:
+    """Pass wake-ups to the worker processes and restart any that died."""
+    while True:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), timeout=1.0)
+        if wake.is_set():
+            wake.clear()
+            pool.wake()
+        pool.supervise()
 
 
 async def serve(settings: Settings, ready: Callable[[], Awaitable[None]] | None = None) -> None:
@@ -123,15 +137,26 @@ async def serve(settings: Settings, ready: Callable[[], Awaitable[None]] | None 
     tasks = [
         asyncio.create_task(http_server.serve(), name="http"),
         asyncio.create_task(
-            _repeat(process_inbox, inbox_wake, settings.worker_idle_seconds, "inbox"), name="inbox"
-        ),
-        asyncio.create_task(
             _repeat(
                 services.outbox.drain_once, outbox_wake, settings.worker_idle_seconds, "outbox"
             ),
             name="outbox",
         ),
     ]
+    pool = None
+    if settings.inbox_workers > 0:
+        from bot.listeners.inbox_worker import WorkerPool
+
+        pool = WorkerPool(settings.model_dump(), settings.inbox_workers, log.getEffectiveLevel())
+        pool.start()
+        tasks.append(asyncio.create_task(_bridge(inbox_wake, pool), name="inbox-wake"))
+    else:
+        tasks.append(
+            asyncio.create_task(
+                _repeat(process_inbox, inbox_wake, settings.worker_idle_seconds, "inbox"),
+                name="inbox",
+            )
+        )
     if settings.imap_host:
         from bot.listeners.imap import run_imap_poller
 
@@ -160,5 +185,7 @@ async def serve(settings: Settings, ready: Callable[[], Awaitable[None]] | None 
     for task in tasks[1:]:
         task.cancel()
     await asyncio.gather(*tasks[1:], return_exceptions=True)
+    if pool is not None:
+        await asyncio.to_thread(pool.stop)
     # Whatever was accepted but not yet processed stays queued for the next start.
     services.store.dispose()

@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     inbound_steps: list[str] = Field(
         default_factory=lambda: ["classify", "match_thread", "apply", "notify"]
     )
+    # Inbox worker processes (0 = a thread inside serve); more than 1 only helps on PostgreSQL.
+    inbox_workers: int = 1
     # Seconds the inbox worker and the outbox dispatcher sleep when idle.
     worker_idle_seconds: float = 0.5
     # How many times a notification is tried before it is marked failed.

@@ -54,6 +54,28 @@ def claim_next(session: Session) -> InboundMessage | None:
     return session.exec(query).first()
 
 
+def next_queued(session: Session) -> InboundMessage | None:
+    """The oldest queued message, without a lock: for a single worker that parses it first."""
+    query = (
+        select(InboundMessage)
+        .where(InboundMessage.state == "queued")
+        .order_by(col(InboundMessage.id))
+        .limit(1)
+    )
+    return session.exec(query).first()
+
+
+def queued_by_id(session: Session, message_id: int) -> InboundMessage | None:
+    """The message if it is still queued, locked for this transaction."""
+    query = (
+        select(InboundMessage)
+        .where(InboundMessage.id == message_id)
+        .where(InboundMessage.state == "queued")
+        .with_for_update(skip_locked=True)
+    )
+    return session.exec(query).first()
+
+
 def lead_ids_for_message_ids(session: Session, message_ids: Sequence[str]) -> list[int]:
     """Leads that earlier messages with these Message-IDs belong to (thread matching)."""
     if not message_ids:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 
+from sqlmodel import Session
+
 import storage.inbox
 from bot.handlers.mail_decode import decode_mail
 from bot.leads import pipeline
@@ -83,36 +85,66 @@ class InboundMailHandler:
         self.steps = steps
 
     def process_next(self) -> Processed | None:
+        """Process the oldest queued message; None when there is none.
+
+        PostgreSQL: claim it (SKIP LOCKED), then parse; a row lock stops no one else. SQLite has
+        one writer for the whole file, so the message is parsed before the write lock is taken,
+        and the SMTP listener's commits never wait behind mail-parser.
+        """
+        if not self.store.is_sqlite:
+            with self.store.transaction() as session:
+                row = storage.inbox.claim_next(session)
+                if row is None:
+                    return None
+                return self._apply(session, row, self._prepare(row))
+        with self.store.reading() as session:
+            peeked = storage.inbox.next_queued(session)
+            prepared = self._prepare(peeked) if peeked is not None else None
+            peeked_id = peeked.id if peeked is not None else None
+        if peeked_id is None or prepared is None:
+            return None
         with self.store.transaction() as session:
-            row = storage.inbox.claim_next(session)
-            if row is None:
-                return None
-            assert row.id is not None
-            try:
-                with session.begin_nested():
-                    mail = decode_mail(row.raw, row.mail_from, tuple(row.rcpt_tos or ()))
-                    event = pipeline.run(
-                        session,
-                        pipeline.MailEvent(row.id, mail, self.reply_address),
-                        self.steps,
-                    )
-                    storage.inbox.mark_done(
-                        session,
-                        row,
-                        classification=event.outcome or "ignored",
-                        reason=event.reason,
-                        lead_id=event.lead.id if event.lead else None,
-                        subject=mail.subject,
-                        from_address=mail.from_address,
-                    )
-                    session.flush()
-            except Exception as exc:
-                error = f"{type(exc).__name__}: {exc}"
-                log.warning("inbound message %s quarantined: %s", row.id, error)
-                detail = "".join(traceback.format_exception(exc, limit=-4))
-                storage.inbox.quarantine(session, row, f"{error}\n\n{detail}")
-                return Processed(row.id, "quarantined", None, None, error)
-            return Processed(row.id, "done", row.classification, row.lead_id)
+            row = storage.inbox.queued_by_id(session, peeked_id)
+            if row is None:  # a retry or another process took it meanwhile
+                return Processed(peeked_id, "skipped", None, None)
+            return self._apply(session, row, prepared)
+
+    def _prepare(self, row: InboundMessage) -> pipeline.MailEvent | Exception:
+        """Decode and run the pure steps; a failure is kept, to be quarantined in `_apply`."""
+        assert row.id is not None
+        try:
+            mail = decode_mail(row.raw, row.mail_from, tuple(row.rcpt_tos or ()))
+            event = pipeline.MailEvent(row.id, mail, self.reply_address)
+            return pipeline.prepare(event, self.steps)
+        except Exception as exc:
+            return exc
+
+    def _apply(
+        self, session: Session, row: InboundMessage, prepared: pipeline.MailEvent | Exception
+    ) -> Processed:
+        assert row.id is not None
+        try:
+            if isinstance(prepared, Exception):
+                raise prepared
+            with session.begin_nested():
+                event = pipeline.run(session, prepared, self.steps)
+                storage.inbox.mark_done(
+                    session,
+                    row,
+                    classification=event.outcome or "ignored",
+                    reason=event.reason,
+                    lead_id=event.lead.id if event.lead else None,
+                    subject=event.mail.subject,
+                    from_address=event.mail.from_address,
+                )
+                session.flush()
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            log.warning("inbound message %s quarantined: %s", row.id, error)
+            detail = "".join(traceback.format_exception(exc, limit=-4))
+            storage.inbox.quarantine(session, row, f"{error}\n\n{detail}")
+            return Processed(row.id, "quarantined", None, None, error)
+        return Processed(row.id, "done", row.classification, row.lead_id)
 
     def drain(self, limit: int | None = None) -> int:
         """Process queued messages until none is left (or `limit`); returns how many."""

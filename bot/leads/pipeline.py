@@ -40,6 +40,7 @@ class MailEvent:
     mail: InboundMail
     reply_address: str
     classification: Classification | None = None
+    draft: LeadDraft | None = None
     thread_lead: Lead | None = None
     thread_reason: str = ""
     outcome: str = ""
@@ -56,9 +57,22 @@ class MailEvent:
 Step = Callable[[Session, MailEvent], None]
 
 
-def step_classify(session: Session, event: MailEvent) -> None:
+def prepare(event: MailEvent, steps: tuple[str, ...] = DEFAULT_STEPS) -> MailEvent:
+    """The pure part (classification, what the mail says about its sender), done before the
+    transaction so that no lock is held while text is parsed."""
+    if "classify" not in steps:
+        return event
     event.classification = classify(event.mail)
     event.reason = event.classification.reason
+    if event.classification.kind is Kind.MESSAGE:
+        event.draft = extract_lead(event.mail)
+    return event
+
+
+def step_classify(session: Session, event: MailEvent) -> None:
+    if event.classification is None:
+        event.classification = classify(event.mail)
+        event.reason = event.classification.reason
 
 
 def step_match_thread(session: Session, event: MailEvent) -> None:
@@ -116,7 +130,7 @@ def _apply_message(session: Session, event: MailEvent) -> None:
     if event.thread_lead is not None:
         _record_reply(session, event, event.thread_lead)
         return
-    draft = extract_lead(event.mail)
+    draft = event.draft or extract_lead(event.mail)
     if not draft.email and "@" in event.mail.envelope_sender:
         # No From header: the SMTP envelope sender is the best address left.
         draft = replace(draft, email=event.mail.envelope_sender.strip().lower())

@@ -6,6 +6,7 @@ import smtplib
 import subprocess
 from email.message import EmailMessage
 from email.utils import make_msgid
+from pathlib import Path
 
 import pytest
 
@@ -176,6 +177,18 @@ def test_health_reports_the_inbox(bot: RunningBot) -> None:
     assert health.json() == {"status": "ok", "inbox": {"done": 1}}
 
 
+def children_of(pid: int) -> list[int]:
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    return children
+
+
 def test_killed_right_after_250_loses_and_doubles_nothing(bot: RunningBot) -> None:
     import signal
 
@@ -183,7 +196,11 @@ def test_killed_right_after_250_loses_and_doubles_nothing(bot: RunningBot) -> No
         for n in range(30):
             message = enquiry(sender=f"buyer{n}@company-{n}.test", subject=f"Enquiry {n}")
             client.send_message(message)
+    assert bot.process is not None
+    workers = children_of(bot.process.pid)
+    assert workers, "serve runs its inbox worker as a child process"
     bot.stop(signal.SIGKILL)  # whatever was queued but not processed must survive this
+    bot.wait_until(lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers), timeout=10)
     bot.start()
     bot.wait_until(
         lambda: [m["state"] for m in bot.cli_json("inbox", "list")] == ["done"] * 30, timeout=30
