@@ -25,14 +25,14 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from storage.engine import Store
 from storage.migrate import upgrade
 from tests.services.bot import running_bot
-from tests.services.postgres import postgres_server
+from tests.services.postgres import create_database, postgres_server
 
 BODY = """Hello,
 
@@ -137,13 +137,7 @@ def main() -> None:
                 if store_name == "sqlite":
                     url = f"sqlite:///{tmp}/bench-{senders}.db"
                 else:
-                    name = f"leadbot_bench_{senders}"
-                    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-                    with admin.connect() as connection:
-                        connection.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-                        connection.execute(text(f"CREATE DATABASE {name}"))
-                    admin.dispose()
-                    url = admin_url.rsplit("/", 1)[0] + f"/{name}"
+                    url = create_database(admin_url, f"leadbot_bench_{senders}")
                 result = run_once(url, senders, args.messages)
                 print(f"{store_name:<10} {senders:>7} {args.messages:>6} {result['rate']:>9.0f} "
                       f"{result['accept_rate']:>11.0f} {result['p50_ms']:>11.1f} "

@@ -8,11 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from storage.engine import Store
 from storage.migrate import upgrade
-from tests.services.postgres import postgres_server
+from tests.services.postgres import create_database, postgres_server
 
 _db_counter = itertools.count()
 
@@ -35,23 +34,8 @@ def postgres_admin_url() -> Iterator[str]:
 def postgres_template(postgres_admin_url: str) -> str:
     """A migrated database that each test's database is created from."""
     name = "leadbot_template"
-    admin = create_engine(postgres_admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-        connection.execute(text(f"CREATE DATABASE {name}"))
-    admin.dispose()
-    upgrade(postgres_admin_url.rsplit("/", 1)[0] + f"/{name}")
+    upgrade(create_database(postgres_admin_url, name))
     return name
-
-
-def new_postgres_database(admin_url: str, template: str) -> str:
-    name = f"leadbot_test_{next(_db_counter)}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-        connection.execute(text(f"CREATE DATABASE {name} TEMPLATE {template}"))
-    admin.dispose()
-    return admin_url.rsplit("/", 1)[0] + f"/{name}"
 
 
 @pytest.fixture
@@ -63,7 +47,9 @@ def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
 
 @pytest.fixture
 def postgres_url(postgres_admin_url: str, postgres_template: str) -> str:
-    return new_postgres_database(postgres_admin_url, postgres_template)
+    return create_database(
+        postgres_admin_url, f"leadbot_test_{next(_db_counter)}", template=postgres_template
+    )
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -86,3 +86,16 @@ def postgres_server() -> Iterator[str]:
             capture_output=True,
         )
         shutil.rmtree(base, ignore_errors=True)
+
+
+def create_database(admin_url: str, name: str, template: str | None = None) -> str:
+    """(Re)create database `name` on the server of `admin_url`; returns its URL."""
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+        suffix = f" TEMPLATE {template}" if template else ""
+        connection.execute(text(f"CREATE DATABASE {name}{suffix}"))
+    admin.dispose()
+    return admin_url.rsplit("/", 1)[0] + f"/{name}"
