@@ -773,6 +773,8 @@ def _read_signature(signature: str, region: str | None, sender_name: str) -> _Si
                 person, job = segment.split(",", 1)
                 name = (_split_person_name(person), line_no)
                 title = (job.strip(), line_no)
+            elif title is None and company is None and (pair := _title_and_company(segment)):
+                title, company = (pair[0], line_no), (pair[1], line_no)
             elif kind == "company":
                 if company is None:
                     company = (segment, line_no)
@@ -795,6 +797,29 @@ def _read_signature(signature: str, region: str | None, sender_name: str) -> _Si
         phone=_signature_phone(lines, region),
         website=website,
     )
+
+
+_TITLE_AT_COMPANY = re.compile(r"^(?P<title>.+?)(?:\s*,\s*|\s+(?:at|@)\s+)(?P<company>.+)$")
+
+
+def _title_and_company(segment: str) -> tuple[str, str] | None:
+    """One line holding both: "VP Sales, Acme Inc." or "Head of Sales at Acme Robotics".
+
+    After a comma the company needs a legal suffix ("Head of Sales, EMEA" is a title alone);
+    after "at"/"@" a capitalised name is enough.
+    """
+    match = _TITLE_AT_COMPANY.match(segment)
+    if not match or not _TITLE.search(match.group("title")):
+        return None
+    job, firm = match.group("title").strip(), match.group("company").strip()
+    if _TITLE.search(firm) or len(firm) > 60:
+        return None
+    by_comma = "," in segment[: match.start("company")]
+    if by_comma and not _COMPANY_SUFFIX.search(firm):
+        return None
+    if not by_comma and not firm[:1].isupper():
+        return None
+    return job, firm
 
 
 def _is_sender(segment: str, sender_name: str) -> bool:

@@ -15,6 +15,8 @@ from functools import partial
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 log = logging.getLogger(__name__)
+# aiosmtpd logs every SMTP command at INFO; an operator wants refusals and errors, not chatter.
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 MAX_RECIPIENTS = 100
 

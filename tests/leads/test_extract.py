@@ -605,3 +605,23 @@ def test_registrable_domain() -> None:
 )  # fmt: skip
 def test_role_addresses(local_part: str, is_role: bool) -> None:
     assert is_role_address(local_part) is is_role
+
+
+@pytest.mark.parametrize(
+    ("signature", "title", "company"),
+    [
+        ("Jane Smith\nVP Sales, Acme Inc.\n+1 415 555 0100", "VP Sales", "Acme Inc."),
+        ("Jane Smith\nHead of Sales at Acme Robotics", "Head of Sales", "Acme Robotics"),
+        ("Jane Smith\nCTO @ Initech GmbH", "CTO", "Initech GmbH"),
+        (
+            "Jane Smith\nHead of Sales, EMEA\nAcme Robotics Ltd",
+            "Head of Sales, EMEA",
+            "Acme Robotics Ltd",
+        ),
+    ],
+)
+def test_title_and_company_on_one_line(signature: str, title: str, company: str) -> None:
+    lead = extract_lead(
+        mail(f"Can you send pricing?\n\nBest,\n{signature}", address="jane@acme.io")
+    )
+    assert (lead.title, lead.company) == (title, company)
