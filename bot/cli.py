@@ -24,20 +24,24 @@ from bot.config import load_settings
 from bot.handlers.inbound_email import accept_raw
 from bot.leads import actions, commands
 from bot.leads.lifecycle import IllegalTransition
-from bot.leads.views import inbound_dict, lead_dict, timeline_dict
+from bot.leads.permissions import Actor, NotAllowed
+from bot.leads.views import inbound_dict, lead_dict, rep_dict, timeline_dict
 from storage import migrate
+from storage.models import Rep
 
 cli = typer.Typer(
     help="leadbot: email and web leads in, worked from Slack or here.", no_args_is_help=True
 )
 db_cli = typer.Typer(help="The store: migrations.", no_args_is_help=True)
 leads_cli = typer.Typer(help="List and show leads.", no_args_is_help=True)
+reps_cli = typer.Typer(help="Sales reps: who leads are assigned to.", no_args_is_help=True)
 inbox_cli = typer.Typer(
     help="The inbound-message queue: every accepted mail.", no_args_is_help=True
 )
 cli.add_typer(db_cli, name="db")
 cli.add_typer(leads_cli, name="leads")
 cli.add_typer(inbox_cli, name="inbox")
+cli.add_typer(reps_cli, name="reps")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -159,15 +163,16 @@ def lead_command(
     words: Annotated[
         list[str] | None, typer.Argument(help="<verb> <lead> [args], as in Slack.")
     ] = None,
+    as_rep: Annotated[
+        str | None,
+        typer.Option("--as", help="Act as this rep (email), with a rep's permissions."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Act on a lead with the Slack grammar: qualify, nurture, trash, note, work, reopen, show."""
+    """Act on leads with the Slack grammar: qualify, nurture, trash, convert, assign, mine, …"""
     try:
         command = commands.parse(words or [])
     except commands.UsageError as exc:
-        if words and words[0] == "help":
-            out.print(commands.usage_text(), highlight=False, markup=False)
-            return
         _fail(str(exc), code=2)
     if command.verb == "help":
         out.print(commands.usage_text(), highlight=False, markup=False)
@@ -176,17 +181,82 @@ def lead_command(
         _show_lead(command.lead_ref, as_json)
         return
     services = _services()
-    actor = f"cli:{getpass.getuser()}"
     try:
         with services.store.transaction() as session:
+            actor = Actor.operator(getpass.getuser())
+            if as_rep:
+                rep = storage.reps.by_email(session, as_rep)
+                if rep is None:
+                    _fail(f"no rep {as_rep} (see leadbot reps list)")
+                actor = Actor.for_rep(rep)
             outcome = commands.execute(session, command, actor)
             result = lead_dict(outcome.lead) if outcome.lead else None
-    except (actions.LeadNotFound, IllegalTransition, actions.BadArguments, ValueError) as exc:
+            listed = [lead_dict(lead) for lead in outcome.leads]
+    except commands.NeedsInput as exc:
+        _fail(str(exc), code=2)
+    except (
+        actions.LeadNotFound,
+        actions.RepNotFound,
+        actions.StaleLead,
+        IllegalTransition,
+        NotAllowed,
+        ValueError,
+    ) as exc:
         _fail(str(exc))
     if as_json:
-        _print_json({"message": outcome.message, "lead": result})
+        _print_json({"message": outcome.message, "lead": result, "leads": listed})
+        return
+    out.print(outcome.message, highlight=False, markup=False)
+    for row in listed:
+        name = f"{row['first_name']} {row['last_name']}".strip()
+        out.print(
+            f"  {row['id']:<7} {row['status']:<10} {row['email']:<32} {name} {row['company']}",
+            highlight=False,
+            markup=False,
+        )
+
+
+@reps_cli.command("add")
+def reps_add(
+    name: str,
+    email: str,
+    role: Annotated[str, typer.Option(help="rep, manager or admin.")] = "rep",
+    slack_id: Annotated[
+        str | None, typer.Option("--slack-id", help="Slack user id (U…); else matched by email.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Add a rep (Slack users are matched to reps by email on first contact)."""
+    if role not in ("rep", "manager", "admin"):
+        _fail("role must be rep, manager or admin", code=2)
+    services = _services()
+    with services.store.transaction() as session:
+        if storage.reps.by_email(session, email):
+            _fail(f"a rep with email {email} exists already")
+        rep = storage.reps.add(
+            session, Rep(name=name, email=email.strip().lower(), role=role, slack_user_id=slack_id)
+        )
+        data = rep_dict(rep)
+    if as_json:
+        _print_json(data)
     else:
-        out.print(outcome.message, highlight=False, markup=False)
+        out.print(f"{data['id']} {name} <{data['email']}> {role}", highlight=False, markup=False)
+
+
+@reps_cli.command("list")
+def reps_list(as_json: JsonOption = False) -> None:
+    """List reps."""
+    services = _services()
+    with services.store.transaction() as session:
+        rows = [rep_dict(rep) for rep in storage.reps.listing(session)]
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table("id", "name", "email", "role", "slack", "active")
+    for row in rows:
+        table.add_row(row["id"], row["name"], row["email"], row["role"],
+                      row["slack_user_id"] or "", "yes" if row["active"] else "no")  # fmt: skip
+    out.print(table)
 
 
 @inbox_cli.command("list")

@@ -53,6 +53,54 @@ def listing(
     return session.exec(query.order_by(col(Lead.id)).offset(offset).limit(limit)).all()
 
 
+OPEN_STATUSES = ("new", "working", "qualified")
+
+
+def open_for_owner(session: Session, owner_id: int, limit: int = 50) -> Sequence[Lead]:
+    """A rep's leads still to work, the longest-waiting first."""
+    query = (
+        select(Lead)
+        .where(Lead.owner_id == owner_id)
+        .where(col(Lead.status).in_(OPEN_STATUSES))
+        .order_by(col(Lead.last_activity_at), col(Lead.id))
+    )
+    return session.exec(query.limit(limit)).all()
+
+
+def unassigned(session: Session, limit: int = 50) -> Sequence[Lead]:
+    """Open leads with no owner yet, oldest first: the assignment queue as reps see it."""
+    query = (
+        select(Lead)
+        .where(col(Lead.owner_id).is_(None))
+        .where(col(Lead.status).in_(OPEN_STATUSES))
+        .order_by(col(Lead.id))
+    )
+    return session.exec(query.limit(limit)).all()
+
+
+def search(session: Session, text: str, limit: int = 20) -> Sequence[Lead]:
+    """Leads whose email, name or company contains `text` (case-insensitive)."""
+    pattern = f"%{text.strip().lower()}%"
+    full_name = func.lower(Lead.first_name + " " + Lead.last_name)
+    query = (
+        select(Lead)
+        .where(
+            col(Lead.email).like(pattern)
+            | full_name.like(pattern)
+            | func.lower(Lead.company).like(pattern)
+        )
+        .order_by(col(Lead.id).desc())
+    )
+    return session.exec(query.limit(limit)).all()
+
+
+def counts_by(session: Session, column: str) -> dict[str, int]:
+    """How many leads per value of `column` (status, source, stage, owner_id)."""
+    field = getattr(Lead, column)
+    rows = session.exec(select(field, func.count()).group_by(field)).all()
+    return {str(value): n for value, n in rows}
+
+
 def count(session: Session) -> int:
     return session.exec(select(func.count()).select_from(Lead)).one()
 

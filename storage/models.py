@@ -37,6 +37,8 @@ class Account(SQLModel, table=True):
     name: str = Field(index=True)
     domain: str | None = Field(default=None, index=True)
     owner_id: int | None = Field(default=None, foreign_key="reps.id")
+    # The lead whose conversion created this account: un-converting it may remove the account.
+    created_by_lead_id: int | None = Field(default=None, index=True)
     created_at: datetime = Field(default_factory=utcnow)
 
 

@@ -25,3 +25,14 @@ def by_email(session: Session, email: str) -> Rep | None:
 
 def listing(session: Session) -> Sequence[Rep]:
     return session.exec(select(Rep).order_by(col(Rep.id))).all()
+
+
+def by_slack_user(session: Session, slack_user_id: str) -> Rep | None:
+    return session.exec(select(Rep).where(Rep.slack_user_id == slack_user_id)).first()
+
+
+def by_name(session: Session, name: str) -> Rep | None:
+    from sqlalchemy import func
+
+    query = select(Rep).where(func.lower(Rep.name) == name.strip().lower())
+    return session.exec(query).first()

@@ -6,13 +6,17 @@ lead's version so a second click on a stale card (expected_version) is refused.
 
 from __future__ import annotations
 
+import re
+
 from sqlmodel import Session
 
 import storage.leads
+import storage.outbox
+import storage.reps
 import storage.timeline
 from bot.leads import lifecycle
 from bot.leads.refs import lead_label, parse_lead_ref
-from storage.models import Lead
+from storage.models import Lead, Rep
 
 
 class LeadNotFound(Exception):
@@ -24,6 +28,10 @@ class StaleLead(Exception):
 
 
 class BadArguments(ValueError):
+    pass
+
+
+class RepNotFound(Exception):
     pass
 
 
@@ -76,6 +84,48 @@ def transition(
         session, lead.id, actor=actor, kind=f"status.{verb}", summary=summary, data=data
     )
     return lead
+
+
+def assign(session: Session, lead: Lead, rep: Rep, actor: str) -> Lead:
+    """Give the lead to a rep; the rep is told through the outbox (a card in Slack)."""
+    assert lead.id is not None
+    previous = lead.owner_id
+    lead.owner_id = rep.id
+    storage.leads.touch(session, lead)
+    storage.timeline.append(
+        session,
+        lead.id,
+        actor=actor,
+        kind="assigned",
+        summary=f"assigned to {rep.name}",
+        data={"rep_id": rep.id, "previous_rep_id": previous},
+    )
+    storage.outbox.put(
+        session,
+        "lead.assigned",
+        lead_id=lead.id,
+        rep_id=rep.id,
+        payload={"lead": lead_label(lead.id)},
+    )
+    return lead
+
+
+def find_rep(session: Session, ref: str) -> Rep:
+    """A rep named by Slack mention (<@U123|jane>), email, R-3 / 3, or name."""
+    text = ref.strip()
+    mention = re.fullmatch(r"<@([A-Z0-9]+)(?:\|[^>]*)?>", text)
+    rep = None
+    if mention:
+        rep = storage.reps.by_slack_user(session, mention.group(1))
+    elif "@" in text and not text.startswith("@"):
+        rep = storage.reps.by_email(session, text)
+    elif re.fullmatch(r"(?i)R-?\d+", text) or text.isdigit():
+        rep = storage.reps.by_id(session, int(re.sub(r"\D", "", text)))
+    else:
+        rep = storage.reps.by_name(session, text.lstrip("@"))
+    if rep is None:
+        raise RepNotFound(f"no rep {ref}")
+    return rep
 
 
 def add_note(session: Session, lead: Lead, actor: str, text: str) -> Lead:

@@ -1,36 +1,59 @@
 """One command grammar for every channel: `<verb> <lead> [args]`, as typed in Slack or the CLI.
 
 `parse` turns words into a Command or raises UsageError with the usage line; `execute` runs it in
-the caller's transaction and returns what to tell the person.
+the caller's transaction, checks who may do it, and returns what to tell the person. A verb that
+needs more than was typed (trash without a reason) raises NeedsInput: Slack opens a modal for
+it, the CLI prints the usage.
 """
 
 from __future__ import annotations
 
+import re
 import shlex
 from dataclasses import dataclass, field
 
 from sqlmodel import Session
 
-import storage.timeline
-from bot.leads import actions, lifecycle
+import storage.leads
+import storage.reps
+from bot.leads import actions, conversion, lifecycle
+from bot.leads.permissions import Actor, authorize, authorize_assign
 from bot.leads.refs import lead_label
 from storage.models import Lead
 
 USAGE: dict[str, str] = {
     "show": "show <lead>",
+    "mine": "mine",
     "work": "work <lead>",
     "qualify": "qualify <lead> [comment]",
     "nurture": "nurture <lead> [campaign]",
     "trash": f"trash <lead> <reason> [comment]   reasons: {', '.join(lifecycle.TRASH_REASONS)}",
+    "convert": "convert <lead> [opportunity name] [amount]",
+    "unconvert": "unconvert <lead>",
     "reopen": "reopen <lead>",
+    "assign": "assign <lead> <@rep | rep email>",
     "note": "note <lead> <text>",
+    "search": "search <text>",
+    "queue": "queue",
+    "report": "report",
     "help": "help",
 }
-TRANSITION_VERBS = ("work", "qualify", "nurture", "trash", "reopen")
+NO_LEAD_VERBS = frozenset({"mine", "queue", "report", "help", "search"})
+READ_VERBS = frozenset({"show", "mine", "queue", "report", "help", "search"})
+AMOUNT_RE = re.compile(r"^\$?\d[\d,]*(?:\.\d+)?[kKmM]?$")
 
 
 class UsageError(ValueError):
     pass
+
+
+class NeedsInput(UsageError):
+    """The verb needs details the command did not carry (Slack asks for them in a modal)."""
+
+    def __init__(self, verb: str, lead: Lead, message: str) -> None:
+        super().__init__(message)
+        self.verb = verb
+        self.lead = lead
 
 
 def usage_text(verb: str | None = None) -> str:
@@ -46,55 +69,167 @@ class Command:
     verb: str
     lead_ref: str = ""
     args: tuple[str, ...] = field(default_factory=tuple)
+    # The lead version the person saw (a card button carries it): a changed lead is refused.
+    expected_version: int | None = None
 
 
 @dataclass(frozen=True)
 class Outcome:
     message: str
     lead: Lead | None = None
+    leads: tuple[Lead, ...] = ()
 
 
 def parse(words: str | list[str]) -> Command:
-    tokens = shlex.split(words) if isinstance(words, str) else list(words)
+    try:
+        tokens = shlex.split(words) if isinstance(words, str) else list(words)
+    except ValueError as exc:  # an unbalanced quote
+        raise UsageError(f"{exc}\n{usage_text()}") from exc
     if not tokens:
         raise UsageError(usage_text())
     verb, rest = tokens[0].lower(), tokens[1:]
     if verb not in USAGE:
         raise UsageError(f"unknown verb {verb!r}\n{usage_text()}")
-    if verb == "help":
-        return Command("help")
+    if verb == "search":
+        if not rest:
+            raise UsageError(usage_text(verb))
+        return Command(verb, args=tuple(rest))
+    if verb in NO_LEAD_VERBS:
+        if rest:
+            raise UsageError(usage_text(verb))
+        return Command(verb)
     if not rest:
         raise UsageError(usage_text(verb))
     lead_ref, args = rest[0], tuple(rest[1:])
-    if verb == "trash" and (not args or args[0] not in lifecycle.TRASH_REASONS):
+    if verb == "trash" and args and args[0] not in lifecycle.TRASH_REASONS:
         raise UsageError(usage_text("trash"))
     if verb == "note" and not " ".join(args).strip():
         raise UsageError(usage_text("note"))
-    if verb in ("show", "work", "reopen") and args:
+    if verb == "assign" and len(args) != 1:
+        raise UsageError(usage_text("assign"))
+    if verb in ("show", "work", "reopen", "unconvert") and args:
         raise UsageError(usage_text(verb))
     return Command(verb, lead_ref, args)
 
 
-def execute(session: Session, command: Command, actor: str) -> Outcome:
-    if command.verb == "help":
+def execute(
+    session: Session, command: Command, actor: Actor, *, interactive: bool = False
+) -> Outcome:
+    """Run `command` as `actor`. `interactive` (Slack) asks for missing details (NeedsInput)
+    where the CLI would use the defaults (convert) or print the usage (trash)."""
+    verb = command.verb
+    if verb == "help":
         return Outcome(usage_text())
-    lead = actions.find_lead(session, command.lead_ref, for_update=command.verb != "show")
+    if verb in NO_LEAD_VERBS:
+        return _LISTINGS[verb](session, command, actor)
+    lead = actions.find_lead(session, command.lead_ref, for_update=verb not in READ_VERBS)
     label = lead_label(lead.id)
-    if command.verb == "show":
+    if verb == "show":
         return Outcome(f"{label} is {lead.status}", lead)
-    if command.verb == "note":
-        actions.add_note(session, lead, actor, " ".join(command.args))
+    if command.expected_version is not None and lead.version != command.expected_version:
+        raise actions.StaleLead(f"{label} changed meanwhile; it is now {lead.status}")
+    if verb == "assign":
+        authorize_assign(actor)
+        rep = actions.find_rep(session, command.args[0])
+        actions.assign(session, lead, rep, actor.label)
+        return Outcome(f"{label} assigned to {rep.name}", lead)
+    owner = storage.reps.by_id(session, lead.owner_id) if lead.owner_id else None
+    authorize(actor, lead, owner)
+    if verb == "note":
+        actions.add_note(session, lead, actor.label, " ".join(command.args))
         return Outcome(f"note added to {label}", lead)
+    if verb == "convert":
+        return _convert(session, lead, command, actor, interactive)
+    if verb == "unconvert":
+        removed = conversion.unconvert(session, lead, actor.label)
+        return Outcome(
+            f"{label} is nurturing again; removed {', '.join(removed) or 'nothing'}", lead
+        )
+    if verb == "trash" and not command.args:
+        lifecycle.check("trash", lead.status)
+        raise NeedsInput("trash", lead, usage_text("trash"))
     reason, comment = None, " ".join(command.args)
-    if command.verb == "trash":
+    if verb == "trash":
         reason, comment = command.args[0], " ".join(command.args[1:])
-    actions.transition(session, lead, command.verb, actor, reason=reason, comment=comment)
-    if command.verb == "nurture" and comment:
+    actions.transition(session, lead, verb, actor.label, reason=reason, comment=comment)
+    if verb == "nurture" and comment:
         lead.custom = {**(lead.custom or {}), "nurture_campaign": comment}
     return Outcome(f"{label} is now {lead.status}", lead)
 
 
-def recent_timeline(session: Session, lead: Lead, n: int = 5) -> list[str]:
-    assert lead.id is not None
-    entries = storage.timeline.for_lead(session, lead.id)
-    return [f"{e.at:%Y-%m-%d %H:%M} {e.actor}: {e.summary}" for e in entries[-n:]]
+def _convert(
+    session: Session, lead: Lead, command: Command, actor: Actor, interactive: bool
+) -> Outcome:
+    lifecycle.check("convert", lead.status)
+    plan = conversion.propose(session, lead)
+    args = list(command.args)
+    if args and AMOUNT_RE.match(args[-1]):
+        plan.amount = parse_amount(args.pop())
+    if args:
+        plan.opportunity_name = " ".join(args)
+    elif interactive:
+        raise NeedsInput("convert", lead, usage_text("convert"))
+    account, _, opportunity = conversion.convert(session, lead, actor.label, plan)
+    return Outcome(
+        f"{lead_label(lead.id)} converted: account {account.name}, opportunity {opportunity.name}",
+        lead,
+    )
+
+
+def parse_amount(text: str) -> float:
+    """'12,500', '$12.5k', '1.2M' → a number."""
+    cleaned = text.replace(",", "").lstrip("$")
+    scale = {"k": 1_000, "m": 1_000_000}.get(cleaned[-1:].lower(), 1)
+    if scale != 1:
+        cleaned = cleaned[:-1]
+    try:
+        return float(cleaned) * scale
+    except ValueError as exc:
+        raise actions.BadArguments(f"{text!r} is not an amount") from exc
+
+
+def _mine(session: Session, command: Command, actor: Actor) -> Outcome:
+    if actor.rep is None or actor.rep.id is None:
+        raise actions.BadArguments("`mine` needs a rep: act as one (leadbot lead --as EMAIL …)")
+    leads = tuple(storage.leads.open_for_owner(session, actor.rep.id))
+    return Outcome(f"{len(leads)} open leads for {actor.rep.name}", leads=leads)
+
+
+def _queue(session: Session, command: Command, actor: Actor) -> Outcome:
+    leads = tuple(storage.leads.unassigned(session))
+    return Outcome(f"{len(leads)} leads waiting for an owner", leads=leads)
+
+
+def _search(session: Session, command: Command, actor: Actor) -> Outcome:
+    text = " ".join(command.args)
+    leads = tuple(storage.leads.search(session, text))
+    return Outcome(f"{len(leads)} leads match {text!r}", leads=leads)
+
+
+def _report(session: Session, command: Command, actor: Actor) -> Outcome:
+    by_status = storage.leads.counts_by(session, "status")
+    by_source = storage.leads.counts_by(session, "source")
+    owners = {str(rep.id): rep.name for rep in storage.reps.listing(session)}
+    by_owner = {
+        owners.get(key, "unassigned"): n
+        for key, n in storage.leads.counts_by(session, "owner_id").items()
+    }
+
+    def line(title: str, counts: dict[str, int]) -> str:
+        parts = ", ".join(f"{key} {n}" for key, n in sorted(counts.items()))
+        return f"{title}: {parts or 'none'}"
+
+    total = sum(by_status.values())
+    return Outcome(
+        "\n".join(
+            [
+                f"{total} leads",
+                line("by status", by_status),
+                line("by source", by_source),
+                line("by owner", by_owner),
+            ]
+        )
+    )
+
+
+_LISTINGS = {"mine": _mine, "queue": _queue, "search": _search, "report": _report}

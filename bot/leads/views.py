@@ -64,3 +64,15 @@ def inbound_dict(message: InboundMessage) -> dict[str, Any]:
         "error": message.error,
         "processed_at": iso(message.processed_at),
     }
+
+
+def rep_dict(rep: Rep) -> dict[str, Any]:
+    return {
+        "id": f"R-{rep.id}",
+        "name": rep.name,
+        "email": rep.email,
+        "role": rep.role,
+        "slack_user_id": rep.slack_user_id,
+        "active": rep.active,
+        "created_at": iso(rep.created_at),
+    }
