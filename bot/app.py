@@ -19,7 +19,7 @@ import storage.inbox
 from bot.config import Settings
 from bot.handlers.inbound_email import InboundMailHandler, accept_raw
 from bot.notify.console import ConsoleNotifier
-from bot.notify.dispatcher import OutboxDispatcher
+from bot.notify.dispatcher import Notifier, OutboxDispatcher
 from storage.engine import Store
 from storage.migrate import ensure_schema
 
@@ -55,7 +55,25 @@ def build_services(settings: Settings, *, migrate: bool = True) -> Services:
         settings=settings,
         store=store,
         inbound=InboundMailHandler(store, settings.reply_address, tuple(settings.inbound_steps)),
-        outbox=OutboxDispatcher(store, ConsoleNotifier(), settings.outbox_max_attempts),
+        outbox=OutboxDispatcher(
+            store, build_notifier(settings, store), settings.outbox_max_attempts
+        ),
+    )
+
+
+def build_notifier(settings: Settings, store: Store) -> Notifier:
+    """Slack when a bot token is configured, else the console."""
+    if not settings.slack_bot_token:
+        return ConsoleNotifier()
+    from bot.notify.slack import SlackNotifier, owner_names, recent_timeline
+
+    return SlackNotifier(
+        token=settings.slack_bot_token,
+        base_url=settings.slack_api_url,
+        public_url=settings.public_url,
+        channel=settings.slack_channel or None,
+        timeline_for=recent_timeline(store),
+        owner_name_for=owner_names(store),
     )
 
 
@@ -125,9 +143,21 @@ async def serve(settings: Settings, ready: Callable[[], Awaitable[None]] | None 
         settings.smtp_port,
         settings.smtp_max_message_size,
     )
+    routes = []
+    socket_mode = None
+    if settings.slack_bot_token and (settings.slack_signing_secret or settings.slack_app_token):
+        from bot.handlers.slack.app import build_slack_app, slack_routes
+
+        slack_app = build_slack_app(settings, services.store)
+        if settings.slack_signing_secret:
+            routes = slack_routes(slack_app)
+        if settings.slack_app_token:
+            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+            socket_mode = AsyncSocketModeHandler(slack_app, settings.slack_app_token)
     http_server = EmbeddedUvicorn(
         uvicorn.Config(
-            build_http_app(services.health),
+            build_http_app(services.health, routes),
             host=settings.http_host,
             port=settings.http_port,
             log_level="warning",
@@ -165,6 +195,8 @@ async def serve(settings: Settings, ready: Callable[[], Awaitable[None]] | None 
         )
     while not http_server.started and not tasks[0].done():
         await asyncio.sleep(0.01)
+    if socket_mode is not None:
+        await socket_mode.connect_async()
     log.info(
         "leadbot serving: SMTP %s:%s, HTTP %s:%s, store %s, notifications %s",
         settings.smtp_host,
@@ -174,10 +206,20 @@ async def serve(settings: Settings, ready: Callable[[], Awaitable[None]] | None 
         services.store.engine.url.render_as_string(hide_password=True),
         services.outbox.notifier.name,
     )
+    if routes or socket_mode:
+        log.info(
+            "Slack: %s",
+            ", ".join(
+                (["HTTP /slack/events"] if routes else [])
+                + (["Socket Mode"] if socket_mode else [])
+            ),
+        )
     if ready is not None:
         await ready()
     await stop.wait()
     log.info("leadbot stopping")
+    if socket_mode is not None:
+        await socket_mode.close_async()
     smtp_server.close()
     await smtp_server.wait_closed()
     http_server.should_exit = True

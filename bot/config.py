@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     slack_bot_token: str = ""
     slack_signing_secret: str = ""
     slack_app_token: str = ""
+    # Channel (id or #name) for new unassigned leads; empty = only assigned reps get cards.
+    slack_channel: str = ""
     # Base URL of the Slack Web API (point it at a stand-in for tests).
     slack_api_url: str = "https://slack.com/api/"
     # TOML file with scoring, grading, assignment and retention rules.

@@ -68,3 +68,14 @@ def mark_failed_attempt(
     else:
         item.next_attempt_at = retry_at
     session.add(item)
+
+
+def delivery_refs(session: Session, lead_id: int) -> list[str]:
+    """Where this lead's notifications went (Slack: "channel:ts"), to update them in place."""
+    rows = session.exec(
+        select(OutboxItem.delivery_ref)
+        .where(OutboxItem.lead_id == lead_id)
+        .where(OutboxItem.state == "sent")
+        .where(col(OutboxItem.delivery_ref).is_not(None))
+    ).all()
+    return [ref for ref in rows if ref and not ref.startswith(("console:", "skipped:"))]

@@ -48,12 +48,17 @@ class UsageError(ValueError):
 
 
 class NeedsInput(UsageError):
-    """The verb needs details the command did not carry (Slack asks for them in a modal)."""
+    """The verb needs details the command did not carry (Slack asks for them in a modal).
+
+    It carries the lead's id and version, not the row: raised inside a transaction that then
+    rolls back, a row would be of no use to the caller."""
 
     def __init__(self, verb: str, lead: Lead, message: str) -> None:
         super().__init__(message)
+        assert lead.id is not None
         self.verb = verb
-        self.lead = lead
+        self.lead_id: int = lead.id
+        self.version: int = lead.version
 
 
 def usage_text(verb: str | None = None) -> str:

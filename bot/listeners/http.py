@@ -8,12 +8,12 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 HealthProbe = Callable[[], dict[str, Any]]
 
 
-def build_http_app(health: HealthProbe) -> Starlette:
+def build_http_app(health: HealthProbe, extra_routes: list[BaseRoute] | None = None) -> Starlette:
     async def healthz(request: Request) -> JSONResponse:
         try:
             body = health()
@@ -21,4 +21,4 @@ def build_http_app(health: HealthProbe) -> Starlette:
             return JSONResponse({"status": "error", "error": str(exc)}, status_code=503)
         return JSONResponse(body)
 
-    return Starlette(routes=[Route("/healthz", healthz)])
+    return Starlette(routes=[Route("/healthz", healthz), *(extra_routes or [])])

@@ -1,0 +1,75 @@
+"""Modal submissions: the trash reason, and the conversion's account and opportunity."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.handlers.slack import blocks
+from bot.handlers.slack.buttons_value import parse_metadata
+from bot.handlers.slack.cards import refresh_cards
+from bot.handlers.slack.service import REFUSALS, NotARep, SlackService
+from bot.leads import commands
+
+log = logging.getLogger(__name__)
+
+
+def register(app: AsyncApp, service: SlackService) -> None:
+    async def trash_submitted(
+        ack: Any, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        reason, comment = blocks.read_trash_submission(view["state"]["values"])
+        if not reason:
+            await ack(response_action="errors", errors={"reason": "Pick a reason"})
+            return
+        await ack()
+        lead_id, version = parse_metadata(view.get("private_metadata", ""))
+        args = (reason, comment) if comment else (reason,)
+        command = commands.Command("trash", str(lead_id), args, expected_version=version)
+        await _apply(service, client, body["user"]["id"], lead_id, command=command)
+
+    async def convert_submitted(
+        ack: Any, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        try:
+            plan = blocks.read_convert_submission(view["state"]["values"])
+        except ValueError as exc:
+            await ack(response_action="errors", errors={"amount": str(exc)})
+            return
+        await ack()
+        lead_id, version = parse_metadata(view.get("private_metadata", ""))
+        plan["lead_id"] = lead_id
+        await _apply(service, client, body["user"]["id"], lead_id, plan=plan, version=version)
+
+    app.view("trash_lead")(trash_submitted)
+    app.view("convert_lead")(convert_submitted)
+
+
+async def _apply(
+    service: SlackService,
+    client: AsyncWebClient,
+    user_id: str,
+    lead_id: int,
+    *,
+    command: commands.Command | None = None,
+    plan: dict[str, Any] | None = None,
+    version: int | None = None,
+) -> None:
+    """Run the change; tell the rep the outcome (or the refusal) in a direct message."""
+    try:
+        rep = await service.rep_for(user_id, client)
+        if command is not None:
+            message = (await service.execute(rep, command)).message
+        else:
+            assert plan is not None
+            lead = await service.convert(rep, plan, version if version is not None else -1)
+            message = f"L-{lead.id} converted"
+    except (NotARep, *REFUSALS) as exc:
+        message = str(exc)
+    await client.chat_postMessage(
+        channel=user_id, text=message, blocks=blocks.message_blocks(message)
+    )
+    await refresh_cards(service, client, lead_id)
