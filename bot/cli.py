@@ -71,6 +71,9 @@ def serve(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    import uvloop
+
+    uvloop.install()  # a faster event loop for the listeners (acks, SMTP replies)
     asyncio.run(bot_app.serve(load_settings()))
 
 

@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     slack_bot_token: str = ""
     slack_signing_secret: str = ""
     slack_app_token: str = ""
+    # Slack worker processes for the work after an ack (0 = inside serve, 1 = a process).
+    slack_workers: int = 1
     # Channel (id or #name) for new unassigned leads; empty = only assigned reps get cards.
     slack_channel: str = ""
     # Base URL of the Slack Web API (point it at a stand-in for tests).

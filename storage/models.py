@@ -44,7 +44,11 @@ class Account(SQLModel, table=True):
 
 class Lead(SQLModel, table=True):
     __tablename__ = "leads"
-    __table_args__ = (Index("ix_leads_status_owner", "status", "owner_id"),)
+    __table_args__ = (
+        Index("ix_leads_status_owner", "status", "owner_id"),
+        # A rep's open leads, longest-waiting first (`mine`, the App Home).
+        Index("ix_leads_owner_status_activity", "owner_id", "status", "last_activity_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     # Lower-cased address: the key one sender's mails are matched on.

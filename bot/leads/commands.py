@@ -40,6 +40,8 @@ USAGE: dict[str, str] = {
 }
 NO_LEAD_VERBS = frozenset({"mine", "queue", "report", "help", "search"})
 READ_VERBS = frozenset({"show", "mine", "queue", "report", "help", "search"})
+# Leads one answer lists (a Slack message holds 50 blocks at most).
+LIST_LIMIT = 25
 AMOUNT_RE = re.compile(r"^\$?\d[\d,]*(?:\.\d+)?[kKmM]?$")
 
 
@@ -196,7 +198,14 @@ def parse_amount(text: str) -> float:
 def _mine(session: Session, command: Command, actor: Actor) -> Outcome:
     if actor.rep is None or actor.rep.id is None:
         raise actions.BadArguments("`mine` needs a rep: act as one (leadbot lead --as EMAIL …)")
-    leads = tuple(storage.leads.open_for_owner(session, actor.rep.id))
+    found = storage.leads.open_for_owner(session, actor.rep.id, limit=LIST_LIMIT + 1)
+    leads = tuple(found[:LIST_LIMIT])
+    if len(found) > LIST_LIMIT:
+        return Outcome(
+            f"more than {LIST_LIMIT} open leads for {actor.rep.name}; the {LIST_LIMIT} "
+            "longest-waiting first",
+            leads=leads,
+        )
     return Outcome(f"{len(leads)} open leads for {actor.rep.name}", leads=leads)
 
 

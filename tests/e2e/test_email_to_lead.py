@@ -6,11 +6,10 @@ import smtplib
 import subprocess
 from email.message import EmailMessage
 from email.utils import make_msgid
-from pathlib import Path
 
 import pytest
 
-from tests.services.bot import RunningBot
+from tests.services.bot import RunningBot, children_of, wait_gone
 
 SIGNATURE = """Hi,
 
@@ -177,18 +176,6 @@ def test_health_reports_the_inbox(bot: RunningBot) -> None:
     assert health.json() == {"status": "ok", "inbox": {"done": 1}}
 
 
-def children_of(pid: int) -> list[int]:
-    children = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            children.append(int(stat.parent.name))
-    return children
-
-
 def test_killed_right_after_250_loses_and_doubles_nothing(bot: RunningBot) -> None:
     import signal
 
@@ -200,7 +187,7 @@ def test_killed_right_after_250_loses_and_doubles_nothing(bot: RunningBot) -> No
     workers = children_of(bot.process.pid)
     assert workers, "serve runs its inbox worker as a child process"
     bot.stop(signal.SIGKILL)  # whatever was queued but not processed must survive this
-    bot.wait_until(lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers), timeout=10)
+    wait_gone(workers)
     bot.start()
     bot.wait_until(
         lambda: [m["state"] for m in bot.cli_json("inbox", "list")] == ["done"] * 30, timeout=30

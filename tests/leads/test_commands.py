@@ -171,3 +171,33 @@ def test_listings(store: Store, team: dict[str, Rep]) -> None:
 def test_bad_commands_answer_with_usage(text: str, error: str) -> None:
     with pytest.raises(commands.UsageError, match=error):
         commands.parse(text)
+
+
+def test_two_clicks_at_once_apply_one_transition(store: Store, team: dict[str, Rep]) -> None:
+    import threading
+
+    with store.transaction() as session:
+        version = add_lead(session, "x@acme.test", owner=team["ann"]).version
+    click = commands.Command("qualify", "L-1", expected_version=version)
+    start = threading.Barrier(2)
+    results: list[str] = []
+
+    def press(actor: Actor) -> None:
+        start.wait(timeout=10)
+        try:
+            with store.transaction() as session:
+                results.append(commands.execute(session, click, actor).message)
+        except actions.StaleLead as refused:
+            results.append(str(refused))
+
+    presses = [
+        threading.Thread(target=press, args=(Actor.for_rep(team[n]),)) for n in ("ann", "meg")
+    ]
+    for thread in presses:
+        thread.start()
+    for thread in presses:
+        thread.join()
+    assert sorted(results) == ["L-1 changed meanwhile; it is now qualified", "L-1 is now qualified"]
+    with store.transaction() as session:
+        kinds = [e.kind for e in storage.timeline.for_lead(session, 1)]
+    assert kinds == ["status.qualify"]

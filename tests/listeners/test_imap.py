@@ -32,7 +32,7 @@ from bot.listeners.imap import ImapAccount, ImapPoller, backoff_seconds, run_ima
 from storage.engine import Store
 from storage.models import ImapCursor, InboundMessage
 from tests.corpora import CORPORA
-from tests.services.bot import bot_env
+from tests.services.bot import bot_env, children_of, wait_gone
 from tests.services.dovecot import DovecotServer
 from tests.services.ports import free_port
 
@@ -410,10 +410,12 @@ def test_serve_killed_mid_poll_then_restarted_stores_every_message_once(
             assert process.poll() is None, f"leadbot serve exited:\n{log_path.read_text()}"
             assert time.monotonic() < deadline, f"nothing stored in 60s:\n{log_path.read_text()}"
             time.sleep(0.005)
+        workers = children_of(process.pid)
         process.send_signal(signal.SIGKILL)
     finally:
         process.kill()
         process.wait()
+    wait_gone(workers)  # its orphaned inbox worker finishes what it holds, then leaves
     stored_by_serve = len(inbound_rows(store))
     assert stored_by_serve < total, "serve finished before it was killed: the test proves nothing"
 

@@ -127,3 +127,25 @@ def running_bot(workdir: Path, database_url: str, **extra: str) -> Iterator[Runn
         yield bot
     finally:
         bot.stop()
+
+
+def children_of(pid: int) -> list[int]:
+    """Process ids whose parent is `pid` (serve's worker processes), read from /proc."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    return children
+
+
+def wait_gone(pids: list[int], timeout: float = 10.0) -> None:
+    """Wait until these processes have exited (a killed serve's workers finish and leave)."""
+    deadline = time.monotonic() + timeout
+    while any(Path(f"/proc/{pid}").exists() for pid in pids):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"processes {pids} still running after {timeout}s")
+        time.sleep(0.05)

@@ -23,8 +23,9 @@ def build_slack_app(settings: Settings, store: Store) -> AsyncApp:
     app = AsyncApp(
         client=client,
         signing_secret=settings.slack_signing_secret,
-        # ack() answers Slack at once; the rest of a listener runs after it.
-        process_before_response=False,
+        # Every listener is split: an ack function that answers at once (awaited directly, no
+        # polling), and lazy functions that do the work after it.
+        process_before_response=True,
     )
     service = SlackService(store, settings.public_url)
     for module in LISTENER_MODULES:

@@ -4,6 +4,7 @@ never invites a second action (its buttons carry the lead's version, too)."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -13,6 +14,11 @@ from bot.handlers.slack import blocks
 from bot.handlers.slack.service import SlackService
 
 log = logging.getLogger(__name__)
+
+
+async def ack_at_once(ack: Any) -> None:
+    """The ack half of a lazy listener: Slack hears back at once, the work runs after it."""
+    await ack()
 
 
 async def refresh_cards(

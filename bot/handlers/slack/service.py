@@ -19,7 +19,7 @@ import storage.reps
 import storage.timeline
 from bot.leads import actions, commands, conversion
 from bot.leads.lifecycle import IllegalTransition
-from bot.leads.permissions import Actor, NotAllowed
+from bot.leads.permissions import Actor, NotAllowed, authorize
 from storage.engine import Store
 from storage.models import Lead, Rep, TimelineEntry
 
@@ -110,8 +110,6 @@ class SlackService:
         def plan(session: Session) -> dict[str, Any]:
             lead = actions.find_lead(session, str(lead_id))
             owner = storage.reps.by_id(session, lead.owner_id) if lead.owner_id else None
-            from bot.leads.permissions import authorize
-
             authorize(Actor.for_rep(rep), lead, owner)
             return conversion.propose(session, lead).as_dict()
 
@@ -121,8 +119,6 @@ class SlackService:
         def run(session: Session) -> Lead:
             lead = actions.find_lead(session, str(plan["lead_id"]), for_update=True)
             owner = storage.reps.by_id(session, lead.owner_id) if lead.owner_id else None
-            from bot.leads.permissions import authorize
-
             authorize(Actor.for_rep(rep), lead, owner)
             proposal = conversion.propose(session, lead)
             for key in ("account_name", "opportunity_name", "amount", "close_date", "stage"):

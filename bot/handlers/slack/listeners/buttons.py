@@ -10,7 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.handlers.slack import blocks
 from bot.handlers.slack.buttons_value import parse_metadata
-from bot.handlers.slack.cards import refresh_cards
+from bot.handlers.slack.cards import ack_at_once, refresh_cards
 from bot.handlers.slack.service import REFUSALS, NotARep, SlackService
 from bot.leads import commands
 
@@ -63,9 +63,6 @@ def register(app: AsyncApp, service: SlackService) -> None:
                     replace_original=True, blocks=view, text=blocks.lead_card_text(card.lead)
                 )
 
-    async def open_in_full(ack: Any) -> None:
-        """A link button: the browser opens the page; Slack still wants its ack."""
-        await ack()
-
-    app.action(BUTTON_RE)(lead_button)
-    app.action("lead_open")(open_in_full)
+    app.action(BUTTON_RE)(ack=ack_at_once, lazy=[lead_button])
+    # A link button: the browser opens the page; Slack still wants its ack.
+    app.action("lead_open")(ack_at_once)

@@ -8,6 +8,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.handlers.slack import blocks
+from bot.handlers.slack.cards import ack_at_once
 from bot.handlers.slack.service import NotARep, SlackService
 
 
@@ -25,4 +26,4 @@ def register(app: AsyncApp, service: SlackService) -> None:
             view = blocks.home_tab(rep.name, mine, queue)
         await client.views_publish(user_id=user_id, view=view)
 
-    app.event("app_home_opened")(home_opened)
+    app.event("app_home_opened")(ack=ack_at_once, lazy=[home_opened])

@@ -18,34 +18,46 @@ log = logging.getLogger(__name__)
 
 
 def register(app: AsyncApp, service: SlackService) -> None:
+    async def check_trash(ack: Any, view: dict[str, Any]) -> None:
+        """Ack half: a modal with no reason stays open and says why."""
+        reason, _ = blocks.read_trash_submission(view["state"]["values"])
+        if reason:
+            await ack()
+        else:
+            await ack(response_action="errors", errors={"reason": "Pick a reason"})
+
     async def trash_submitted(
-        ack: Any, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+        body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
     ) -> None:
         reason, comment = blocks.read_trash_submission(view["state"]["values"])
         if not reason:
-            await ack(response_action="errors", errors={"reason": "Pick a reason"})
-            return
-        await ack()
+            return  # the ack kept the modal open
         lead_id, version = parse_metadata(view.get("private_metadata", ""))
         args = (reason, comment) if comment else (reason,)
         command = commands.Command("trash", str(lead_id), args, expected_version=version)
         await _apply(service, client, body["user"]["id"], lead_id, command=command)
 
-    async def convert_submitted(
-        ack: Any, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
-    ) -> None:
+    async def check_convert(ack: Any, view: dict[str, Any]) -> None:
         try:
-            plan = blocks.read_convert_submission(view["state"]["values"])
+            blocks.read_convert_submission(view["state"]["values"])
         except ValueError as exc:
             await ack(response_action="errors", errors={"amount": str(exc)})
             return
         await ack()
+
+    async def convert_submitted(
+        body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        try:
+            plan = blocks.read_convert_submission(view["state"]["values"])
+        except ValueError:
+            return  # the ack kept the modal open
         lead_id, version = parse_metadata(view.get("private_metadata", ""))
         plan["lead_id"] = lead_id
         await _apply(service, client, body["user"]["id"], lead_id, plan=plan, version=version)
 
-    app.view("trash_lead")(trash_submitted)
-    app.view("convert_lead")(convert_submitted)
+    app.view("trash_lead")(ack=check_trash, lazy=[trash_submitted])
+    app.view("convert_lead")(ack=check_convert, lazy=[convert_submitted])
 
 
 async def _apply(

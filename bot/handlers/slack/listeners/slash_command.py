@@ -8,7 +8,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.handlers.slack import blocks
-from bot.handlers.slack.cards import refresh_cards
+from bot.handlers.slack.cards import ack_at_once, refresh_cards
 from bot.handlers.slack.service import REFUSALS, NotARep, SlackService
 from bot.leads import commands
 
@@ -16,10 +16,7 @@ COMMAND = "/lead"
 
 
 def register(app: AsyncApp, service: SlackService) -> None:
-    async def lead_command(
-        ack: Any, command: dict[str, Any], client: AsyncWebClient, respond: Any
-    ) -> None:
-        await ack()
+    async def lead_command(command: dict[str, Any], client: AsyncWebClient, respond: Any) -> None:
         try:
             parsed = commands.parse(command.get("text", ""))
             rep = await service.rep_for(command["user_id"], client)
@@ -52,7 +49,7 @@ def register(app: AsyncApp, service: SlackService) -> None:
                 blocks=blocks.message_blocks(outcome.message),
             )
 
-    app.command(COMMAND)(lead_command)
+    app.command(COMMAND)(ack=ack_at_once, lazy=[lead_command])
 
 
 async def open_modal_for(
