@@ -150,28 +150,14 @@ async def serve(settings: Settings, ready: Callable[[], Awaitable[None]] | None 
         settings.smtp_port,
         settings.smtp_max_message_size,
     )
-    routes = []
-    socket_mode = None
-    slack_worker = None
-    if settings.slack_bot_token and (settings.slack_signing_secret or settings.slack_app_token):
-        from bot.handlers.slack.app import build_slack_app, slack_routes
+    slack = None
+    if settings.slack_bot_token:
+        from bot.handlers.slack.app import build_slack_runtime
 
-        slack_app = build_slack_app(settings, services.store)
-        if settings.slack_workers > 0:
-            from bot.handlers.slack.lazy_worker import SlackWorker
-
-            slack_worker = SlackWorker(settings.model_dump(), log.getEffectiveLevel())
-            slack_worker.start()
-            slack_app.listener_runner.lazy_listener_runner = slack_worker.runner
-        if settings.slack_signing_secret:
-            routes = slack_routes(slack_app)
-        if settings.slack_app_token:
-            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
-            socket_mode = AsyncSocketModeHandler(slack_app, settings.slack_app_token)
+        slack = build_slack_runtime(settings, services.store, log.getEffectiveLevel())
     http_server = EmbeddedUvicorn(
         uvicorn.Config(
-            build_http_app(services.health, routes),
+            build_http_app(services.health, slack.routes if slack else []),
             host=settings.http_host,
             port=settings.http_port,
             log_level="warning",
@@ -201,8 +187,8 @@ async def serve(settings: Settings, ready: Callable[[], Awaitable[None]] | None 
                 name="inbox",
             )
         )
-    if slack_worker is not None:
-        tasks.append(asyncio.create_task(_every(1.0, slack_worker.supervise), name="slack-sup"))
+    if slack is not None:
+        tasks.append(asyncio.create_task(_every(1.0, slack.supervise), name="slack-supervise"))
     if settings.imap_host:
         from bot.listeners.imap import run_imap_poller
 
@@ -211,8 +197,8 @@ async def serve(settings: Settings, ready: Callable[[], Awaitable[None]] | None 
         )
     while not http_server.started and not tasks[0].done():
         await asyncio.sleep(0.01)
-    if socket_mode is not None:
-        await socket_mode.connect_async()
+    if slack is not None:
+        await slack.connect()
     log.info(
         "leadbot serving: SMTP %s:%s, HTTP %s:%s, store %s, notifications %s",
         settings.smtp_host,
@@ -222,14 +208,8 @@ async def serve(settings: Settings, ready: Callable[[], Awaitable[None]] | None 
         services.store.engine.url.render_as_string(hide_password=True),
         services.outbox.notifier.name,
     )
-    if routes or socket_mode:
-        log.info(
-            "Slack: %s",
-            ", ".join(
-                (["HTTP /slack/events"] if routes else [])
-                + (["Socket Mode"] if socket_mode else [])
-            ),
-        )
+    if slack is not None:
+        log.info("Slack: %s", ", ".join(slack.transports))
     # Everything built so far lives as long as serve: keep it out of the collector's full passes,
     # which otherwise stall the loop (and every ack and 250) for tens of milliseconds.
     gc.freeze()
@@ -237,8 +217,8 @@ async def serve(settings: Settings, ready: Callable[[], Awaitable[None]] | None 
         await ready()
     await stop.wait()
     log.info("leadbot stopping")
-    if socket_mode is not None:
-        await socket_mode.close_async()
+    if slack is not None:
+        await slack.disconnect()
     smtp_server.close()
     await smtp_server.wait_closed()
     http_server.should_exit = True
@@ -248,7 +228,7 @@ async def serve(settings: Settings, ready: Callable[[], Awaitable[None]] | None 
     await asyncio.gather(*tasks[1:], return_exceptions=True)
     if pool is not None:
         await asyncio.to_thread(pool.stop)
-    if slack_worker is not None:
-        await asyncio.to_thread(slack_worker.stop)
+    if slack is not None:
+        await slack.stop()
     # Whatever was accepted but not yet processed stays queued for the next start.
     services.store.dispose()

@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 _spawn = multiprocessing.get_context("spawn")
 
 WORKER_NICENESS = 10
+# Put on the queue by a clean stop: the worker finishes what came before it, then exits.
+STOP = "stop"
 # (raw body, headers, mode): what the worker needs to dispatch the request again, lazy-only.
 Forwarded = tuple[str, dict[str, list[str]], str]
 
@@ -81,11 +83,13 @@ async def _work(settings_data: dict[str, Any], jobs: Any) -> None:
     running: set[asyncio.Task[Any]] = set()
     while os.getppid() == parent:  # orphaned by a killed serve: stop too
         try:
-            job: Forwarded | None = await loop.run_in_executor(None, _next_job, jobs)
+            job: Forwarded | str | None = await loop.run_in_executor(None, _next_job, jobs)
         except (EOFError, OSError):
             break
         if job is None:
             continue
+        if job == STOP:
+            break  # everything forwarded before the stop has been started
         body, headers, mode = job
         request = AsyncBoltRequest(body=body, headers=headers, mode=mode)
         task = asyncio.create_task(app.async_dispatch(request))
@@ -96,7 +100,7 @@ async def _work(settings_data: dict[str, Any], jobs: Any) -> None:
     store.dispose()
 
 
-def _next_job(jobs: Any) -> Forwarded | None:
+def _next_job(jobs: Any) -> Forwarded | str | None:
     try:
         return jobs.get(timeout=0.5)
     except queue.Empty:
@@ -132,9 +136,11 @@ class SlackWorker:
         self.stopping = True
         if self.process is None:
             return
-        self.process.terminate()  # SIGTERM: asyncio.run unwinds; queued work is Slack's to retry
+        self.jobs.put(STOP)
         self.process.join(timeout)
         if self.process.is_alive():
+            log.warning("Slack worker did not finish in %ss; killing it", timeout)
             self.process.kill()
+            self.process.join(5)
         with contextlib.suppress(Exception):
             self.jobs.close()
