@@ -6,6 +6,8 @@ on any error, so a change and its timeline and outbox rows land together or not 
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +16,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
 
+# How long a writer waits for SQLite's write lock before giving up.
+LOCK_WAIT_SECONDS = 30
 # Execution option that marks a read-only transaction (SQLite: a plain BEGIN, no write lock).
 READ_ONLY = "leadbot_read_only"
 
@@ -41,14 +45,38 @@ def _tune_sqlite(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={LOCK_WAIT_SECONDS * 1000}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection) -> None:  # type: ignore[no-untyped-def]
-        reading = connection.get_execution_options().get(READ_ONLY, False)
-        connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
+        if connection.get_execution_options().get(READ_ONLY, False):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            _begin_immediate(connection.connection.driver_connection)
+
+
+def _begin_immediate(dbapi_connection: sqlite3.Connection) -> None:
+    """Take the write lock, retrying every fraction of a millisecond while another process holds
+    it. SQLite's own busy handler sleeps 1, 2, 5, 10 … 100 ms between tries, so a writer that
+    waits behind a 3 ms transaction may sleep 25 ms: that was the tail of the SMTP 250 reply."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=0")
+    delay, deadline = 0.0002, time.monotonic() + LOCK_WAIT_SECONDS
+    try:
+        while True:
+            try:
+                cursor.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.002)
+    finally:
+        cursor.execute(f"PRAGMA busy_timeout={LOCK_WAIT_SECONDS * 1000}")
+        cursor.close()
 
 
 class Store:
