@@ -21,6 +21,7 @@ from bot.config import Settings
 from bot.handlers.inbound_email import InboundMailHandler, accept_raw
 from bot.notify.console import ConsoleNotifier
 from bot.notify.dispatcher import Notifier, OutboxDispatcher
+from bot.public_links import PublicLinks
 from storage.engine import Store
 from storage.migrate import ensure_schema
 
@@ -71,7 +72,7 @@ def build_notifier(settings: Settings, store: Store) -> Notifier:
     return SlackNotifier(
         token=settings.slack_bot_token,
         base_url=settings.slack_api_url,
-        public_url=settings.public_url,
+        links=PublicLinks(settings.public_url, settings.signing_key()),
         channel=settings.slack_channel or None,
         timeline_for=recent_timeline(store),
         owner_name_for=owner_names(store),
@@ -116,8 +117,10 @@ async def serve(settings: Settings, ready: Callable[[], Awaitable[None]] | None 
     # The server stack is imported here so that CLI commands do not pay for it.
     import uvicorn
 
+    from bot.handlers.lead_page import lead_page_routes
     from bot.listeners.http import build_http_app
     from bot.listeners.smtp import InboxSMTPHandler, start_smtp_server
+    from bot.public_links import PublicLinks
 
     class EmbeddedUvicorn(uvicorn.Server):
         """uvicorn inside our loop: signals are ours, so it must not capture them."""
@@ -127,6 +130,7 @@ async def serve(settings: Settings, ready: Callable[[], Awaitable[None]] | None 
             yield
 
     services = build_services(settings)
+    links = PublicLinks(settings.public_url, settings.signing_key())
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -157,7 +161,10 @@ async def serve(settings: Settings, ready: Callable[[], Awaitable[None]] | None 
         slack = build_slack_runtime(settings, services.store, log.getEffectiveLevel())
     http_server = EmbeddedUvicorn(
         uvicorn.Config(
-            build_http_app(services.health, slack.routes if slack else []),
+            build_http_app(
+                services.health,
+                [*lead_page_routes(services.store, links), *(slack.routes if slack else [])],
+            ),
             host=settings.http_host,
             port=settings.http_port,
             log_level="warning",

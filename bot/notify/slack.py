@@ -19,6 +19,7 @@ import storage.reps
 import storage.timeline
 from bot.handlers.slack.blocks import lead_card, lead_card_text
 from bot.notify.dispatcher import RetryLater
+from bot.public_links import PublicLinks
 from storage.engine import Store
 from storage.models import Lead, OutboxItem, Rep, TimelineEntry
 
@@ -44,7 +45,7 @@ class SlackNotifier:
         token: str,
         *,
         base_url: str,
-        public_url: str,
+        links: PublicLinks,
         timeline_for: TimelineLookup,
         owner_name_for: OwnerNameLookup | None = None,
         channel: str | None = None,
@@ -52,7 +53,7 @@ class SlackNotifier:
     ) -> None:
         # retry_handlers=[]: slack_sdk would otherwise retry connection errors itself.
         self.client = WebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=[])
-        self.public_url = public_url
+        self.links = links
         self.timeline_for = timeline_for
         self.owner_name_for = owner_name_for
         self.channel = channel or None
@@ -108,7 +109,7 @@ class SlackNotifier:
     def card(self, lead: Lead, rep: Rep | None) -> tuple[list[dict[str, Any]], str]:
         assert lead.id is not None
         timeline = list(self.timeline_for(lead.id))
-        blocks = lead_card(lead, timeline, self.owner_name(lead, rep), self.public_url)
+        blocks = lead_card(lead, timeline, self.owner_name(lead, rep), self.links)
         return blocks, lead_card_text(lead)
 
     def owner_name(self, lead: Lead, rep: Rep | None) -> str | None:

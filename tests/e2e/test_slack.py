@@ -95,7 +95,13 @@ def wait_for(predicate: Any, timeout: float = 10.0) -> Any:
     raise AssertionError("condition not met")
 
 
-def lead_from_email(bot: RunningBot, name: str = "Jane Doe", email: str = "jane@acme.test") -> None:
+def lead_from_email(
+    bot: RunningBot,
+    name: str = "Jane Doe",
+    email: str = "jane@acme.test",
+    body: str = "Can you send pricing?",
+    subject: str = "Pricing please",
+) -> None:
     import smtplib
     from email.message import EmailMessage
     from email.utils import formataddr
@@ -103,8 +109,8 @@ def lead_from_email(bot: RunningBot, name: str = "Jane Doe", email: str = "jane@
     message = EmailMessage()
     message["From"] = formataddr((name, email))
     message["To"] = "leads@acme-leads.test"
-    message["Subject"] = "Pricing please"
-    message.set_content("Can you send pricing?\n\nThanks,\n" + name)
+    message["Subject"] = subject
+    message.set_content(f"{body}\n\nThanks,\n{name}")
     with smtplib.SMTP("127.0.0.1", bot.smtp_port) as client:
         client.send_message(message)
     bot.wait_until(lambda: bot.cli_json("leads", "list"))
@@ -265,3 +271,31 @@ def test_a_slack_outage_delays_the_card_and_never_doubles_it(
     time.sleep(1.0)  # give a wrongly repeated delivery the chance to show
     attempts = [c.status for c in slack.calls_to("chat.postMessage")]
     assert attempts == [429, 500, 200]
+
+
+def test_open_in_full_is_a_signed_private_page(bot: RunningBot, slack: SlackApiStandIn) -> None:
+    hostile = "<script>alert(1)</script>"
+    lead_from_email(bot, body=f"Pricing? {hostile}", subject=f"Hi {hostile}")
+    lead_from_email(bot, name="Other Person", email="other@acme.test")
+    bot.cli("lead", "assign", "L-1", "ann@sales.test")
+    card = card_posted_to(slack, ANN)
+    [url] = [
+        element["url"]
+        for block in card["blocks"] if block["type"] == "actions"
+        for element in block["elements"] if element["action_id"] == "lead_open"
+    ]  # fmt: skip
+    assert url.startswith("https://leads.example.test/leads/1?t=")
+    local = url.replace("https://leads.example.test", bot.http_url)
+
+    page = httpx.get(local, timeout=10)
+    assert page.status_code == 200
+    assert page.headers["cache-control"] == "private, no-store"
+    assert "Pricing? &lt;script&gt;alert(1)&lt;/script&gt;" in page.text  # the enquiry
+    assert "enquiry: Hi &lt;script&gt;" in page.text  # the timeline
+    assert "<script>" not in page.text
+    assert "assigned to Ann Lee" in page.text  # the timeline
+
+    token = url.partition("?t=")[2]
+    assert httpx.get(f"{bot.http_url}/leads/2?t={token}", timeout=10).status_code == 403
+    assert httpx.get(f"{bot.http_url}/leads/1?t={token[:-2]}xx", timeout=10).status_code == 403
+    assert httpx.get(f"{bot.http_url}/leads/1", timeout=10).status_code == 403

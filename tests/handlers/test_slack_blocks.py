@@ -16,10 +16,12 @@ from slack_sdk.models.views import View
 
 from bot.handlers.slack import blocks
 from bot.leads.lifecycle import TRASH_REASONS, Status
+from bot.public_links import PublicLinks
 from storage.models import Lead, TimelineEntry
 from tests.services.slack_signing import interactivity_body, view_submission_payload
 
 PUBLIC_URL = "https://leads.example.com"
+LINKS = PublicLinks(PUBLIC_URL, "test-secret")
 T0 = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 
 
@@ -100,7 +102,7 @@ def test_card_structure() -> None:
         entry("score", "+10 opened the email", 6),
         entry("assigned", "assigned to Ann Lee", 7, actor="cli:root"),
     ]
-    card = blocks.lead_card(lead, timeline, "Ann Lee", PUBLIC_URL)
+    card = blocks.lead_card(lead, timeline, "Ann Lee", LINKS)
     assert_valid_blocks(card)
     assert [b["type"] for b in card] == ["header", "section", "section", "context", "actions"]
     assert card[0]["text"]["text"] == "L-12 Jane Doe · Acme Inc"
@@ -134,12 +136,12 @@ def test_card_structure() -> None:
     assert buttons["lead_trash"]["style"] == "danger"
     assert buttons["lead_convert"]["style"] == "primary"
     assert "style" not in buttons["lead_qualify"]
-    assert buttons["lead_open"]["url"] == "https://leads.example.com/leads/12"
+    assert_signed_page_link(buttons["lead_open"]["url"], 12)
 
 
 def test_card_without_score_enquiry_timeline_or_owner() -> None:
     lead = make_lead(company="", title="", enquiry="  ", first_name="", last_name="")
-    card = blocks.lead_card(lead, [], None, PUBLIC_URL + "/")
+    card = blocks.lead_card(lead, [], None, PublicLinks(PUBLIC_URL + "/", "test-secret"))
     assert_valid_blocks(card)
     assert [b["type"] for b in card] == ["header", "section", "actions"]
     assert card[0]["text"]["text"] == "L-12 jane@acme.io"
@@ -147,11 +149,11 @@ def test_card_without_score_enquiry_timeline_or_owner() -> None:
     assert "*Company*\n—" in fields
     assert "*Owner*\n_unassigned_" in fields
     assert not any(f.startswith("*Score") for f in fields)
-    assert card[-1]["elements"][-1]["url"] == "https://leads.example.com/leads/12"
+    assert_signed_page_link(card[-1]["elements"][-1]["url"], 12)
 
 
 def test_grade_alone_is_shown() -> None:
-    card = blocks.lead_card(make_lead(grade="A"), [], None, PUBLIC_URL)
+    card = blocks.lead_card(make_lead(grade="A"), [], None, LINKS)
     assert "*Score · grade*\nA" in [f["text"] for f in card[1]["fields"]]
 
 
@@ -168,7 +170,7 @@ EXPECTED_BUTTONS = {
 @pytest.mark.parametrize("status", list(Status))
 def test_buttons_follow_the_lifecycle(status: Status) -> None:
     lead = make_lead(status=status.value, trash_reason="no_budget" if status == "trashed" else None)
-    card = blocks.lead_card(lead, [], None, PUBLIC_URL)
+    card = blocks.lead_card(lead, [], None, LINKS)
     assert_valid_blocks(card)
     assert action_ids(card) == [*EXPECTED_BUTTONS[status], "lead_open"]
 
@@ -176,7 +178,7 @@ def test_buttons_follow_the_lifecycle(status: Status) -> None:
 def test_converted_card_says_by_whom() -> None:
     lead = make_lead(status="converted", stage="opportunity")
     timeline = [entry("status.convert", "convert: qualified → converted", actor="rep:Ann Lee")]
-    card = blocks.lead_card(lead, timeline, "Ann Lee", PUBLIC_URL)
+    card = blocks.lead_card(lead, timeline, "Ann Lee", LINKS)
     contexts = [el["text"] for b in card if b["type"] == "context" for el in b["elements"]]
     assert ":white_check_mark: converted by Ann Lee" in contexts
     assert action_ids(card) == ["lead_unconvert", "lead_open"]
@@ -191,7 +193,7 @@ def test_trashed_card_says_why() -> None:
             data={"reason": "student_or_job_seeker", "comment": "<!channel> thesis"},
         )
     ]
-    card = blocks.lead_card(lead, timeline, None, PUBLIC_URL)
+    card = blocks.lead_card(lead, timeline, None, LINKS)
     contexts = [el["text"] for b in card if b["type"] == "context" for el in b["elements"]]
     assert ":wastebasket: trashed: Student or job seeker (&lt;!channel&gt; thesis)" in contexts
     assert action_ids(card) == ["lead_reopen", "lead_open"]
@@ -228,13 +230,13 @@ def test_outside_text_is_inert_everywhere() -> None:
         entry("note", "<!channel> see <http://evil.example|this>", actor="email:<!here>"),
         entry("status.trash", "trash", data={"comment": "<@U0BOSS> @channel"}),
     ]
-    card = blocks.lead_card(lead, timeline, "<!channel> Ann", PUBLIC_URL)
+    card = blocks.lead_card(lead, timeline, "<!channel> Ann", LINKS)
     assert_valid_blocks(card)
     assert_inert(card)
     assert_inert(blocks.lead_card_text(lead))
     assert "<" not in blocks.lead_card_text(lead)
     for status in ("new", "converted"):
-        assert_inert(blocks.lead_card(make_lead(**HOSTILE_LEAD, status=status), [], None, ""))
+        assert_inert(blocks.lead_card(make_lead(**HOSTILE_LEAD, status=status), [], None, LINKS))
     assert_inert(blocks.trash_modal(lead))
     assert_inert(blocks.home_tab("<!channel>", [lead], [lead]))
     assert_inert(blocks.lead_list_blocks("<!channel> found", [lead]))
@@ -246,7 +248,8 @@ def test_outside_text_is_inert_everywhere() -> None:
     assert_inert(blocks.convert_modal(proposal)["blocks"][0])
     # The only URL on a card is ours.
     urls = [b.get("url") for b in elements_of(card, "button") if b.get("url")]
-    assert urls == [f"{PUBLIC_URL}/leads/12"]
+    assert len(urls) == 1
+    assert_signed_page_link(urls[0], 12)
 
 
 def test_fallback_text() -> None:
@@ -265,7 +268,7 @@ def test_long_text_fits_slacks_limits() -> None:
         enquiry=("word " * 400) + "\n" + "&<>" * 1000,
     )
     timeline = [entry("note", "&" * 5000, i) for i in range(5)]
-    card = blocks.lead_card(lead, timeline, "n" * 3000, PUBLIC_URL)
+    card = blocks.lead_card(lead, timeline, "n" * 3000, LINKS)
     assert_valid_blocks(card)
     assert len(card[0]["text"]["text"]) <= blocks.HEADER_TEXT_MAX
     for field in card[1]["fields"]:
@@ -279,7 +282,7 @@ def test_long_text_fits_slacks_limits() -> None:
 
 
 def test_enquiry_keeps_its_lines_as_a_quote() -> None:
-    card = blocks.lead_card(make_lead(enquiry="Hello,\n\n  we need *40* seats.\n"), [], None, "")
+    card = blocks.lead_card(make_lead(enquiry="Hello,\n\n  we need *40* seats.\n"), [], None, LINKS)
     assert card[2]["text"]["text"] == ">Hello,\n>we need \u221740\u2217 seats."
 
 
@@ -489,3 +492,12 @@ def test_answers() -> None:
     assert_valid_blocks(listing)
     assert len(listing) == 3
     assert len(blocks.lead_list_blocks("many", [make_lead(id=i) for i in range(1, 99)])) <= 50
+
+
+def assert_signed_page_link(url: str, lead_id: int) -> None:
+    """The Open button goes to the lead's page with a token signed for that lead only."""
+    page, _, token = url.partition("?t=")
+    assert page == f"{PUBLIC_URL}/leads/{lead_id}"
+    assert LINKS.lead_page_allows(token, lead_id)
+    assert not LINKS.lead_page_allows(token, lead_id + 1)
+    assert not PublicLinks(PUBLIC_URL, "another-secret").lead_page_allows(token, lead_id)

@@ -17,11 +17,13 @@ import storage.timeline
 from bot.handlers.slack.blocks import lead_card, lead_card_text
 from bot.notify.dispatcher import OutboxDispatcher, RetryLater, backoff_seconds
 from bot.notify.slack import SlackDeliveryError, SlackNotifier, owner_names, recent_timeline
+from bot.public_links import PublicLinks
 from storage.engine import Store
 from storage.models import Lead, OutboxItem, Rep
 from tests.services.slack_api import SlackApiStandIn, slack_api_server
 
 PUBLIC_URL = "http://leadbot.test"
+LINKS = PublicLinks(PUBLIC_URL, "test-secret")
 TOKEN = "xoxb-test-token"
 
 
@@ -36,7 +38,7 @@ class World:
         return SlackNotifier(
             TOKEN,
             base_url=self.slack.url,
-            public_url=PUBLIC_URL,
+            links=LINKS,
             timeline_for=recent_timeline(self.store),
             owner_name_for=owner_names(self.store),
             channel=channel,
@@ -121,7 +123,7 @@ def expected_card(world: World) -> tuple[list[dict[str, object]], str]:
         lead = storage.leads.by_id(session, world.lead_id)
         assert lead is not None
         timeline = list(storage.timeline.for_lead(session, world.lead_id))[-3:]
-    return lead_card(lead, timeline, "Ann Lee", PUBLIC_URL), lead_card_text(lead)
+    return lead_card(lead, timeline, "Ann Lee", LINKS), lead_card_text(lead)
 
 
 def test_posts_the_card_to_the_reps_dm_once(world: World) -> None:

@@ -18,6 +18,7 @@ from bot.config import Settings
 from bot.handlers.slack.lazy_worker import SlackWorker
 from bot.handlers.slack.listeners import buttons, home, modals, slash_command
 from bot.handlers.slack.service import SlackService
+from bot.public_links import PublicLinks
 from storage.engine import Store
 
 LISTENER_MODULES = (slash_command, buttons, modals, home)
@@ -32,7 +33,7 @@ def build_slack_app(settings: Settings, store: Store) -> AsyncApp:
         # polling), and lazy functions that do the work after it.
         process_before_response=True,
     )
-    service = SlackService(store, settings.public_url)
+    service = SlackService(store, PublicLinks(settings.public_url, settings.signing_key()))
     for module in LISTENER_MODULES:
         module.register(app, service)
     return app

@@ -15,6 +15,7 @@ from typing import Any
 from bot.handlers.slack.mrkdwn import escape, escape_controls, plain, truncate
 from bot.leads.lifecycle import TRASH_REASONS, allowed_verbs
 from bot.leads.refs import lead_label
+from bot.public_links import PublicLinks
 from storage.models import Lead, TimelineEntry
 
 Block = dict[str, Any]
@@ -166,7 +167,7 @@ def compact_line(lead: Lead) -> str:
 
 
 def lead_card(
-    lead: Lead, timeline: Sequence[TimelineEntry], owner_name: str | None, public_url: str
+    lead: Lead, timeline: Sequence[TimelineEntry], owner_name: str | None, links: PublicLinks
 ) -> list[Block]:
     """The card a rep works a lead from: who, the enquiry, what happened last, what to do."""
     blocks = [card_header(lead), card_fields(lead, owner_name)]
@@ -177,7 +178,7 @@ def lead_card(
     closed = closed_context(lead, timeline)
     if closed is not None:
         blocks.append(closed)
-    blocks.append(card_actions(lead, public_url))
+    blocks.append(card_actions(lead, links))
     return blocks
 
 
@@ -245,7 +246,7 @@ def _last_of_kind(timeline: Sequence[TimelineEntry], kind: str) -> TimelineEntry
     return next((entry for entry in reversed(timeline) if entry.kind == kind), None)
 
 
-def card_actions(lead: Lead, public_url: str) -> Block:
+def card_actions(lead: Lead, links: PublicLinks) -> Block:
     """A button per move the lifecycle allows from here, then the link to the full page."""
     allowed = set(allowed_verbs(lead.status))
     value = lead_ref_value(lead)
@@ -255,13 +256,9 @@ def card_actions(lead: Lead, public_url: str) -> Block:
         if verb in allowed
     ]
     elements.append(
-        button("Open in full", OPEN_ACTION_ID, value, url=lead_url(public_url, lead.id))
+        button("Open in full", OPEN_ACTION_ID, value, url=links.lead_page(lead.id or 0))
     )
     return {"type": "actions", "block_id": f"lead_actions:{lead.id}", "elements": elements}
-
-
-def lead_url(public_url: str, lead_id: int | None) -> str:
-    return f"{public_url.rstrip('/')}/leads/{lead_id}"
 
 
 def lead_card_text(lead: Lead) -> str:

@@ -35,7 +35,7 @@ async def refresh_cards(
     places = {tuple(ref.split(":", 1)) for ref in refs if ":" in ref}
     if also is not None:
         places.add(also)
-    view = blocks.lead_card(card.lead, card.timeline, card.owner_name, service.public_url)
+    view = blocks.lead_card(card.lead, card.timeline, card.owner_name, service.links)
     text = blocks.lead_card_text(card.lead)
     for channel, ts in sorted(places):
         try:

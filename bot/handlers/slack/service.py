@@ -20,6 +20,7 @@ import storage.timeline
 from bot.leads import actions, commands, conversion
 from bot.leads.lifecycle import IllegalTransition
 from bot.leads.permissions import Actor, NotAllowed, authorize
+from bot.public_links import PublicLinks
 from storage.engine import Store
 from storage.models import Lead, Rep, TimelineEntry
 
@@ -50,9 +51,9 @@ class CardData:
 
 
 class SlackService:
-    def __init__(self, store: Store, public_url: str) -> None:
+    def __init__(self, store: Store, links: PublicLinks) -> None:
         self.store = store
-        self.public_url = public_url
+        self.links = links
 
     async def in_thread(self, work: Callable[[Session], T]) -> T:
         def run() -> T:

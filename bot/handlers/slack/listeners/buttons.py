@@ -56,9 +56,7 @@ def register(app: AsyncApp, service: SlackService) -> None:
         if place is None:  # an ephemeral card (from /lead show) is redrawn through response_url
             card = await service.card(lead_id)
             if card is not None:
-                view = blocks.lead_card(
-                    card.lead, card.timeline, card.owner_name, service.public_url
-                )
+                view = blocks.lead_card(card.lead, card.timeline, card.owner_name, service.links)
                 await respond(
                     replace_original=True, blocks=view, text=blocks.lead_card_text(card.lead)
                 )

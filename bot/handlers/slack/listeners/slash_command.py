@@ -38,7 +38,7 @@ def register(app: AsyncApp, service: SlackService) -> None:
         elif outcome.lead is not None and outcome.lead.id is not None:
             card = await service.card(outcome.lead.id)
             assert card is not None
-            view = blocks.lead_card(card.lead, card.timeline, card.owner_name, service.public_url)
+            view = blocks.lead_card(card.lead, card.timeline, card.owner_name, service.links)
             await respond(response_type="ephemeral", text=outcome.message, blocks=view)
             if parsed.verb != "show":
                 await refresh_cards(service, client, outcome.lead.id)
