@@ -78,6 +78,8 @@ class SlackApiStandIn:
 
     def __init__(self, url: str) -> None:
         self.url = url
+        # What apps.connections.open hands out (a Socket Mode stand-in's websocket URL).
+        self.socket_url: str | None = None
         # Where a request's response_url points: replies there are recorded as "response_url".
         self.response_url = url.replace("/api/", "/response/T111/1")
         self.calls: list[SlackCall] = []
@@ -158,6 +160,7 @@ class SlackApiStandIn:
     def _answers(self) -> dict[str, Callable[[Json], Json]]:
         return {
             "api.test": self._api_test,
+            "apps.connections.open": self._connections_open,
             "auth.test": self._auth_test,
             "chat.postMessage": self._post_message,
             "chat.update": self._update,
@@ -331,6 +334,11 @@ class SlackApiStandIn:
             if known.lower() == email:
                 return {"ok": True, "user": self._user_object(known, entry)}
         return {"ok": False, "error": "users_not_found"}
+
+    def _connections_open(self, params: Json) -> Json:
+        if self.socket_url is None:
+            return {"ok": False, "error": "not_allowed_token_type"}
+        return {"ok": True, "url": self.socket_url}
 
     def _users_info(self, params: Json) -> Json:
         user_id = str(params.get("user", ""))

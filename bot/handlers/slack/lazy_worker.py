@@ -31,8 +31,10 @@ _spawn = multiprocessing.get_context("spawn")
 WORKER_NICENESS = 10
 # Put on the queue by a clean stop: the worker finishes what came before it, then exits.
 STOP = "stop"
-# (raw body, headers, mode): what the worker needs to dispatch the request again, lazy-only.
-Forwarded = tuple[str, dict[str, list[str]], str]
+# (body, headers, mode): what the worker needs to dispatch the request again, lazy-only. The body
+# is the raw text over HTTP (its signature is checked again) and the parsed dict in Socket Mode,
+# where bolt keeps no raw text.
+Forwarded = tuple[str | dict[str, Any], dict[str, list[str]], str]
 
 
 class ForwardingLazyRunner(AsyncLazyListenerRunner):
@@ -44,7 +46,8 @@ class ForwardingLazyRunner(AsyncLazyListenerRunner):
         headers = {name: list(values) for name, values in request.headers.items()}
         headers["x-slack-bolt-lazy-only"] = ["1"]
         headers["x-slack-bolt-lazy-function-name"] = [request.lazy_function_name or ""]
-        self.jobs.put((request.raw_body, headers, request.mode))
+        body = request.raw_body if request.mode == "http" else request.body
+        self.jobs.put((body, headers, request.mode))
 
 
 class InlineLazyRunner(AsyncioLazyListenerRunner):
