@@ -9,8 +9,8 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.handlers.slack import blocks
-from bot.handlers.slack.buttons_value import parse_metadata
 from bot.handlers.slack.cards import refresh_cards
+from bot.handlers.slack.lead_versions import parse_metadata
 from bot.handlers.slack.service import REFUSALS, NotARep, SlackService
 from bot.leads import commands
 

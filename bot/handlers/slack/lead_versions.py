@@ -1,4 +1,4 @@
-"""The `lead_id:version` a card button or a modal carries."""
+"""The `lead_id:version` a card button or a modal carries: which lead, as the rep saw it."""
 
 from __future__ import annotations
 
