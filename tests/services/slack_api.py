@@ -10,6 +10,9 @@ a 5xx, an `ok: false` body, or a dropped connection).
         ...
         assert slack.calls_to("chat.postMessage")[0].params["channel"] == "D0000001"
 
+For Socket Mode, `apps.connections.open` hands out `socket_url` (`slack_api_server(socket_url=…)`
+or set the attribute): the URL of a `tests.services.slack_socket.socket_mode_server()`.
+
 Response shapes follow Slack's (the `view` object is the one in the corpora's view_submission
 payload; `auth.test` adds to the corpora's web_response_api_test).
 """
@@ -474,10 +477,12 @@ def _handler_for(state: SlackApiStandIn) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def slack_api_server() -> Iterator[SlackApiStandIn]:
-    """Serve the stand-in on a free loopback port for the duration of the block."""
+def slack_api_server(socket_url: str | None = None) -> Iterator[SlackApiStandIn]:
+    """Serve the stand-in on a free loopback port for the duration of the block; `socket_url`
+    (a `socket_mode_server()`'s `.url`) is what apps.connections.open hands out."""
     port = free_port()
     state = SlackApiStandIn(f"http://127.0.0.1:{port}/api/")
+    state.socket_url = socket_url
     server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(state))
     server.daemon_threads = True
     thread = threading.Thread(
