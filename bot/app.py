@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import storage.inbox
 from bot.config import Settings
 from bot.handlers.inbound_email import InboundMailHandler, accept_raw
+from bot.leads.dedupe_rules import MatchRulesFile
 from bot.notify.console import ConsoleNotifier
 from bot.notify.dispatcher import Notifier, OutboxDispatcher
 from bot.public_links import PublicLinks
@@ -56,7 +57,12 @@ def build_services(settings: Settings, *, migrate: bool = True) -> Services:
     return Services(
         settings=settings,
         store=store,
-        inbound=InboundMailHandler(store, settings.reply_address, tuple(settings.inbound_steps)),
+        inbound=InboundMailHandler(
+            store,
+            settings.reply_address,
+            tuple(settings.inbound_steps),
+            match_rules=MatchRulesFile(settings.rules),
+        ),
         outbox=OutboxDispatcher(
             store, build_notifier(settings, store), settings.outbox_max_attempts
         ),

@@ -4,28 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import getpass
-import json
 import logging
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import track
 from rich.table import Table
 
+import storage.duplicates
 import storage.inbox
 import storage.leads
 import storage.reps
 import storage.timeline
 from bot import app as bot_app
+from bot.cli_dedupe import account_cli, dedupe_cli
+from bot.cli_output import JsonOption, err, fail, out, print_json, services
 from bot.config import load_settings
 from bot.handlers.inbound_email import accept_raw
-from bot.leads import actions, commands
+from bot.leads import actions, commands, dedupe_rules
 from bot.leads.lifecycle import IllegalTransition
 from bot.leads.permissions import Actor, NotAllowed
-from bot.leads.views import inbound_dict, lead_dict, rep_dict, timeline_dict
+from bot.leads.views import flag_dict, inbound_dict, lead_dict, rep_dict, timeline_dict
 from storage import migrate
 from storage.models import Rep
 
@@ -42,24 +42,11 @@ cli.add_typer(db_cli, name="db")
 cli.add_typer(leads_cli, name="leads")
 cli.add_typer(inbox_cli, name="inbox")
 cli.add_typer(reps_cli, name="reps")
+cli.add_typer(dedupe_cli, name="dedupe")
+cli.add_typer(account_cli, name="account")
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
-
-
-def _services() -> bot_app.Services:
-    return bot_app.build_services(load_settings())
-
-
-def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
-
-
-def _fail(message: str, code: int = 1) -> None:
-    err.print(f"[red]error:[/red] {message}", markup=True, highlight=False)
-    raise typer.Exit(code)
+# Shared with the other command modules (bot/cli_*.py).
+_services, _print_json, _fail = services, print_json, fail
 
 
 @cli.command()
@@ -124,6 +111,13 @@ def _lead_with_timeline(ref: str) -> dict[str, Any]:
         owner = storage.reps.by_id(session, lead.owner_id) if lead.owner_id else None
         data = lead_dict(lead, owner)
         assert lead.id is not None
+        proposed = (
+            storage.reps.by_id(session, lead.proposed_owner_id) if lead.proposed_owner_id else None
+        )
+        data["proposed_owner"] = proposed.email if proposed else None
+        data["duplicates"] = [
+            flag_dict(flag, lead.id) for flag in storage.duplicates.open_flags(session, lead.id)
+        ]
         data["timeline"] = [timeline_dict(e) for e in storage.timeline.for_lead(session, lead.id)]
     return data
 
@@ -139,9 +133,15 @@ def _show_lead(ref: str, as_json: bool) -> None:
     name = f"{data['first_name']} {data['last_name']}".strip() or data["email"]
     out.print(f"[bold]{data['id']}[/bold] {name} <{data['email']}>", highlight=False)
     for field in ("company", "title", "phone", "website", "status", "stage", "owner",
-                  "source", "email_status", "created_at"):  # fmt: skip
+                  "proposed_owner", "account", "merged_into", "source", "email_status",
+                  "created_at"):  # fmt: skip
         if data.get(field):
-            out.print(f"  {field:<13} {data[field]}", highlight=False, markup=False)
+            out.print(f"  {field:<15} {data[field]}", highlight=False, markup=False)
+    for flag in data["duplicates"]:
+        out.print(f"  possible duplicate of {flag['other']} ({flag['percent']}%): "
+                  f"leadbot lead merge {data['id']} {flag['other']} | "
+                  f"leadbot lead notdup {data['id']} {flag['other']}",
+                  highlight=False, markup=False)  # fmt: skip
     if data["enquiry"]:
         out.print("  enquiry", highlight=False)
         for line in data["enquiry"].splitlines()[:12]:
@@ -192,7 +192,9 @@ def lead_command(
                 if rep is None:
                     _fail(f"no rep {as_rep} (see leadbot reps list)")
                 actor = Actor.for_rep(rep)
-            outcome = commands.execute(session, command, actor)
+            outcome = commands.execute(
+                session, command, actor, match_rules=dedupe_rules.read(services.settings.rules)
+            )
             result = lead_dict(outcome.lead) if outcome.lead else None
             listed = [lead_dict(lead) for lead in outcome.leads]
     except commands.NeedsInput as exc:

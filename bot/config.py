@@ -73,7 +73,7 @@ class Settings(BaseSettings):
     rules: str = "leadbot-rules.toml"
     # Order of the inbound-mail steps after decoding (names from bot.leads.pipeline.STEPS).
     inbound_steps: list[str] = Field(
-        default_factory=lambda: ["classify", "match_thread", "apply", "notify"]
+        default_factory=lambda: ["classify", "match_thread", "apply", "dedupe", "notify"]
     )
     # Inbox worker processes (0 = a thread inside serve); more than 1 only helps on PostgreSQL.
     inbox_workers: int = 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func
+from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from storage.models import Account, Contact, Lead, Opportunity
@@ -60,3 +60,63 @@ def contact_in_use(session: Session, contact_id: int) -> bool:
 def delete(session: Session, row: Account | Contact | Opportunity) -> None:
     session.delete(row)
     session.flush()
+
+
+def account_by_name_key(session: Session, name_key: str) -> Account | None:
+    query = select(Account).where(Account.name_key == name_key).order_by(col(Account.id))
+    return session.exec(query.limit(1)).first()
+
+
+def accounts_with_prefix(session: Session, prefix: str, limit: int = 200) -> Sequence[Account]:
+    """Accounts whose name key starts with `prefix`: the few a fuzzy company match compares."""
+    pattern = prefix.replace("%", "").replace("_", "") + "%"
+    query = select(Account).where(col(Account.name_key).like(pattern)).order_by(col(Account.id))
+    return session.exec(query.limit(limit)).all()
+
+
+def company_leads(
+    session: Session,
+    *,
+    domain: str = "",
+    key: str = "",
+    account_id: int | None = None,
+    exclude: int | None = None,
+    statuses: Sequence[str] | None = None,
+    limit: int = 500,
+) -> Sequence[Lead]:
+    """Leads of one company, oldest first: linked to its account, or sharing its company email
+    domain or normalized name. Merged-away leads are left out (their survivor stands for them)."""
+    same = []
+    if domain:
+        same.append(col(Lead.company_domain) == domain)
+    if key:
+        same.append(col(Lead.company_key) == key)
+    if account_id is not None:
+        same.append(col(Lead.account_id) == account_id)
+    if not same:
+        return []
+    query = select(Lead).where(or_(*same)).where(col(Lead.merged_into_id).is_(None))
+    if exclude is not None:
+        query = query.where(col(Lead.id) != exclude)
+    if statuses is not None:
+        query = query.where(col(Lead.status).in_(statuses))
+    return session.exec(query.order_by(col(Lead.id)).limit(limit)).all()
+
+
+def contacts_of(session: Session, account_id: int) -> Sequence[Contact]:
+    return session.exec(
+        select(Contact).where(Contact.account_id == account_id).order_by(col(Contact.id))
+    ).all()
+
+
+def opportunities_of(session: Session, account_id: int) -> Sequence[Opportunity]:
+    return session.exec(
+        select(Opportunity)
+        .where(Opportunity.account_id == account_id)
+        .order_by(col(Opportunity.id))
+    ).all()
+
+
+def accounts_without_name_key(session: Session) -> Sequence[Account]:
+    """Accounts stored before name keys existed."""
+    return session.exec(select(Account).where(Account.name_key == "")).all()

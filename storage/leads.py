@@ -9,6 +9,10 @@ from sqlmodel import Session, col, select
 
 from storage.models import Lead, utcnow
 
+# Leads merged into another are kept as aliases but left out of lists, counts and searches.
+ACTIVE = col(Lead.merged_into_id).is_(None)
+MAX_MERGE_HOPS = 20
+
 
 def add(session: Session, lead: Lead) -> Lead:
     session.add(lead)
@@ -24,9 +28,19 @@ def by_id(session: Session, lead_id: int, *, for_update: bool = False) -> Lead |
 
 
 def by_email(session: Session, email: str) -> Lead | None:
-    """The oldest lead for an address, matched case-insensitively (addresses are stored lower)."""
+    """The oldest lead for an address, matched case-insensitively (addresses are stored lower);
+    an address of a merged-away lead gives the lead it was merged into."""
     query = select(Lead).where(Lead.email == email.strip().lower()).order_by(col(Lead.id))
-    return session.exec(query.limit(1)).first()
+    return surviving(session, session.exec(query.limit(1)).first())
+
+
+def surviving(session: Session, lead: Lead | None) -> Lead | None:
+    """`lead`, or the lead it was merged into (following chains of merges)."""
+    hops = 0
+    while lead is not None and lead.merged_into_id is not None and hops < MAX_MERGE_HOPS:
+        lead = session.get(Lead, lead.merged_into_id)
+        hops += 1
+    return lead
 
 
 def all_by_email(session: Session, email: str) -> Sequence[Lead]:
@@ -34,7 +48,8 @@ def all_by_email(session: Session, email: str) -> Sequence[Lead]:
 
 
 def by_reply_token(session: Session, token: str) -> Lead | None:
-    return session.exec(select(Lead).where(Lead.reply_token == token)).first()
+    """The lead a reply address belongs to (the survivor, for a merged-away lead's address)."""
+    return surviving(session, session.exec(select(Lead).where(Lead.reply_token == token)).first())
 
 
 def listing(
@@ -45,7 +60,7 @@ def listing(
     limit: int = 100,
     offset: int = 0,
 ) -> Sequence[Lead]:
-    query = select(Lead)
+    query = select(Lead).where(ACTIVE)
     if status:
         query = query.where(Lead.status == status)
     if owner_id is not None:
@@ -62,6 +77,7 @@ def open_for_owner(session: Session, owner_id: int, limit: int = 50) -> Sequence
         select(Lead)
         .where(Lead.owner_id == owner_id)
         .where(col(Lead.status).in_(OPEN_STATUSES))
+        .where(ACTIVE)
         .order_by(col(Lead.last_activity_at), col(Lead.id))
     )
     return session.exec(query.limit(limit)).all()
@@ -73,6 +89,7 @@ def unassigned(session: Session, limit: int = 50) -> Sequence[Lead]:
         select(Lead)
         .where(col(Lead.owner_id).is_(None))
         .where(col(Lead.status).in_(OPEN_STATUSES))
+        .where(ACTIVE)
         .order_by(col(Lead.id))
     )
     return session.exec(query.limit(limit)).all()
@@ -89,6 +106,7 @@ def search(session: Session, text: str, limit: int = 20) -> Sequence[Lead]:
             | full_name.like(pattern)
             | func.lower(Lead.company).like(pattern)
         )
+        .where(ACTIVE)
         .order_by(col(Lead.id).desc())
     )
     return session.exec(query.limit(limit)).all()
@@ -97,12 +115,12 @@ def search(session: Session, text: str, limit: int = 20) -> Sequence[Lead]:
 def counts_by(session: Session, column: str) -> dict[str, int]:
     """How many leads per value of `column` (status, source, stage, owner_id)."""
     field = getattr(Lead, column)
-    rows = session.exec(select(field, func.count()).group_by(field)).all()
+    rows = session.exec(select(field, func.count()).where(ACTIVE).group_by(field)).all()
     return {str(value): n for value, n in rows}
 
 
 def count(session: Session) -> int:
-    return session.exec(select(func.count()).select_from(Lead)).one()
+    return session.exec(select(func.count()).select_from(Lead).where(ACTIVE)).one()
 
 
 def touch(session: Session, lead: Lead) -> None:

@@ -36,6 +36,8 @@ class Account(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(index=True)
     domain: str | None = Field(default=None, index=True)
+    # The name without legal form and punctuation ("Acme Inc." -> "acme"): what leads link on.
+    name_key: str = Field(default="", index=True)
     owner_id: int | None = Field(default=None, foreign_key="reps.id")
     # The lead whose conversion created this account: un-converting it may remove the account.
     created_by_lead_id: int | None = Field(default=None, index=True)
@@ -74,6 +76,15 @@ class Lead(SQLModel, table=True):
     trash_reason: str | None = None
     owner_id: int | None = Field(default=None, foreign_key="reps.id", index=True)
     account_id: int | None = Field(default=None, foreign_key="accounts.id")
+    # The company this lead belongs to, as leads link on it (the account candidate): the
+    # registrable email domain (never a free-mail one) and the normalized company name.
+    company_domain: str = Field(default="", index=True)
+    company_key: str = Field(default="", index=True)
+    # The account owner, proposed when a lead from a company with an owned account arrives.
+    proposed_owner_id: int | None = Field(default=None, foreign_key="reps.id")
+    # Set when this lead was merged into another: it is kept (for undo, and as an alias of its
+    # address and reply token) but hidden from lists, matching and actions.
+    merged_into_id: int | None = Field(default=None, foreign_key="leads.id", index=True)
     score: float = 0.0
     grade: str | None = None
     # ok, bounced or opted_out: whether this address may be mailed.
@@ -212,3 +223,54 @@ class ImapCursor(SQLModel, table=True):
     uidvalidity: int
     last_uid: int = 0
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class LeadBlockKey(SQLModel, table=True):
+    """One blocking key of one lead (`bot.leads.dedupe.blocking_keys`): a new lead is compared
+    only with the leads sharing one of its keys, so matching touches a few rows, not the store."""
+
+    __tablename__ = "lead_block_keys"
+    __table_args__ = (Index("ix_lead_block_keys_key_lead", "key", "lead_id"),)
+
+    lead_id: int = Field(foreign_key="leads.id", primary_key=True)
+    key: str = Field(primary_key=True)
+
+
+class DuplicateFlag(SQLModel, table=True):
+    """A pair a person should look at: "possible duplicate of L-7 (87%)", and what they decided."""
+
+    __tablename__ = "duplicate_flags"
+    __table_args__ = (Index("ix_duplicate_flags_pair", "lead_id", "other_id", unique=True),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    lead_id: int = Field(foreign_key="leads.id", index=True)
+    other_id: int = Field(foreign_key="leads.id", index=True)
+    score: float
+    reasons: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # open, merged, not_duplicate
+    state: str = Field(default="open", index=True)
+    # capture or scan
+    found_by: str = "capture"
+    created_at: datetime = Field(default_factory=utcnow)
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+
+
+class LeadMerge(SQLModel, table=True):
+    """One merge, with what it changed, so that it can be undone."""
+
+    __tablename__ = "lead_merges"
+
+    id: int | None = Field(default=None, primary_key=True)
+    survivor_id: int = Field(foreign_key="leads.id", index=True)
+    merged_id: int = Field(foreign_key="leads.id", index=True)
+    score: float | None = None
+    actor: str
+    at: datetime = Field(default_factory=utcnow)
+    # The survivor's fields before the merge, and the value the merge gave each of them.
+    before: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    after: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # Ids of the rows moved from the merged lead to the survivor, per table.
+    moved: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    undone_at: datetime | None = None
+    undone_by: str | None = None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.parser import BytesHeaderParser
 from email.policy import compat32
@@ -20,6 +21,7 @@ from sqlmodel import Session
 import storage.inbox
 from bot.handlers.mail_decode import decode_mail
 from bot.leads import pipeline
+from bot.leads.dedupe import MatchRules
 from storage.engine import Store
 from storage.models import InboundMessage
 
@@ -78,11 +80,17 @@ class InboundMailHandler:
     """Takes queued inbound messages through decode → pipeline, one transaction each."""
 
     def __init__(
-        self, store: Store, reply_address: str, steps: tuple[str, ...] = pipeline.DEFAULT_STEPS
+        self,
+        store: Store,
+        reply_address: str,
+        steps: tuple[str, ...] = pipeline.DEFAULT_STEPS,
+        match_rules: Callable[[], MatchRules] = MatchRules,
     ) -> None:
         self.store = store
         self.reply_address = reply_address
         self.steps = steps
+        # Called per message: a MatchRulesFile re-reads the rules file when it changes.
+        self.match_rules = match_rules
 
     def process_next(self) -> Processed | None:
         """Process the oldest queued message; None when there is none.
@@ -114,7 +122,9 @@ class InboundMailHandler:
         assert row.id is not None
         try:
             mail = decode_mail(row.raw, row.mail_from, tuple(row.rcpt_tos or ()))
-            event = pipeline.MailEvent(row.id, mail, self.reply_address)
+            event = pipeline.MailEvent(
+                row.id, mail, self.reply_address, match_rules=self.match_rules()
+            )
             return pipeline.prepare(event, self.steps)
         except Exception as exc:
             return exc

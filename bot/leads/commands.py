@@ -16,7 +16,9 @@ from sqlmodel import Session
 
 import storage.leads
 import storage.reps
-from bot.leads import actions, conversion, lifecycle
+from bot.leads import actions, conversion, duplicates, lifecycle, merging
+from bot.leads.dedupe import MatchRules, prepare, score_prepared
+from bot.leads.lead_index import person_of
 from bot.leads.permissions import Actor, authorize, authorize_assign
 from bot.leads.refs import lead_label
 from storage.models import Lead
@@ -33,6 +35,9 @@ USAGE: dict[str, str] = {
     "reopen": "reopen <lead>",
     "assign": "assign <lead> <@rep | rep email>",
     "note": "note <lead> <text>",
+    "merge": "merge <lead> <into lead>   (the second lead stays; the first is folded into it)",
+    "notdup": "notdup <lead> <other lead>   (two different people: never flagged again)",
+    "unmerge": "unmerge <lead>   (undo the merge that folded this lead into another)",
     "search": "search <text>",
     "queue": "queue",
     "report": "report",
@@ -112,18 +117,24 @@ def parse(words: str | list[str]) -> Command:
         raise UsageError(usage_text("trash"))
     if verb == "note" and not " ".join(args).strip():
         raise UsageError(usage_text("note"))
-    if verb == "assign" and len(args) != 1:
-        raise UsageError(usage_text("assign"))
-    if verb in ("show", "work", "reopen", "unconvert") and args:
+    if verb in ("assign", "merge", "notdup") and len(args) != 1:
+        raise UsageError(usage_text(verb))
+    if verb in ("show", "work", "reopen", "unconvert", "unmerge") and args:
         raise UsageError(usage_text(verb))
     return Command(verb, lead_ref, args)
 
 
 def execute(
-    session: Session, command: Command, actor: Actor, *, interactive: bool = False
+    session: Session,
+    command: Command,
+    actor: Actor,
+    *,
+    interactive: bool = False,
+    match_rules: MatchRules | None = None,
 ) -> Outcome:
     """Run `command` as `actor`. `interactive` (Slack) asks for missing details (NeedsInput)
-    where the CLI would use the defaults (convert) or print the usage (trash)."""
+    where the CLI would use the defaults (convert) or print the usage (trash); `match_rules`
+    (the rules file's [dedupe] table) decide which values a merge keeps."""
     verb = command.verb
     if verb == "help":
         return Outcome(usage_text())
@@ -132,7 +143,16 @@ def execute(
     lead = actions.find_lead(session, command.lead_ref, for_update=verb not in READ_VERBS)
     label = lead_label(lead.id)
     if verb == "show":
+        if lead.merged_into_id is not None:
+            return Outcome(f"{label} was merged into {lead_label(lead.merged_into_id)}", lead)
         return Outcome(f"{label} is {lead.status}", lead)
+    if verb == "unmerge":
+        return _unmerge(session, lead, actor)
+    if lead.merged_into_id is not None:
+        raise actions.BadArguments(
+            f"{label} was merged into {lead_label(lead.merged_into_id)}: act on that lead, "
+            f"or undo the merge with `unmerge {label}`"
+        )
     if command.expected_version is not None and lead.version != command.expected_version:
         raise actions.StaleLead(f"{label} changed meanwhile; it is now {lead.status}")
     if verb == "assign":
@@ -142,6 +162,8 @@ def execute(
         return Outcome(f"{label} assigned to {rep.name}", lead)
     owner = storage.reps.by_id(session, lead.owner_id) if lead.owner_id else None
     authorize(actor, lead, owner)
+    if verb in ("merge", "notdup"):
+        return _merge_or_dismiss(session, lead, command, actor, match_rules or MatchRules())
     if verb == "note":
         actions.add_note(session, lead, actor.label, " ".join(command.args))
         return Outcome(f"note added to {label}", lead)
@@ -181,6 +203,51 @@ def _convert(
         f"{lead_label(lead.id)} converted: account {account.name}, opportunity {opportunity.name}",
         lead,
     )
+
+
+def _merge_or_dismiss(
+    session: Session, lead: Lead, command: Command, actor: Actor, rules: MatchRules
+) -> Outcome:
+    """`merge L-9 L-7` folds L-9 into L-7; `notdup L-9 L-7` keeps them apart for good. The
+    actor must be allowed to change both leads."""
+    other = actions.find_lead(session, command.args[0], for_update=True)
+    if other.merged_into_id is not None:
+        raise actions.BadArguments(
+            f"{lead_label(other.id)} was merged into {lead_label(other.merged_into_id)}"
+        )
+    if other.id == lead.id:
+        raise actions.BadArguments(f"{lead_label(lead.id)} is the same lead")
+    other_owner = storage.reps.by_id(session, other.owner_id) if other.owner_id else None
+    authorize(actor, other, other_owner)
+    if command.verb == "notdup":
+        duplicates.not_duplicate(session, lead, other, actor.label)
+        return Outcome(
+            f"{lead_label(lead.id)} and {lead_label(other.id)} are different people", other
+        )
+    match = score_prepared(prepare(person_of(lead)), prepare(person_of(other)), rules)
+    try:
+        merging.merge(session, lead, other, actor.label, rules, match=match)
+    except merging.MergeRefused as exc:
+        raise actions.BadArguments(str(exc)) from None
+    return Outcome(
+        f"{lead_label(lead.id)} merged into {lead_label(other.id)} ({match.percent}% alike); "
+        f"undo with `unmerge {lead_label(lead.id)}`",
+        other,
+    )
+
+
+def _unmerge(session: Session, lead: Lead, actor: Actor) -> Outcome:
+    if lead.merged_into_id is None:
+        raise actions.BadArguments(f"{lead_label(lead.id)} is not merged into another lead")
+    survivor = storage.leads.by_id(session, lead.merged_into_id, for_update=True)
+    owner = (
+        storage.reps.by_id(session, survivor.owner_id) if survivor and survivor.owner_id else None
+    )
+    if survivor is not None:
+        authorize(actor, survivor, owner)
+    survivor, kept = merging.unmerge(session, lead, actor.label)
+    note = f"; {survivor and lead_label(survivor.id)} kept {', '.join(kept)}" if kept else ""
+    return Outcome(f"{lead_label(lead.id)} is a lead of its own again{note}", lead)
 
 
 def parse_amount(text: str) -> float:

@@ -14,8 +14,7 @@ from sqlmodel import Session
 
 import storage.accounts
 import storage.timeline
-from bot.leads import actions
-from bot.leads.freemail import is_freemail
+from bot.leads import actions, companies
 from bot.leads.refs import lead_label
 from storage.models import Account, Contact, Lead, Opportunity
 
@@ -42,15 +41,15 @@ class ConversionPlan:
 
 
 def company_domain(email: str) -> str | None:
-    domain = email.rpartition("@")[2].lower()
-    return domain if domain and not is_freemail(domain) else None
+    """The registrable company domain of an address; None for free-mail ones."""
+    return companies.email_company_domain(email) or None
 
 
 def propose(session: Session, lead: Lead, today: date | None = None) -> ConversionPlan:
     assert lead.id is not None
     domain = company_domain(lead.email)
-    account = (storage.accounts.account_by_domain(session, domain) if domain else None) or (
-        storage.accounts.account_by_name(session, lead.company) if lead.company else None
+    account = companies.find_account(
+        session, domain or "", companies.company_key(lead.company, domain or "")
     )
     person = " ".join(p for p in (lead.first_name, lead.last_name) if p) or lead.email
     account_name = account.name if account else (lead.company or person)
@@ -86,9 +85,11 @@ def convert(
     account = storage.accounts.account_by_id(session, plan.account_id) if plan.account_id else None
     created_account = account is None
     if account is None:
+        name = plan.account_name.strip() or lead.email
         account = Account(
-            name=plan.account_name.strip() or lead.email,
+            name=name,
             domain=plan.domain,
+            name_key=companies.company_key(name, plan.domain or ""),
             owner_id=lead.owner_id,
             created_by_lead_id=lead.id,
         )
@@ -115,6 +116,7 @@ def convert(
     )
     storage.accounts.add(session, opportunity)
     lead.account_id = account.id
+    siblings = companies.flag_siblings(session, lead, account, actor_label)
     storage.timeline.append(
         session,
         lead.id,
@@ -130,6 +132,7 @@ def convert(
             "account_created": created_account,
             "contact_id": contact.id,
             "opportunity_id": opportunity.id,
+            "siblings_flagged": [sibling.id for sibling in siblings],
         },
     )
     return account, contact, opportunity
@@ -158,6 +161,10 @@ def unconvert(
     session.add(lead)
     session.flush()
     account = storage.accounts.account_by_id(session, account_id) if account_id else None
+    if account is not None and account.id is not None and account.created_by_lead_id == lead.id:
+        # The siblings were linked by this conversion: they go with it.
+        companies.unlink_siblings(session, lead, account.id)
+        session.flush()
     if (
         account is not None
         and account.id is not None

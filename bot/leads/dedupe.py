@@ -38,7 +38,7 @@ import re
 import sys
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -55,6 +55,8 @@ Key = int | str
 MAX_BLOCK_SIZE = 500
 # At most this many candidates (ranked by the blocks they share) are scored per lead.
 MAX_CANDIDATES = 64
+
+SURVIVORSHIP = ("newest", "source_priority")
 
 FIELDS = (
     "name",
@@ -158,8 +160,15 @@ class MatchRules:
     different_person_cap: float = 0.50
     max_block_size: int = MAX_BLOCK_SIZE
     max_candidates: int = MAX_CANDIDATES
+    # Which value a merge keeps per field: the newest non-empty one ("newest"), or the one from
+    # the source listed first in `source_priority` ("source_priority"; newest breaks ties).
+    survivorship: str = "newest"
+    source_priority: tuple[str, ...] = ("manual", "form", "api", "email", "csv")
 
     def __post_init__(self) -> None:
+        if self.survivorship not in SURVIVORSHIP:
+            raise ValueError(f"survivorship must be one of {SURVIVORSHIP}")
+        self.source_priority = tuple(str(source) for source in self.source_priority)
         unknown = set(self.weights) - set(FIELDS)
         if unknown:
             raise ValueError(f"unknown dedupe weight(s) {sorted(unknown)}; fields: {FIELDS}")
@@ -177,8 +186,9 @@ class MatchRules:
         file without one gives the defaults.
 
         `[dedupe]` takes `auto_merge`, `review`, `name_floor`, `different_person_cap`,
-        `max_block_size`, `max_candidates`, and `[dedupe.weights]` with any of `FIELDS`; weights
-        not given keep their defaults. Unknown settings and bad values raise ValueError.
+        `max_block_size`, `max_candidates`, `survivorship`, `source_priority`, and
+        `[dedupe.weights]` with any of `FIELDS`; weights not given keep their defaults.
+        Unknown settings and bad values raise ValueError.
         """
         allowed = {f.name for f in fields(cls)}
         if "dedupe" in data:
@@ -207,6 +217,8 @@ class MatchRules:
                     settings[name] = int(settings[name])
         except (TypeError, ValueError) as error:
             raise ValueError(f"[dedupe]: {error}") from None
+        if not isinstance(settings.get("source_priority", []), list):
+            raise ValueError("[dedupe] source_priority must be a list of sources")
         return cls(weights=weights, **settings)
 
     def verdict(self, score: float) -> str:
@@ -820,23 +832,21 @@ class BlockIndex:
         shared email counts for more than a shared company of 300. The best `limit` (None: all).
         With `after` >= 0 (the batch scan, where keys are positions) only keys above it count.
         """
-        weights: dict[Key, float] = defaultdict(float)
+        blocks = {}
         for block_key in _keys_of(probe):
             members = self._blocks.get(block_key)
-            if not members or len(members) > limit_per_block:
-                continue
+            if members and len(members) <= limit_per_block:
+                blocks[block_key] = members
+        if after < 0:
+            return rank_candidates(blocks, probe.key, limit)
+        weights: dict[Key, float] = defaultdict(float)
+        for members in blocks.values():
             weight = 1.0 / math.log2(1 + len(members))
-            if after < 0:
-                for key in members:
+            for key in members:
+                if key > after:  # type: ignore[operator]
                     weights[key] += weight
-            else:
-                for key in members:
-                    if key > after:  # type: ignore[operator]
-                        weights[key] += weight
         weights.pop(probe.key, None)
-        if limit is None or len(weights) <= limit:
-            return sorted(weights.items(), key=_second, reverse=True)
-        return heapq.nlargest(limit, weights.items(), key=_second)
+        return _best(weights, limit)
 
     def match_prepared(self, probe: Prepared, rules: MatchRules) -> list[Match]:
         people = self._people
@@ -862,12 +872,54 @@ def _second(item: tuple[Key, float]) -> float:
     return item[1]
 
 
-def cluster(persons: Iterable[Person], rules: MatchRules | None = None) -> list[set[Key]]:
-    """Group a batch into one set of keys per person (singletons included), in input order.
+def _best(weights: dict[Key, float], limit: int | None) -> list[tuple[Key, float]]:
+    if limit is None or len(weights) <= limit:
+        return sorted(weights.items(), key=_second, reverse=True)
+    return heapq.nlargest(limit, weights.items(), key=_second)
+
+
+def rank_candidates(
+    blocks: Mapping[str, Collection[Key]], exclude: Key | None, limit: int | None
+) -> list[tuple[Key, float]]:
+    """(candidate, weight), best first, from the blocks a probe shares with stored leads
+    (blocking key -> members; the caller leaves out blocks over `max_block_size`): each shared
+    block adds 1 / log2(1 + its size), so a shared email counts for more than a shared company
+    of 300. The best `limit` (None: all), `exclude` (the probe itself) left out. The in-memory
+    index and the store-backed matcher both rank with it."""
+    weights: dict[Key, float] = defaultdict(float)
+    for members in blocks.values():
+        weight = 1.0 / math.log2(1 + len(members))
+        for key in members:
+            weights[key] += weight
+    if exclude is not None:
+        weights.pop(exclude, None)
+    return _best(weights, limit)
+
+
+@dataclass
+class ScanResult:
+    """What a batch scan found: one set of keys per person (singletons included, in input
+    order), and the pairs between the thresholds, for a person to review."""
+
+    clusters: list[set[Key]]
+    review: list[tuple[Key, Key, float]]
+
+
+def scan(
+    persons: Iterable[Person],
+    rules: MatchRules | None = None,
+    *,
+    keep_apart: Collection[frozenset[Key]] = (),
+    progress: Callable[[int], None] | None = None,
+) -> ScanResult:
+    """Group a batch into clusters and list the pairs to review.
 
     Candidate pairs come from a `BlockIndex` over the batch: each lead against the best
     `max_candidates` of the leads after it (so every pair is scored at most once); every pair
-    scoring at least `auto_merge` is joined with union-find.
+    scoring at least `auto_merge` is joined with union-find, unless it is in `keep_apart` (a
+    person said "not a duplicate"). Pairs scoring between `review` and `auto_merge` whose leads
+    end in different clusters are returned for review, best first. `progress(n)` is called
+    after every 1,000 leads scored, and at the end.
     """
     rules = rules or MatchRules()
     index = BlockIndex()
@@ -891,19 +943,37 @@ def cluster(persons: Iterable[Person], rules: MatchRules | None = None) -> list[
         return root
 
     people = index._people
+    maybe: list[tuple[int, int, float]] = []
     for i in range(len(keys)):
         probe = people[i]
         ranked = index._ranked(probe, rules.max_block_size, rules.max_candidates, after=i)
         for j, _ in ranked:
             if find(i) == find(j):  # type: ignore[arg-type]
                 continue
-            if _compare(probe, people[j], rules, explain=False)[0] >= rules.auto_merge:
+            value = _compare(probe, people[j], rules, explain=False)[0]
+            if value < rules.review:
+                continue
+            if value >= rules.auto_merge and frozenset((keys[i], keys[j])) not in keep_apart:  # type: ignore[index]
                 parent[find(j)] = find(i)  # type: ignore[arg-type]
+            else:
+                maybe.append((i, j, value))  # type: ignore[arg-type]
+        if progress is not None and (i + 1) % 1000 == 0:
+            progress(1000)
+    if progress is not None and len(keys) % 1000:
+        progress(len(keys) % 1000)
 
     groups: dict[int, set[Key]] = {}
     for i, key in enumerate(keys):
         groups.setdefault(find(i), set()).add(key)
-    return list(groups.values())
+    review = [(keys[i], keys[j], value) for i, j, value in maybe if find(i) != find(j)]
+    review.sort(key=lambda pair: pair[2], reverse=True)
+    return ScanResult(list(groups.values()), review)
+
+
+def cluster(persons: Iterable[Person], rules: MatchRules | None = None) -> list[set[Key]]:
+    """Group a batch into one set of keys per person (singletons included), in input order:
+    `scan` without the review list."""
+    return scan(persons, rules).clusters
 
 
 def duplicate_pairs(clusters: Iterable[Iterable[Key]]) -> set[frozenset[Key]]:

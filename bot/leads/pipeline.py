@@ -17,14 +17,17 @@ import storage.inbox
 import storage.leads
 import storage.outbox
 import storage.timeline
+from bot.leads import companies, duplicates
 from bot.leads.classify import Classification, Kind, classify
+from bot.leads.dedupe import MatchRules
 from bot.leads.extract import LeadDraft, extract_lead
+from bot.leads.lead_index import index
 from bot.leads.message import InboundMail
 from bot.leads.refs import lead_label
 from bot.leads.reply_address import new_reply_token, token_in
 from storage.models import Lead
 
-DEFAULT_STEPS: tuple[str, ...] = ("classify", "match_thread", "apply", "notify")
+DEFAULT_STEPS: tuple[str, ...] = ("classify", "match_thread", "apply", "dedupe", "notify")
 EXCERPT_CHARS = 500
 
 
@@ -48,6 +51,9 @@ class MailEvent:
     lead: Lead | None = None
     created: bool = False
     touched: list[Lead] = field(default_factory=list)
+    match_rules: MatchRules = field(default_factory=MatchRules)
+    # What de-duplication did with a new lead (merged it, flagged it), for the notification.
+    duplicate: str = ""
 
     @property
     def actor(self) -> str:
@@ -93,11 +99,33 @@ def step_apply(session: Session, event: MailEvent) -> None:
     APPLY_BY_KIND[kind](session, event)
 
 
+def step_dedupe(session: Session, event: MailEvent) -> None:
+    """A new lead is matched against the stored ones: merged into a sure duplicate (the
+    enquiry lands on the existing lead), flagged against likely ones; a changed one is
+    re-indexed. Then it is linked to its company's account."""
+    lead = event.lead
+    if lead is None or lead.id is None:
+        return
+    if not event.created:
+        index(session, lead)
+        return
+    decision = duplicates.on_capture(session, lead, event.match_rules, actor="system")
+    if decision.survivor is not None and decision.match is not None:
+        event.lead, event.created = decision.survivor, False
+        event.duplicate = decision.match.describe(lead_label(decision.survivor.id))
+        return
+    if decision.flagged:
+        event.duplicate = decision.flagged[0].describe(lead_label(int(decision.flagged[0].key)))
+    companies.link(session, lead)
+
+
 def step_notify(session: Session, event: MailEvent) -> None:
     lead = event.lead
     if lead is None or lead.id is None:
         return
     payload = {"lead": lead_label(lead.id), "subject": event.mail.subject, "outcome": event.outcome}
+    if event.duplicate:
+        payload["duplicate"] = event.duplicate
     if event.created:
         storage.outbox.put(session, "lead.new", lead_id=lead.id, payload=payload)
     elif event.outcome in ("enquiry", "reply") and lead.owner_id is not None:
@@ -110,6 +138,7 @@ STEPS: dict[str, Step] = {
     "classify": step_classify,
     "match_thread": step_match_thread,
     "apply": step_apply,
+    "dedupe": step_dedupe,
     "notify": step_notify,
 }
 

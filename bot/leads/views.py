@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.leads.refs import lead_label
-from storage.models import InboundMessage, Lead, Rep, TimelineEntry
+from storage.models import DuplicateFlag, InboundMessage, Lead, Rep, TimelineEntry
 
 LEAD_FIELDS = (
     "email", "first_name", "last_name", "company", "title", "phone", "website", "street", "city",
@@ -28,6 +28,9 @@ def lead_dict(lead: Lead, owner: Rep | None = None) -> dict[str, Any]:
     data["custom"] = dict(lead.custom or {})
     data["enquiry"] = lead.enquiry
     data["version"] = lead.version
+    data["merged_into"] = lead_label(lead.merged_into_id) if lead.merged_into_id else None
+    data["account"] = f"A-{lead.account_id}" if lead.account_id else None
+    data["company_domain"] = lead.company_domain
     data["created_at"] = iso(lead.created_at)
     data["updated_at"] = iso(lead.updated_at)
     return data
@@ -75,4 +78,18 @@ def rep_dict(rep: Rep) -> dict[str, Any]:
         "slack_user_id": rep.slack_user_id,
         "active": rep.active,
         "created_at": iso(rep.created_at),
+    }
+
+
+def flag_dict(flag: DuplicateFlag, lead_id: int) -> dict[str, Any]:
+    """A duplicate flag as seen from one of its two leads."""
+    other = flag.other_id if flag.lead_id == lead_id else flag.lead_id
+    return {
+        "lead": lead_label(lead_id),
+        "other": lead_label(other),
+        "score": flag.score,
+        "percent": round(flag.score * 100),
+        "state": flag.state,
+        "found_by": flag.found_by,
+        "reasons": list(flag.reasons or []),
     }

@@ -1,0 +1,214 @@
+"""Named queries for de-duplication: the blocking-key table, duplicate flags and merge records."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import delete, func, or_, update
+from sqlmodel import Session, col, select
+
+from storage.models import (
+    Contact,
+    DuplicateFlag,
+    InboundMessage,
+    Lead,
+    LeadBlockKey,
+    LeadMerge,
+    Opportunity,
+    TimelineEntry,
+    utcnow,
+)
+
+# --- blocking keys ----------------------------------------------------------------------------
+
+
+def replace_keys(session: Session, lead_id: int, keys: Iterable[str]) -> None:
+    """Make `keys` the lead's blocking keys (its fields changed, or it is new)."""
+    session.exec(delete(LeadBlockKey).where(col(LeadBlockKey.lead_id) == lead_id))  # type: ignore[call-overload]
+    session.add_all(LeadBlockKey(lead_id=lead_id, key=key) for key in sorted(set(keys)))
+    session.flush()
+
+
+def drop_keys(session: Session, lead_id: int) -> None:
+    session.exec(delete(LeadBlockKey).where(col(LeadBlockKey.lead_id) == lead_id))  # type: ignore[call-overload]
+
+
+def block_sizes(session: Session, keys: Collection[str]) -> dict[str, int]:
+    """How many leads share each of `keys` (keys nobody has are left out)."""
+    if not keys:
+        return {}
+    query = (
+        select(LeadBlockKey.key, func.count())
+        .where(col(LeadBlockKey.key).in_(keys))
+        .group_by(col(LeadBlockKey.key))
+    )
+    return {key: n for key, n in session.exec(query).all()}
+
+
+def block_members(session: Session, keys: Collection[str]) -> dict[str, list[int]]:
+    """The leads in each of `keys`: call it with small blocks only (see `block_sizes`)."""
+    members: dict[str, list[int]] = {}
+    if not keys:
+        return members
+    query = select(LeadBlockKey.key, LeadBlockKey.lead_id).where(col(LeadBlockKey.key).in_(keys))
+    for key, lead_id in session.exec(query).all():
+        members.setdefault(key, []).append(lead_id)
+    return members
+
+
+def leads_by_ids(session: Session, lead_ids: Collection[int]) -> Sequence[Lead]:
+    if not lead_ids:
+        return []
+    return session.exec(select(Lead).where(col(Lead.id).in_(lead_ids))).all()
+
+
+def indexed_lead_count(session: Session) -> int:
+    return session.exec(select(func.count(func.distinct(LeadBlockKey.lead_id)))).one()
+
+
+# --- flags ------------------------------------------------------------------------------------
+
+
+def flag_between(session: Session, a: int, b: int) -> DuplicateFlag | None:
+    """The flag on the pair, whichever way round it was raised."""
+    query = select(DuplicateFlag).where(
+        or_(
+            (col(DuplicateFlag.lead_id) == a) & (col(DuplicateFlag.other_id) == b),
+            (col(DuplicateFlag.lead_id) == b) & (col(DuplicateFlag.other_id) == a),
+        )
+    )
+    return session.exec(query).first()
+
+
+def not_duplicates_of(session: Session, lead_id: int) -> set[int]:
+    """Leads a person said are not duplicates of `lead_id`: never flagged or merged again."""
+    query = select(DuplicateFlag.lead_id, DuplicateFlag.other_id).where(
+        (col(DuplicateFlag.state) == "not_duplicate")
+        & ((col(DuplicateFlag.lead_id) == lead_id) | (col(DuplicateFlag.other_id) == lead_id))
+    )
+    return {b if a == lead_id else a for a, b in session.exec(query).all()}
+
+
+def open_flags(
+    session: Session, lead_id: int | None = None, limit: int | None = None
+) -> Sequence[DuplicateFlag]:
+    """Pairs waiting for a person, best first (of one lead, or all)."""
+    query = select(DuplicateFlag).where(col(DuplicateFlag.state) == "open")
+    if lead_id is not None:
+        query = query.where(
+            (col(DuplicateFlag.lead_id) == lead_id) | (col(DuplicateFlag.other_id) == lead_id)
+        )
+    query = query.order_by(col(DuplicateFlag.score).desc(), col(DuplicateFlag.id))
+    if limit is not None:
+        query = query.limit(limit)
+    return session.exec(query).all()
+
+
+def add_flag(session: Session, flag: DuplicateFlag) -> DuplicateFlag:
+    session.add(flag)
+    session.flush()
+    return flag
+
+
+def decide(session: Session, flag: DuplicateFlag, state: str, actor: str) -> None:
+    flag.state, flag.decided_by, flag.decided_at = state, actor, utcnow()
+    session.add(flag)
+
+
+# --- merges -----------------------------------------------------------------------------------
+
+
+# What belongs to a lead and goes with it when it is merged into another (and back on undo).
+# Tables added later that point at a lead (tracking events, campaign memberships) join here.
+LEAD_ROWS: dict[str, tuple[Any, str]] = {
+    "timeline": (TimelineEntry, "lead_id"),
+    "inbound_messages": (InboundMessage, "lead_id"),
+    "contacts": (Contact, "lead_id"),
+    "opportunities": (Opportunity, "lead_id"),
+}
+
+
+def move_lead_rows(session: Session, src: int, dst: int) -> dict[str, list[int]]:
+    """Point every row of `LEAD_ROWS` that belongs to lead `src` at lead `dst`; the ids moved,
+    per table (what `restore_lead_rows` needs to move them back)."""
+    moved: dict[str, list[int]] = {}
+    for name, (table, column) in LEAD_ROWS.items():
+        field = getattr(table, column)
+        ids = list(session.exec(select(table.id).where(field == src)).all())
+        if ids:
+            session.exec(update(table).where(col(table.id).in_(ids)).values({column: dst}))  # type: ignore[call-overload]
+            moved[name] = ids
+    return moved
+
+
+def restore_lead_rows(session: Session, moved: dict[str, list[int]], dst: int) -> None:
+    """Point the rows a merge moved back at the lead they came from."""
+    for name, ids in moved.items():
+        table, column = LEAD_ROWS[name]
+        if ids:
+            session.exec(update(table).where(col(table.id).in_(ids)).values({column: dst}))  # type: ignore[call-overload]
+
+
+def add_merge(session: Session, merge: LeadMerge) -> LeadMerge:
+    session.add(merge)
+    session.flush()
+    return merge
+
+
+def last_merge_of(session: Session, merged_id: int) -> LeadMerge | None:
+    """The merge that folded `merged_id` away and is not undone yet."""
+    query = (
+        select(LeadMerge)
+        .where(col(LeadMerge.merged_id) == merged_id)
+        .where(col(LeadMerge.undone_at).is_(None))
+        .order_by(col(LeadMerge.id).desc())
+    )
+    return session.exec(query).first()
+
+
+def merged_into(session: Session, survivor_id: int) -> Sequence[Lead]:
+    """Leads folded into `survivor_id` (their addresses are the survivor's too)."""
+    return session.exec(
+        select(Lead).where(Lead.merged_into_id == survivor_id).order_by(col(Lead.id))
+    ).all()
+
+
+# --- batch scan -------------------------------------------------------------------------------
+
+
+def unindexed_lead_ids(session: Session, limit: int) -> list[int]:
+    """Active leads with no blocking keys yet (stored before de-duplication existed)."""
+    indexed = select(LeadBlockKey.lead_id).where(LeadBlockKey.lead_id == Lead.id).exists()
+    query = (
+        select(Lead.id)
+        .where(col(Lead.merged_into_id).is_(None))
+        .where(~indexed)
+        .order_by(col(Lead.id))
+        .limit(limit)
+    )
+    return [lead_id for lead_id in session.exec(query).all() if lead_id is not None]
+
+
+def active_leads_page(session: Session, after_id: int, limit: int) -> Sequence[Lead]:
+    """Active leads with an id above `after_id`, in id order (the scan reads the store in pages)."""
+    query = (
+        select(Lead)
+        .where(col(Lead.merged_into_id).is_(None))
+        .where(col(Lead.id) > after_id)
+        .order_by(col(Lead.id))
+        .limit(limit)
+    )
+    return session.exec(query).all()
+
+
+def active_lead_count(session: Session) -> int:
+    query = select(func.count()).select_from(Lead).where(col(Lead.merged_into_id).is_(None))
+    return session.exec(query).one()
+
+
+def not_duplicate_pairs(session: Session) -> set[frozenset[int]]:
+    query = select(DuplicateFlag.lead_id, DuplicateFlag.other_id).where(
+        col(DuplicateFlag.state) == "not_duplicate"
+    )
+    return {frozenset(pair) for pair in session.exec(query).all()}
