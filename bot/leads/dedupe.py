@@ -19,10 +19,13 @@ How a new lead meets the stored ones:
    the field, and takes the weighted mean over the fields present on both leads; a field empty
    on either side is left out (it does not count as a 0). Then two rules from the leads' own
    evidence: two different person names (a name part below `name_floor`) cap the score at
-   `different_person_cap`, unless both leads carry the same personal email address; and a pair
-   compared on no identifying field (name, personal email, phone, street) cannot go above the
-   review threshold. Role addresses (info@, sales@) are not persons: their local part carries no
-   weight and gives no `em:` key. Free-mail domains carry no company signal.
+   `different_person_cap`, unless both leads carry the same personal email address; a pair
+   with no agreement besides the name (on personal email, phone, street, company) cannot go
+   above the review threshold; and a pair compared on no identifying field at all (name,
+   personal email, phone, street: two role addresses, two nameless leads of one company) not
+   above `different_person_cap`: they are colleagues, not one person.
+   Role addresses (info@, sales@) are not persons: their local part carries no weight and gives
+   no `em:` key. Free-mail domains carry no company signal.
 3. **Decision.** `score >= auto_merge` → merge; `review <= score < auto_merge` → flag
    "possible duplicate of L-7 (87%)"; below → a new lead.
 
@@ -712,7 +715,11 @@ def _compare(a: Prepared, b: Prepared, rules: MatchRules, explain: bool) -> tupl
             # a similar local part at another domain is no corroboration: only the same address
             corroborated = corroborated or field_name != "email" or similarity == 1.0
     score = weighted / total if total else 0.0
-    if not (identified and corroborated):
+    if not identified:
+        # Nothing that tells one person from another (two role addresses, two nameless leads of
+        # one company): colleagues, not a duplicate; the company view links them instead.
+        caps.append((rules.different_person_cap, "no name, personal email, phone or street"))
+    elif not corroborated:
         caps.append((rules.review, "no agreement on personal email, phone, street or company"))
     reasons: list[str] = []
     if explain:
