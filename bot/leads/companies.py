@@ -174,7 +174,8 @@ def view(session: Session, query: str) -> CompanyView:
         account = storage.accounts.account_by_id(session, int(text[2:]))
     elif "@" in text or ("." in text and " " not in text):
         domain = email_company_domain(text if "@" in text else f"x@{text}")
-        account = find_account(session, domain, company_key("", domain))
+        key = company_key("", domain)
+        account = find_account(session, domain, key)
     else:
         key = company_key(text)
         account = find_account(session, "", key)
