@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, or_, update
+from sqlalchemy import delete, func, insert, or_, update
 from sqlmodel import Session, col, select
 
 from storage.models import (
@@ -26,8 +26,9 @@ from storage.models import (
 def replace_keys(session: Session, lead_id: int, keys: Iterable[str]) -> None:
     """Make `keys` the lead's blocking keys (its fields changed, or it is new)."""
     session.exec(delete(LeadBlockKey).where(col(LeadBlockKey.lead_id) == lead_id))  # type: ignore[call-overload]
-    session.add_all(LeadBlockKey(lead_id=lead_id, key=key) for key in sorted(set(keys)))
-    session.flush()
+    rows = [{"lead_id": lead_id, "key": key} for key in sorted(set(keys))]
+    if rows:  # one executemany, not an ORM object per key (a scan writes millions)
+        session.execute(insert(LeadBlockKey), rows)
 
 
 def drop_keys(session: Session, lead_id: int) -> None:
