@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, update
+from sqlalchemy import case, delete, func, insert, or_, update
 from sqlmodel import Session, col, select
 
 from storage.models import (
@@ -14,6 +14,7 @@ from storage.models import (
     InboundMessage,
     Lead,
     LeadBlockKey,
+    LeadMatchForm,
     LeadMerge,
     Opportunity,
     TimelineEntry,
@@ -32,7 +33,25 @@ def replace_keys(session: Session, lead_id: int, keys: Iterable[str]) -> None:
 
 
 def drop_keys(session: Session, lead_id: int) -> None:
+    """Take a lead out of matching (it was merged away)."""
     session.exec(delete(LeadBlockKey).where(col(LeadBlockKey.lead_id) == lead_id))  # type: ignore[call-overload]
+    session.exec(delete(LeadMatchForm).where(col(LeadMatchForm.lead_id) == lead_id))  # type: ignore[call-overload]
+
+
+def replace_form(session: Session, lead_id: int, form: dict[str, Any]) -> None:
+    """Store the lead's normal form (what `match_forms` gives back to the matcher)."""
+    session.exec(delete(LeadMatchForm).where(col(LeadMatchForm.lead_id) == lead_id))  # type: ignore[call-overload]
+    session.execute(insert(LeadMatchForm), [{"lead_id": lead_id, "form": form}])
+
+
+def match_forms(session: Session, lead_ids: Collection[int]) -> dict[int, dict[str, Any]]:
+    """The stored normal forms of `lead_ids` (merged-away leads have none)."""
+    if not lead_ids:
+        return {}
+    query = select(LeadMatchForm.lead_id, LeadMatchForm.form).where(
+        col(LeadMatchForm.lead_id).in_(lead_ids)
+    )
+    return {lead_id: form for lead_id, form in session.connection().execute(query)}
 
 
 def block_sizes(session: Session, keys: Collection[str]) -> dict[str, int]:
@@ -44,7 +63,8 @@ def block_sizes(session: Session, keys: Collection[str]) -> dict[str, int]:
         .where(col(LeadBlockKey.key).in_(keys))
         .group_by(col(LeadBlockKey.key))
     )
-    return {key: n for key, n in session.exec(query).all()}
+    # Core, not ORM rows: this runs on every capture (bench/dedupe_store.py).
+    return {key: n for key, n in session.connection().execute(query)}
 
 
 def block_members(session: Session, keys: Collection[str]) -> dict[str, list[int]]:
@@ -53,9 +73,36 @@ def block_members(session: Session, keys: Collection[str]) -> dict[str, list[int
     if not keys:
         return members
     query = select(LeadBlockKey.key, LeadBlockKey.lead_id).where(col(LeadBlockKey.key).in_(keys))
-    for key, lead_id in session.exec(query).all():
+    for key, lead_id in session.connection().execute(query):
         members.setdefault(key, []).append(lead_id)
     return members
+
+
+def best_candidates(
+    session: Session, weights: dict[str, float], exclude: int | None, limit: int
+) -> list[tuple[int, float]]:
+    """The `limit` leads sharing the most weight of blocks with a probe: each block key in
+    `weights` adds its weight to every lead in it. Summed and ranked by the database, so only
+    `limit` rows come back however many leads the blocks hold."""
+    if not weights:
+        return []
+    weight = case(
+        *((col(LeadBlockKey.key) == key, value) for key, value in weights.items()), else_=0.0
+    )
+    total = func.sum(weight).label("weight")
+    query = (
+        select(LeadBlockKey.lead_id, total)
+        .where(col(LeadBlockKey.key).in_(list(weights)))
+        .group_by(col(LeadBlockKey.lead_id))
+        .order_by(total.desc(), col(LeadBlockKey.lead_id))
+        .limit(limit + 1)
+    )
+    ranked = [
+        (lead_id, float(value))
+        for lead_id, value in session.connection().execute(query)
+        if lead_id != exclude
+    ]
+    return ranked[:limit]
 
 
 def leads_by_ids(session: Session, lead_ids: Collection[int]) -> Sequence[Lead]:

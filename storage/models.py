@@ -236,6 +236,17 @@ class LeadBlockKey(SQLModel, table=True):
     key: str = Field(primary_key=True)
 
 
+class LeadMatchForm(SQLModel, table=True):
+    """A lead's fields in the normal form the matcher compares (`bot.leads.dedupe.Prepared`),
+    kept beside its blocking keys: matching loads these few rows instead of normalizing every
+    candidate again (phone parsing alone is half the cost of a comparison)."""
+
+    __tablename__ = "lead_match_forms"
+
+    lead_id: int = Field(foreign_key="leads.id", primary_key=True)
+    form: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
 class DuplicateFlag(SQLModel, table=True):
     """A pair a person should look at: "possible duplicate of L-7 (87%)", and what they decided."""
 

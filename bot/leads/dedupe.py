@@ -543,6 +543,21 @@ def _keys_of(p: Prepared) -> set[str]:
     return keys
 
 
+def keys_of(prepared: Prepared) -> set[str]:
+    """`blocking_keys` of a lead already prepared."""
+    return _keys_of(prepared)
+
+
+def form_of(prepared: Prepared) -> dict[str, Any]:
+    """A prepared lead as plain JSON data (the store keeps it beside the blocking keys)."""
+    return {f.name: getattr(prepared, f.name) for f in fields(Prepared)}
+
+
+def from_form(form: Mapping[str, Any]) -> Prepared:
+    """The prepared lead back from `form_of`'s data."""
+    return Prepared(**form)
+
+
 def blocking_keys(person: Person) -> set[str]:
     """The exact keys a duplicate of `person` is likely to share, each prefixed by its kind
     (`em:`, `ph:`, `dm:`, `co:`, `ct:`, `nm:`, `ni:`, `pa:`, `sn:`; see the module docstring).
@@ -848,7 +863,7 @@ class BlockIndex:
             return rank_candidates(blocks, probe.key, limit)
         weights: dict[Key, float] = defaultdict(float)
         for members in blocks.values():
-            weight = 1.0 / math.log2(1 + len(members))
+            weight = block_weight(len(members))
             for key in members:
                 if key > after:  # type: ignore[operator]
                     weights[key] += weight
@@ -879,6 +894,12 @@ def _second(item: tuple[Key, float]) -> float:
     return item[1]
 
 
+def block_weight(size: int) -> float:
+    """What sharing a block of `size` leads says: 1 / log2(1 + size), so a shared email (a
+    block of 1 or 2) counts for more than a shared company of 300."""
+    return 1.0 / math.log2(1 + size)
+
+
 def _best(weights: dict[Key, float], limit: int | None) -> list[tuple[Key, float]]:
     if limit is None or len(weights) <= limit:
         return sorted(weights.items(), key=_second, reverse=True)
@@ -895,7 +916,7 @@ def rank_candidates(
     index and the store-backed matcher both rank with it."""
     weights: dict[Key, float] = defaultdict(float)
     for members in blocks.values():
-        weight = 1.0 / math.log2(1 + len(members))
+        weight = block_weight(len(members))
         for key in members:
             weights[key] += weight
     if exclude is not None:

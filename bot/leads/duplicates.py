@@ -5,9 +5,10 @@ blocking keys live in the `lead_block_keys` table, so matching one lead reads on
 its own few blocks, whatever the size of the store:
 
 1. the probe's keys (a dozen) → their block sizes (one indexed GROUP BY);
-2. blocks of at most `max_block_size` leads → their members (one indexed IN query);
-3. members ranked by the blocks they share (`rank_candidates`), the best `max_candidates`
-   loaded and scored.
+2. the members of blocks of at most `max_block_size` leads, ranked by the weight of the blocks
+   they share (`block_weight`, as the in-memory index ranks them), summed by the database: only
+   the best `max_candidates` come back;
+3. their normal forms (`lead_match_forms`, written when they were indexed) are scored.
 
 On capture the verdict of the best match decides: "merge" folds the new lead into the old one
 (undoable), "review" keeps both and flags the pair for a person, "new" does nothing.
@@ -25,9 +26,10 @@ from bot.leads import merging
 from bot.leads.dedupe import (
     Match,
     MatchRules,
-    blocking_keys,
+    block_weight,
+    from_form,
+    keys_of,
     prepare,
-    rank_candidates,
     score_prepared,
 )
 from bot.leads.lead_index import index, person_of
@@ -43,19 +45,16 @@ def find_matches(session: Session, lead: Lead, rules: MatchRules) -> list[Match]
     person declared "not a duplicate" of it and merged-away leads are left out."""
     assert lead.id is not None
     probe = prepare(person_of(lead))
-    keys = blocking_keys(person_of(lead))
+    keys = keys_of(probe)
     sizes = storage.duplicates.block_sizes(session, keys)
-    small = [key for key, size in sizes.items() if size <= rules.max_block_size]
-    members = storage.duplicates.block_members(session, small)
-    ranked = rank_candidates(members, lead.id, rules.max_candidates)
+    weights = {
+        key: block_weight(size) for key, size in sizes.items() if size <= rules.max_block_size
+    }
+    ranked = storage.duplicates.best_candidates(session, weights, lead.id, rules.max_candidates)
     apart = storage.duplicates.not_duplicates_of(session, lead.id)
-    wanted = [key for key, _ in ranked if key not in apart]
-    others = storage.duplicates.leads_by_ids(session, wanted)  # type: ignore[arg-type]
-    matches = [
-        score_prepared(probe, prepare(person_of(other)), rules)
-        for other in others
-        if other.merged_into_id is None
-    ]
+    wanted = [int(key) for key, _ in ranked if key not in apart]
+    forms = storage.duplicates.match_forms(session, wanted)
+    matches = [score_prepared(probe, from_form(form), rules) for form in forms.values()]
     matches = [match for match in matches if match.score >= rules.review]
     matches.sort(key=lambda match: (-match.score, match.key))
     return matches

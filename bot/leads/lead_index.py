@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 import storage.duplicates
 from bot.leads import companies
-from bot.leads.dedupe import Person, blocking_keys
+from bot.leads.dedupe import Person, form_of, keys_of, prepare
 from storage.models import Lead
 
 
@@ -42,4 +42,6 @@ def index(session: Session, lead: Lead) -> None:
     if lead.merged_into_id is not None:
         storage.duplicates.drop_keys(session, lead.id)
         return
-    storage.duplicates.replace_keys(session, lead.id, blocking_keys(person_of(lead)))
+    prepared = prepare(person_of(lead))
+    storage.duplicates.replace_keys(session, lead.id, keys_of(prepared))
+    storage.duplicates.replace_form(session, lead.id, form_of(prepared))
