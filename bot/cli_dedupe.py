@@ -10,7 +10,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 import storage.duplicates
 import storage.leads
@@ -109,16 +108,15 @@ def dedupe_review(
     if as_json:
         print_json(rows)
         return
-    table = Table("lead", "other", "%", "emails", "decide with")
+    if not rows:
+        out.print("no pairs waiting for review")
     for row in rows:
-        table.add_row(
-            row["lead"],
-            row["other"],
-            str(row["percent"]),
-            f"{row['lead_email']} / {row['other_email']}",
-            f"leadbot lead merge|notdup {row['lead']} {row['other']}",
+        out.print(
+            f"{row['lead']} {row['lead_email']} looks {row['percent']}% like {row['other']} "
+            f"{row['other_email']}: leadbot lead merge|notdup {row['lead']} {row['other']}",
+            highlight=False,
+            markup=False,
         )
-    out.print(table)
 
 
 @account_cli.command("show")
@@ -186,13 +184,14 @@ def account_show(
         out.print(
             f"no account yet for {company!r} (nobody converted a lead there)", highlight=False
         )
-    table = Table("lead", "email", "name", "title", "status", "owner")
     for row in data["leads"]:
         name = f"{row['first_name']} {row['last_name']}".strip()
-        table.add_row(
-            row["id"], row["email"], name, row["title"], row["status"], row["owner"] or ""
+        owner = f" owner {row['owner']}" if row["owner"] else ""
+        out.print(
+            f"  {row['id']:<7} {row['status']:<10} {row['email']:<32} {name}{owner}",
+            highlight=False,
+            markup=False,
         )
-    out.print(table)
     for contact in data["contacts"]:
         out.print(
             f"  contact {contact['name']} <{contact['email']}> from {contact['lead']}",
