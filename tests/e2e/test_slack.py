@@ -299,3 +299,31 @@ def test_open_in_full_is_a_signed_private_page(bot: RunningBot, slack: SlackApiS
     assert httpx.get(f"{bot.http_url}/leads/2?t={token}", timeout=10).status_code == 403
     assert httpx.get(f"{bot.http_url}/leads/1?t={token[:-2]}xx", timeout=10).status_code == 403
     assert httpx.get(f"{bot.http_url}/leads/1", timeout=10).status_code == 403
+
+
+def test_a_possible_duplicate_is_merged_and_unmerged_from_slack(
+    bot: RunningBot, slack: SlackApiStandIn
+) -> None:
+    lead_from_email(bot, email="jane@acme.test", body="Pricing for Acme please")
+    lead_from_email(bot, email="jane.doe.77@gmail.com", body="Pricing please")
+    bot.wait_until(lambda: len(bot.cli_json("leads", "list")) == 2)
+    assert bot.cli_json("leads", "show", "L-2")["duplicates"][0]["other"] == "L-1"
+    bot.cli("lead", "assign", "L-1", "ann@sales.test")
+    bot.cli("lead", "assign", "L-2", "ann@sales.test")
+    card = wait_for(lambda: [c.params for c in slack.calls_to("chat.postMessage")
+                             if "L-2" in json.dumps(c.params.get("blocks"))])[-1]  # fmt: skip
+    assert "`/lead merge L-2 L-1` or `/lead notdup L-2 L-1`" in json.dumps(card["blocks"])
+
+    slash(bot, slack, "merge L-2")
+    slash(bot, slack, "merge L-2 L-1", user=BOB)  # Bob owns neither lead
+    wait_for(lambda: len(replies(slack)) == 2)
+    usage, refused = replies(slack)
+    assert usage["text"].startswith("usage: merge <lead> <into lead>")
+    assert "L-2 belongs to Ann Lee" in refused["text"]
+
+    slash(bot, slack, "merge L-2 L-1")
+    merged = wait_for(lambda: [r for r in replies(slack) if "merged into" in r.get("text", "")])
+    assert merged[0]["text"].startswith("L-2 merged into L-1")
+    assert [lead["id"] for lead in bot.cli_json("leads", "list")] == ["L-1"]
+    slash(bot, slack, "unmerge L-2")
+    bot.wait_until(lambda: len(bot.cli_json("leads", "list")) == 2)

@@ -184,6 +184,28 @@ def test_converted_card_says_by_whom() -> None:
     assert action_ids(card) == ["lead_unconvert", "lead_open"]
 
 
+def test_flagged_card_offers_merge_and_notdup_until_decided() -> None:
+    lead = make_lead()
+    flagged = entry("duplicate.flagged", "possible duplicate of L-7 (87%)", data={"other": "L-7"})
+    card = blocks.lead_card(lead, [flagged], None, LINKS)
+    contexts = [el["text"] for b in card if b["type"] == "context" for el in b["elements"]]
+    assert (
+        ":warning: possible duplicate of L-7 (87%) · `/lead merge L-12 L-7` or "
+        "`/lead notdup L-12 L-7`"
+    ) in contexts
+    assert_valid_blocks(card)
+    dismissed = entry("duplicate.dismissed", "not a duplicate of L-7", minutes=1)
+    card = blocks.lead_card(lead, [flagged, dismissed], None, LINKS)
+    assert not any(":warning:" in t["text"] for t in text_objects(card))
+
+
+def test_merged_card_points_at_the_survivor_and_has_no_buttons() -> None:
+    card = blocks.lead_card(make_lead(merged_into_id=7), [], None, LINKS)
+    contexts = [el["text"] for b in card if b["type"] == "context" for el in b["elements"]]
+    assert ":twisted_rightwards_arrows: merged into L-7 · undo: `/lead unmerge L-12`" in contexts
+    assert action_ids(card) == []
+
+
 def test_trashed_card_says_why() -> None:
     lead = make_lead(status="trashed", trash_reason="student_or_job_seeker")
     timeline = [

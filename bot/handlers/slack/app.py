@@ -18,6 +18,7 @@ from bot.config import Settings
 from bot.handlers.slack.lazy_worker import SlackWorker
 from bot.handlers.slack.listeners import buttons, home, modals, slash_command
 from bot.handlers.slack.service import SlackService
+from bot.leads.dedupe_rules import MatchRulesFile
 from bot.public_links import PublicLinks
 from storage.engine import Store
 
@@ -33,7 +34,11 @@ def build_slack_app(settings: Settings, store: Store) -> AsyncApp:
         # polling), and lazy functions that do the work after it.
         process_before_response=True,
     )
-    service = SlackService(store, PublicLinks(settings.public_url, settings.signing_key()))
+    service = SlackService(
+        store,
+        PublicLinks(settings.public_url, settings.signing_key()),
+        match_rules=MatchRulesFile(settings.rules),
+    )
     for module in LISTENER_MODULES:
         module.register(app, service)
     return app

@@ -178,7 +178,11 @@ def lead_card(
     closed = closed_context(lead, timeline)
     if closed is not None:
         blocks.append(closed)
-    blocks.append(card_actions(lead, links))
+    duplicate = duplicate_context(lead, timeline)
+    if duplicate is not None:
+        blocks.append(duplicate)
+    if lead.merged_into_id is None:
+        blocks.append(card_actions(lead, links))
     return blocks
 
 
@@ -239,6 +243,30 @@ def closed_context(lead: Lead, timeline: Sequence[TimelineEntry]) -> Block | Non
         if comment:
             text += f" ({escape(str(comment))})"
         return context(text)
+    return None
+
+
+DUPLICATE_DECIDED = frozenset({"duplicate.dismissed", "merged", "merged_into", "unmerged"})
+
+
+def duplicate_context(lead: Lead, timeline: Sequence[TimelineEntry]) -> Block | None:
+    """A merged-away lead says where it went (and how to undo); a flagged one, which lead it
+    may duplicate and the two commands that decide."""
+    label = lead_label(lead.id)
+    if lead.merged_into_id is not None:
+        survivor = lead_label(lead.merged_into_id)
+        return context(
+            f":twisted_rightwards_arrows: merged into {survivor} · undo: `/lead unmerge {label}`"
+        )
+    for entry in reversed(timeline):
+        if entry.kind in DUPLICATE_DECIDED:
+            return None
+        if entry.kind == "duplicate.flagged":
+            other = escape(str((entry.data or {}).get("other", "")))
+            return context(
+                f":warning: {escape(entry.summary)} · `/lead merge {label} {other}` or "
+                f"`/lead notdup {label} {other}`"
+            )
     return None
 
 

@@ -18,6 +18,7 @@ import storage.leads
 import storage.reps
 import storage.timeline
 from bot.leads import actions, commands, conversion
+from bot.leads.dedupe import MatchRules
 from bot.leads.lifecycle import IllegalTransition
 from bot.leads.permissions import Actor, NotAllowed, authorize
 from bot.public_links import PublicLinks
@@ -51,9 +52,16 @@ class CardData:
 
 
 class SlackService:
-    def __init__(self, store: Store, links: PublicLinks) -> None:
+    def __init__(
+        self,
+        store: Store,
+        links: PublicLinks,
+        match_rules: Callable[[], MatchRules] = MatchRules,
+    ) -> None:
         self.store = store
         self.links = links
+        # The rules file's [dedupe] table (re-read when it changes): what a merge keeps.
+        self.match_rules = match_rules
 
     async def in_thread(self, work: Callable[[Session], T]) -> T:
         def run() -> T:
@@ -93,7 +101,9 @@ class SlackService:
     ) -> commands.Outcome:
         actor = Actor.for_rep(rep)
         return await self.in_thread(
-            lambda s: commands.execute(s, command, actor, interactive=interactive)
+            lambda s: commands.execute(
+                s, command, actor, interactive=interactive, match_rules=self.match_rules()
+            )
         )
 
     async def card(self, lead_id: int) -> CardData | None:
