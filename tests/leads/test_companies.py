@@ -3,30 +3,17 @@
 from __future__ import annotations
 
 import pytest
-from sqlmodel import Session
 
 import storage.accounts
 import storage.leads
 import storage.reps
 import storage.timeline
-from bot.leads import commands, companies
-from bot.leads.lead_index import index
+from bot.leads import companies
 from bot.leads.permissions import Actor
-from bot.leads.reply_address import new_reply_token
 from storage.engine import Store
-from storage.models import Account, Lead, Rep
-
-OPERATOR = Actor.operator("ops")
-
-
-def add_lead(session: Session, email: str, **fields: object) -> Lead:
-    lead = storage.leads.add(session, Lead(email=email, reply_token=new_reply_token(), **fields))
-    index(session, lead)
-    return lead
-
-
-def run(session: Session, text: str, actor: Actor = OPERATOR) -> commands.Outcome:
-    return commands.execute(session, commands.parse(text), actor)
+from storage.models import Account, Rep
+from tests.leads.factories import add_indexed_lead as add_lead
+from tests.leads.factories import run
 
 
 @pytest.mark.parametrize(

@@ -2,64 +2,31 @@
 
 from __future__ import annotations
 
-from email.message import EmailMessage
-from email.utils import make_msgid
-
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import select
 
 import storage.duplicates
 import storage.leads
 import storage.outbox
 import storage.reps
 import storage.timeline
-from bot.handlers.inbound_email import InboundMailHandler, accept_raw
 from bot.leads import commands, duplicates, merging
 from bot.leads.dedupe import MatchRules
-from bot.leads.lead_index import index
 from bot.leads.permissions import Actor, NotAllowed
-from bot.leads.reply_address import new_reply_token, reply_address_for
+from bot.leads.reply_address import reply_address_for
 from storage.engine import Store
 from storage.models import DuplicateFlag, Lead, LeadBlockKey, LeadMerge, Rep
+from tests.leads.factories import add_indexed_lead as add_lead
+from tests.leads.factories import run
+from tests.leads.test_pipeline import REPLY_BASE, deliver, mail
 
-REPLY_BASE = "leads@acme-leads.test"
-OPERATOR = Actor.operator("ops")
 RULES = MatchRules()
-
-
-def mail(
-    sender: str, body: str = "Please call me.", subject: str = "Enquiry", **headers: str
-) -> bytes:
-    message = EmailMessage()
-    message["From"] = sender
-    message["To"] = REPLY_BASE
-    message["Subject"] = subject
-    message["Message-ID"] = make_msgid(domain="test")
-    for name, value in headers.items():
-        message[name.replace("_", "-")] = value
-    message.set_content(body)
-    return message.as_bytes()
-
-
-def deliver(store: Store, raw: bytes, rcpt: str = REPLY_BASE) -> None:
-    accept_raw(store, raw, channel="smtp", mail_from="x@y.test", rcpt_tos=[rcpt])
-    InboundMailHandler(store, REPLY_BASE).drain()
 
 
 SIGNED = (
     "Hello, we need 40 robots.\n\n--\nJane Doe\nHead of Operations, Acme Robotics\n"
     "+1 415 555 0134\n"
 )
-
-
-def add_lead(session: Session, email: str, **fields: object) -> Lead:
-    lead = storage.leads.add(session, Lead(email=email, reply_token=new_reply_token(), **fields))
-    index(session, lead)
-    return lead
-
-
-def run(session: Session, text: str, actor: Actor = OPERATOR) -> commands.Outcome:
-    return commands.execute(session, commands.parse(text), actor)
 
 
 # --- capture ----------------------------------------------------------------------------------
