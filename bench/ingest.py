@@ -39,20 +39,41 @@ BODY = """Hello,
 we are {n} people in sales and would like a demo of your product next week.
 
 Kind regards,
-Sam Example {n}
+{name}
 Sales Director
-Example Corp {n} Ltd
+{company} Ltd
 Tel: +44 20 7946 {n:04d}
 """
+# Distinct people at distinct companies (de-duplication would rightly merge look-alikes).
+FIRST = ("Sam", "Ann", "Raj", "Mia", "Tom", "Eva", "Lou", "Kim", "Ben", "Zoe", "Ali", "Ida",
+         "Max", "Ada", "Jon", "Liv", "Ray", "Sue", "Ned", "Fay")  # fmt: skip
+LAST = ("Archer", "Baxter", "Carver", "Dalton", "Ellison", "Fletcher", "Garner", "Hollis",
+        "Ingram", "Jarvis", "Keller", "Lowell", "Mercer", "Norris", "Oakley", "Porter", "Quincy",
+        "Radley", "Sutton", "Thorne", "Upton", "Vance", "Walsh", "Yardley", "Zeller")  # fmt: skip
+PREFIX = ("", "Mac", "Fitz", "Van ", "De ", "O'", "St ", "Le ")
+WORDS = ("Amber", "Birch", "Cobalt", "Delta", "Ember", "Falcon", "Granite", "Harbor", "Indigo",
+         "Juniper", "Kestrel", "Lumen", "Meridian", "Nimbus", "Onyx", "Pioneer", "Quartz",
+         "Raven", "Summit", "Tundra", "Umber", "Vertex", "Willow", "Zenith")  # fmt: skip
+
+
+def person(n: int) -> tuple[str, str, str]:
+    """Name, company and domain of sender n: one name per sender for n < 20 * 25 * 8 = 4,000."""
+    first, rest = FIRST[n % len(FIRST)], n // len(FIRST)
+    last, rest = LAST[rest % len(LAST)], rest // len(LAST)
+    last = PREFIX[rest % len(PREFIX)] + last
+    word1, word2 = WORDS[rest % len(WORDS)], WORDS[(rest // len(WORDS) + n) % len(WORDS)]
+    company = f"{word1} {word2} {last[:3]}{first[:2]}"
+    return f"{first} {last}", company, f"{word1}-{word2}-{n}.co.uk".lower()
 
 
 def build_message(n: int) -> bytes:
+    name, company, domain = person(n)
     message = EmailMessage()
-    message["From"] = f"Sam Example <sam.{n}@example-{n}.co.uk>"
+    message["From"] = f"{name} <{name.split()[0].lower()}@{domain}>"
     message["To"] = "leads@acme-leads.test"
     message["Subject"] = f"Demo request {n}"
-    message["Message-ID"] = make_msgid(domain=f"example-{n}.co.uk")
-    message.set_content(BODY.format(n=n % 10000))
+    message["Message-ID"] = make_msgid(domain=domain)
+    message.set_content(BODY.format(n=n % 10000, name=name, company=company))
     return message.as_bytes()
 
 

@@ -181,7 +181,12 @@ def test_killed_right_after_250_loses_and_doubles_nothing(bot: RunningBot) -> No
 
     with smtplib.SMTP("127.0.0.1", bot.smtp_port, timeout=10) as client:
         for n in range(30):
-            message = enquiry(sender=f"buyer{n}@company-{n}.test", subject=f"Enquiry {n}")
+            # 30 different people (one signature for all would rightly be merged into one)
+            message = enquiry(
+                sender=f"buyer{n}@company-{n}.test",
+                body=f"Pricing for {n + 2} seats, please.",
+                subject=f"Enquiry {n}",
+            )
             client.send_message(message)
     assert bot.process is not None
     workers = children_of(bot.process.pid)
