@@ -62,13 +62,26 @@ def corpus_mail(relative: str) -> bytes:
     return raw
 
 
+FIRST = ("Ann", "Ben", "Cleo", "Dev", "Eli", "Fay", "Gus", "Hana", "Ivo", "Jude")
+LAST = ("Adler", "Brook", "Castro", "Dorsey", "Egan", "Flynn", "Gupta", "Haas", "Ito", "Jansen",
+        "Kowalski", "Lindqvist", "Moreau", "Nakamura", "Okafor", "Petrov", "Quist", "Rossi",
+        "Sato", "Tanaka")  # fmt: skip
+
+
+def prospect_name(n: int) -> str:
+    """A different person per n (up to 200): look-alike names would rightly be merged."""
+    return f"{FIRST[n % len(FIRST)]} {LAST[n // len(FIRST) % len(LAST)]}"
+
+
 def generated_mail(n: int, domain: str = "prospects.test") -> bytes:
     message = EmailMessage()
-    message["From"] = f"Prospect {n} <prospect{n}@{domain}>"
+    message["From"] = f"{prospect_name(n)} <prospect{n}@{domain}>"
     message["To"] = REPLY_ADDRESS
     message["Subject"] = f"Quote for {n + 10} seats"
     message["Message-ID"] = make_msgid(idstring=f"p{n}", domain=domain)
-    message.set_content(f"Hello,\n\nwe need a quote for {n + 10} seats.\n\nThanks,\nProspect {n}\n")
+    message.set_content(
+        f"Hello,\n\nwe need a quote for {n + 10} seats.\n\nThanks,\n{prospect_name(n)}\n"
+    )
     return crlf(message.as_bytes())
 
 
