@@ -16,10 +16,11 @@ from sqlmodel import Session
 
 import storage.leads
 import storage.reps
-from bot.leads import actions, conversion, lifecycle
+from bot.leads import actions, conversion, lifecycle, qualification
 from bot.leads.permissions import Actor, authorize, authorize_assign
 from bot.leads.refs import lead_label
-from storage.models import Lead
+from bot.leads.rules import Rules, rules_from_settings
+from storage.models import Lead, utcnow
 
 USAGE: dict[str, str] = {
     "show": "show <lead>",
@@ -32,6 +33,7 @@ USAGE: dict[str, str] = {
     "unconvert": "unconvert <lead>",
     "reopen": "reopen <lead>",
     "assign": "assign <lead> <@rep | rep email>",
+    "why": "why <lead>   (the events and rules behind its score and grade)",
     "note": "note <lead> <text>",
     "search": "search <text>",
     "queue": "queue",
@@ -39,7 +41,7 @@ USAGE: dict[str, str] = {
     "help": "help",
 }
 NO_LEAD_VERBS = frozenset({"mine", "queue", "report", "help", "search"})
-READ_VERBS = frozenset({"show", "mine", "queue", "report", "help", "search"})
+READ_VERBS = frozenset({"show", "mine", "queue", "report", "help", "search", "why"})
 # Leads one answer lists (a Slack message holds 50 blocks at most).
 LIST_LIMIT = 25
 AMOUNT_RE = re.compile(r"^\$?\d[\d,]*(?:\.\d+)?[kKmM]?$")
@@ -114,13 +116,18 @@ def parse(words: str | list[str]) -> Command:
         raise UsageError(usage_text("note"))
     if verb == "assign" and len(args) != 1:
         raise UsageError(usage_text("assign"))
-    if verb in ("show", "work", "reopen", "unconvert") and args:
+    if verb in ("show", "work", "reopen", "unconvert", "why") and args:
         raise UsageError(usage_text(verb))
     return Command(verb, lead_ref, args)
 
 
 def execute(
-    session: Session, command: Command, actor: Actor, *, interactive: bool = False
+    session: Session,
+    command: Command,
+    actor: Actor,
+    *,
+    interactive: bool = False,
+    rules: Rules | None = None,
 ) -> Outcome:
     """Run `command` as `actor`. `interactive` (Slack) asks for missing details (NeedsInput)
     where the CLI would use the defaults (convert) or print the usage (trash)."""
@@ -133,6 +140,9 @@ def execute(
     label = lead_label(lead.id)
     if verb == "show":
         return Outcome(f"{label} is {lead.status}", lead)
+    if verb == "why":
+        text = qualification.why_text(session, lead, rules or rules_from_settings(), utcnow())
+        return Outcome(text, lead)
     if command.expected_version is not None and lead.version != command.expected_version:
         raise actions.StaleLead(f"{label} changed meanwhile; it is now {lead.status}")
     if verb == "assign":

@@ -1,0 +1,145 @@
+"""Marketing qualification: keep each lead's score and grade current, and queue the MQLs.
+
+The scorer follows the timeline: a cursor remembers the last behaviour event it has seen
+(`rescore_changed`), so events written by any part of leadbot (the inbound pipeline, nurture
+tracking, the events API) re-score their lead within a tick, with no coupling between them. A
+lead that passes the MQL thresholds (or enquired, when the rules let enquiries in) and has no
+owner enters the assignment queue; the others stay with marketing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session
+
+import storage.assignment
+import storage.leads
+import storage.timeline
+from bot.leads.refs import lead_label
+from bot.leads.rules import EVENT_KINDS, Rules
+from bot.leads.scoring import SCORING_KINDS, Evaluation, evaluate
+from storage.engine import Store
+from storage.models import Lead
+
+CURSOR = "scoring"
+QUEUE_STATUSES = ("new",)
+
+
+def evaluation_of(session: Session, lead: Lead, rules: Rules, now: datetime) -> Evaluation:
+    assert lead.id is not None
+    events = storage.assignment.events_of(session, lead.id, sorted(SCORING_KINDS))
+    return evaluate(lead, events, rules, now)
+
+
+def refresh(session: Session, lead: Lead, rules: Rules, now: datetime) -> Evaluation:
+    """Store the lead's score and grade; mark it MQL and queue it when it qualifies."""
+    assert lead.id is not None
+    result = evaluation_of(session, lead, rules, now)
+    lead.score = result.score.score
+    if lead.grade != result.grade.grade:
+        storage.timeline.append(
+            session,
+            lead.id,
+            actor="system",
+            kind="graded",
+            summary=f"grade {result.grade.grade} ({result.grade.points:g} fit points)",
+            data={"grade": result.grade.grade, "reasons": list(result.grade.reasons)},
+        )
+        lead.grade = result.grade.grade
+    if result.is_mql and lead.stage in ("subscriber", "lead"):
+        lead.stage = "mql"
+        storage.timeline.append(
+            session,
+            lead.id,
+            actor="system",
+            kind="mql",
+            summary="marketing-qualified: " + "; ".join(result.reasons),
+            data={"score": result.score.score, "grade": result.grade.grade},
+        )
+    session.add(lead)
+    if result.enters_queue and lead.owner_id is None and lead.status in QUEUE_STATUSES:
+        item = storage.assignment.enqueue(session, lead.id, now)
+        if item is not None:
+            storage.timeline.append(
+                session,
+                lead.id,
+                actor="system",
+                kind="queued",
+                summary="waiting for a rep in the assignment queue",
+                data={"reasons": list(result.reasons)},
+            )
+    return result
+
+
+def rescore_changed(store: Store, rules: Rules, now: datetime, limit: int = 500) -> int:
+    """Re-score the leads with behaviour events the scorer has not seen; returns how many."""
+    with store.transaction() as session:
+        cursor = storage.assignment.cursor_for_update(session, CURSOR)
+        entries = storage.assignment.entries_after(
+            session, cursor.position, sorted(SCORING_KINDS), limit
+        )
+        if not entries:
+            return 0
+        lead_ids = list(dict.fromkeys(lead_id for _, lead_id in entries))
+        for lead_id in lead_ids:
+            lead = storage.leads.by_id(session, lead_id, for_update=True)
+            if lead is not None:
+                refresh(session, lead, rules, now)
+        cursor.position = entries[-1][0]
+        session.add(cursor)
+        return len(lead_ids)
+
+
+def why_text(session: Session, lead: Lead, rules: Rules, now: datetime) -> str:
+    """`lead why`: the events and rules behind the score, the grade and the MQL decision."""
+    result = evaluation_of(session, lead, rules, now)
+    card = result.score
+    names = {kind: name for name, kind in EVENT_KINDS.items()}
+    lines = [
+        f"{lead_label(lead.id)} {lead.email}: score {card.score:g}, grade {result.grade.grade}"
+        f" ({'MQL' if result.is_mql else 'not an MQL'}; rules from {rules.source})",
+        f"score: events with half-life {card.half_life_days:g} days",
+    ]
+    for event in card.events:
+        lines.append(
+            f"  {event.at:%Y-%m-%d %H:%M} {names.get(event.kind, event.kind):<10} "
+            f"{event.points:+g} → {event.value:.2f} now"
+        )
+    if not card.events:
+        lines.append("  no scored events yet")
+    lines.append(f"grade {result.grade.grade}: {result.grade.points:g} fit points")
+    lines += [f"  {reason}" for reason in result.grade.reasons]
+    thresholds = ", ".join(f"{k} ≥ {v:g}" for k, v in rules.grading.thresholds.items())
+    lines.append(f"  thresholds: {thresholds}, else D")
+    lines.append("mql: " + "; ".join(result.reasons))
+    return "\n".join(lines)
+
+
+# Behaviour events that may be reported from outside (the others come from mail and tracking).
+EXTERNAL_EVENTS = ("page.visit", "form.post", "email.opened", "email.clicked")
+
+
+def record_event(
+    session: Session,
+    lead: Lead,
+    kind: str,
+    *,
+    detail: str = "",
+    at: datetime | None = None,
+    actor: str = "api",
+) -> None:
+    """Append a behaviour event to the lead's timeline; the scorer counts it within a tick."""
+    if kind not in EXTERNAL_EVENTS:
+        raise ValueError(f"kind must be one of {', '.join(EXTERNAL_EVENTS)}")
+    assert lead.id is not None
+    entry = storage.timeline.append(
+        session,
+        lead.id,
+        actor=actor,
+        kind=kind,
+        summary=f"{kind}: {detail}" if detail else kind,
+        data={"detail": detail},
+    )
+    if at is not None:
+        entry.at = at
