@@ -431,8 +431,9 @@ class Assigner:
         result.scored = qualification.rescore_changed(self.store, rules, now, self.batch)
         self.refresh_views(now)
         result.reassigned = self.sweep_sla(rules, now)
-        offered, waiting = self.assign_waiting(rules, now)
-        result.offered, result.waiting = offered, waiting
+        result.offered, _ = self.assign_waiting(rules, now)
+        with self.store.reading() as session:
+            result.waiting = storage.assignment.counts_by_state(session).get("waiting", 0)
         return result
 
     def drain(self, limit: int | None = None) -> TickResult:
@@ -583,12 +584,17 @@ class Assigner:
                 kind=kind,
             ),
         )
-        rep.last_assigned_at = now
+        # Round robin orders reps by this stamp: it must grow with every assignment, also when
+        # one batch runs at one `now` (a fixed clock) or two land in the same microsecond.
+        latest = max((v.last_assigned_at for v in self.views.values() if v.last_assigned_at),
+                     default=now)  # fmt: skip
+        stamp = max(now, latest + timedelta(microseconds=1))
+        rep.last_assigned_at = stamp
         rep.assigned_count += 1
         session.add(rep)
         view = self.views.get(rep.id)
         if view is not None:
-            view.last_assigned_at, view.load = now, view.load + 1
+            view.last_assigned_at, view.load = stamp, view.load + 1
             view.recent_offers += 1
         if previous is not None and (old := self.views.get(previous)) is not None:
             old.load = max(old.load - 1, 0)
@@ -660,7 +666,7 @@ class Assigner:
                 lead.id,
                 actor=ACTOR,
                 kind="assignment.requeued",
-                summary=f"back in the queue: {decision.why}",
+                summary="back in the queue: nobody else can take it now",
                 data={"hop": item.hops},
             )
             item.state, item.offered_to, item.offered_at, item.due_at = "waiting", None, None, None
