@@ -98,11 +98,12 @@ def reps(session: Session) -> Sequence[Rep]:
 
 
 def rep_for_update(session: Session, rep_id: int) -> Rep | None:
-    """The rep's row, locked until the transaction ends, read afresh (not from the session)."""
+    """The rep's row, locked until the transaction ends, read afresh (not from the session);
+    None while another transaction holds it (SKIP LOCKED: the caller picks someone else)."""
     query = (
         select(Rep)
         .where(Rep.id == rep_id)
-        .with_for_update()
+        .with_for_update(skip_locked=True)
         .execution_options(populate_existing=True)
     )
     return session.exec(query).first()

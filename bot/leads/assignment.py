@@ -18,17 +18,20 @@ import functools
 import logging
 import random
 import re
+import time as time_module
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 import storage.assignment
 import storage.leads
 import storage.outbox
+import storage.reps
 import storage.timeline
 from bot.leads import qualification
 from bot.leads.refs import lead_label
@@ -44,7 +47,7 @@ DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # Weighted round robin balances the offers of this period.
 WEIGHT_WINDOW = timedelta(days=7)
 # Tries to place one lead when another worker changed the chosen rep meanwhile.
-MAX_RETRIES = 8
+MAX_RETRIES = 20
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -464,15 +467,18 @@ class Assigner:
         """Offer waiting leads, oldest first; returns (offered, left waiting)."""
         offered = waiting = 0
         for _ in range(self.batch):
-            with self.store.transaction() as session:
-                claimed = storage.assignment.claim_waiting(session, now)
-                if not claimed:
-                    break
-                item = claimed[0]
-                if self._offer(session, item, rules, now):
-                    offered += 1
-                else:
-                    waiting += 1
+            try:
+                with self.store.transaction() as session:
+                    claimed = storage.assignment.claim_waiting(session, now)
+                    if not claimed:
+                        break
+                    if self._offer(session, claimed[0], rules, now):
+                        offered += 1
+                    else:
+                        waiting += 1
+            except OperationalError as exc:  # a deadlock or lock timeout: the row stays queued
+                log.warning("assignment rolled back, will retry: %s", exc.orig)
+                self.refresh_views(now)
         return offered, waiting
 
     def _offer(self, session: Session, item: QueueItem, rules: Rules, now: datetime) -> bool:
@@ -481,9 +487,10 @@ class Assigner:
             item.state = "done"
             session.add(item)
             return False
-        rep, decision = self._place(session, lead, rules, now, tried=item.tried or [])
+        rep, decision, contended = self._place(session, lead, rules, now, item.tried or [])
         if rep is None or decision.rule is None:
-            item.retry_at = now + timedelta(seconds=rules.recheck_seconds)
+            if not contended:
+                item.retry_at = now + timedelta(seconds=rules.recheck_seconds)
             session.add(item)
             return False
         rule = decision.rule
@@ -496,22 +503,30 @@ class Assigner:
 
     def _place(
         self, session: Session, lead: Lead, rules: Rules, now: datetime, tried: Iterable[int]
-    ) -> tuple[Rep | None, Decision]:
+    ) -> tuple[Rep | None, Decision, bool]:
         """Decide, then lock the chosen rep and check the snapshot still holds; decide again
-        with fresh figures when another worker changed that rep meanwhile."""
-        import time as _time
-
+        with fresh figures when another worker changed that rep meanwhile. A rep another worker
+        holds locked right now is passed over for this decision rather than waited for.
+        Returns the rep (locked until commit), the decision, and whether contention alone
+        stopped it (then the lead is tried again at once, not after recheck_seconds)."""
         tried = tuple(tried)
+        busy: set[int] = set()
+        decision = Decision(None, (), (), None, "not decided")
         for _ in range(MAX_RETRIES):
-            started = _time.perf_counter()
-            decision = decide(lead, rules, self.views.values(), now, tried=tried, rng=self.rng)
-            self.decision_seconds.append(_time.perf_counter() - started)
+            started = time_module.perf_counter()
+            views = [v for v in self.views.values() if v.id not in busy]
+            decision = decide(lead, rules, views, now, tried=tried, rng=self.rng)
+            self.decision_seconds.append(time_module.perf_counter() - started)
             view = decision.chosen
             if view is None:
-                return None, decision
+                return None, decision, bool(busy)
+            # A savepoint per try: rolling it back releases the rep's lock (PostgreSQL), so a
+            # worker never holds one rep while it goes for another.
+            savepoint = session.begin_nested()
             rep = storage.assignment.rep_for_update(session, view.id)
-            if rep is None:
-                self.views.pop(view.id, None)
+            if rep is None:  # locked by another worker (or deleted)
+                savepoint.rollback()
+                busy.add(view.id)
                 continue
             load = storage.assignment.open_load(session, view.id)
             fresh = RepView.of(rep, load, view.recent_offers)
@@ -522,9 +537,11 @@ class Assigner:
                 or not fresh.active
                 or fresh.last_assigned_at != view.last_assigned_at
             ):
+                savepoint.rollback()
                 continue  # another worker (or a person) changed this rep: decide again
-            return rep, decision
-        return None, decision
+            savepoint.commit()  # releases the savepoint; the lock stays until the commit
+            return rep, decision, False
+        return None, decision, True
 
     def _give(
         self,
@@ -626,7 +643,7 @@ class Assigner:
             session.add(item)
             return 0
         assert lead.id is not None
-        late = storage.assignment.rep_for_update(session, offered_to)
+        late = storage.reps.by_id(session, offered_to)
         late_name = late.name if late else f"R-{offered_to}"
         item.tried = [*(item.tried or []), offered_to]
         item.hops += 1
@@ -639,7 +656,7 @@ class Assigner:
             summary=f"{late_name} did not act within {minutes} min",
             data={"rep_id": offered_to, "hop": item.hops, "rule": item.rule},
         )
-        rep, decision = self._place(session, lead, rules, now, tried=item.tried)
+        rep, decision, contended = self._place(session, lead, rules, now, tried=item.tried)
         to_whom = ""
         if rep is not None and decision.rule is not None and rep.id != offered_to:
             self._give(
@@ -670,7 +687,7 @@ class Assigner:
                 data={"hop": item.hops},
             )
             item.state, item.offered_to, item.offered_at, item.due_at = "waiting", None, None, None
-            item.retry_at = now + timedelta(seconds=rules.recheck_seconds)
+            item.retry_at = None if contended else now + timedelta(seconds=rules.recheck_seconds)
         session.add(item)
         self._tell_managers(session, lead, late_name, minutes, to_whom, rules)
         return 1
