@@ -76,6 +76,8 @@ class RepView:
     last_assigned_at: datetime | None = None
     load: int = 0
     recent_offers: int = 0
+    # (now, why unavailable): one batch decides many leads at one `now`.
+    availability: tuple[datetime, str | None] | None = field(default=None, compare=False)
 
     @classmethod
     def of(cls, rep: Rep, load: int = 0, recent_offers: int = 0) -> RepView:
@@ -159,6 +161,14 @@ def parse_absence(text: str) -> tuple[date, date]:
 
 def unavailable(rep: RepView, now: datetime) -> str | None:
     """Why the rep cannot take a lead now (paused, out of office, off hours), or None."""
+    if rep.availability is not None and rep.availability[0] == now:
+        return rep.availability[1]
+    reason = _unavailable(rep, now)
+    rep.availability = (now, reason)
+    return reason
+
+
+def _unavailable(rep: RepView, now: datetime) -> str | None:
     if not rep.active:
         return "inactive"
     if rep.paused:
@@ -190,47 +200,81 @@ def _lower(value: str | None) -> str:
     return (value or "").strip().lower()
 
 
-def condition_failure(lead: Lead, key: str, wanted: object, rules: Rules) -> str | None:
-    """Why `lead` fails one condition of a rule, or None when it passes."""
-    if key == "company_size_min" or key == "company_size_max":
-        size = company_size_of(lead.company_size)
-        limit = int(wanted)  # type: ignore[call-overload]
-        if size is None:
+@dataclass(frozen=True)
+class LeadFacts:
+    """What the conditions read of a lead, worked out once per decision."""
+
+    lead: Lead
+    values: dict[str, str]
+    territories: frozenset[str]
+    size: int | None
+    enquiry: str
+
+    @classmethod
+    def of(cls, lead: Lead, rules: Rules) -> LeadFacts:
+        values = {key: _lower(getattr(lead, key, "")) for key in
+                  ("country", "language", "industry", "source")}  # fmt: skip
+        values["grade"] = _lower(lead.grade)
+        values["product"] = _lower((lead.custom or {}).get("product"))
+        return cls(
+            lead,
+            values,
+            frozenset(rules.territories_of(lead.country)),
+            company_size_of(lead.company_size),
+            _lower(lead.enquiry),
+        )
+
+
+@functools.lru_cache(maxsize=1024)
+def _word(name: str) -> re.Pattern[str]:
+    return re.compile(rf"\b{re.escape(name)}\b")
+
+
+def passes(facts: LeadFacts, key: str, wanted: object) -> bool:
+    """Whether the lead meets one condition of a rule (the hot path: no reasons)."""
+    if key == "company_size_min":
+        return facts.size is not None and facts.size >= wanted  # type: ignore[operator]
+    if key == "company_size_max":
+        return facts.size is not None and facts.size <= wanted  # type: ignore[operator]
+    assert isinstance(wanted, frozenset)
+    if key == "territory":
+        return not facts.territories.isdisjoint(wanted)
+    if key == "product":
+        return facts.values["product"] in wanted or (
+            bool(facts.enquiry) and any(_word(name).search(facts.enquiry) for name in wanted)
+        )
+    return facts.values[key] in wanted
+
+
+def failure_reason(facts: LeadFacts, key: str, wanted: object) -> str:
+    """Why the lead fails a condition it does not meet (`assign explain`)."""
+    lead = facts.lead
+    if key in ("company_size_min", "company_size_max"):
+        if facts.size is None:
             return "company size unknown"
-        if key == "company_size_min" and size < limit:
-            return f"company size {lead.company_size} < {limit}"
-        if key == "company_size_max" and size > limit:
-            return f"company size {lead.company_size} > {limit}"
-        return None
+        sign = "<" if key == "company_size_min" else ">"
+        return f"company size {lead.company_size} {sign} {wanted}"
     assert isinstance(wanted, frozenset)
     allowed = ", ".join(sorted(wanted))
     if key == "territory":
-        found = set(rules.territories_of(lead.country)) & wanted
-        if not found:
-            return f"country {lead.country or 'unknown'} is not in territory {allowed}"
-        return None
+        return f"country {lead.country or 'unknown'} is not in territory {allowed}"
     if key == "product":
-        product = _lower((lead.custom or {}).get("product"))
-        if product in wanted:
-            return None
-        text = f"{_lower(lead.enquiry)}"
-        if any(re.search(rf"\b{re.escape(name)}\b", text) for name in wanted):
-            return None
         return f"asks about none of {allowed}"
-    value = _lower(lead.grade if key == "grade" else getattr(lead, key, ""))
-    if value not in wanted:
-        return f"{key} {value or 'unknown'} is not {allowed}"
-    return None
+    return f"{key} {facts.values[key] or 'unknown'} is not {allowed}"
 
 
-def match_rule(lead: Lead, rules: Rules) -> tuple[AssignmentRule | None, tuple[str, ...]]:
-    """The first rule whose conditions the lead meets, and why each earlier rule did not match."""
+def match_rule(
+    lead: Lead, rules: Rules, *, explain: bool = False
+) -> tuple[AssignmentRule | None, tuple[str, ...]]:
+    """The first rule whose conditions the lead meets; with `explain`, also why each earlier
+    rule did not match."""
+    facts = LeadFacts.of(lead, rules)
     missed: list[str] = []
     for rule in rules.rules:
         for key, wanted in rule.when.items():
-            failure = condition_failure(lead, key, wanted, rules)
-            if failure:
-                missed.append(f"rule {rule.name!r}: {failure}")
+            if not passes(facts, key, wanted):
+                if explain:
+                    missed.append(f"rule {rule.name!r}: {failure_reason(facts, key, wanted)}")
                 break
         else:
             return rule, tuple(missed)
@@ -324,9 +368,10 @@ def decide(
     *,
     tried: Iterable[int] = (),
     rng: random.Random | None = None,
+    explain: bool = False,
 ) -> Decision:
     rng = rng or random.Random()
-    rule, missed = match_rule(lead, rules)
+    rule, missed = match_rule(lead, rules, explain=explain)
     if rule is None:
         return Decision(None, missed, (), None, "no assignment rule matches")
     pool, unknown = pool_of(rule, reps)
@@ -728,7 +773,9 @@ def explain(session: Session, lead: Lead, rules: Rules, now: datetime) -> str:
     ]
     item = storage.assignment.item_for_lead(session, lead.id)
     tried = item.tried if item is not None and item.state != "done" else []
-    decision = decide(lead, rules, views, now, tried=tried or [], rng=random.Random(0))
+    decision = decide(
+        lead, rules, views, now, tried=tried or [], rng=random.Random(0), explain=True
+    )
     text = explain_text(lead, decision, item)
     if lead.owner_id is not None:
         owner = next((view.name for view in views if view.id == lead.owner_id), "?")

@@ -141,8 +141,9 @@ def execute(
     if verb == "show":
         return Outcome(f"{label} is {lead.status}", lead)
     if verb == "why":
-        text = qualification.why_text(session, lead, rules or rules_from_settings(), utcnow())
-        return Outcome(text, lead)
+        # A message, not a card: Slack shows the text (a card would hide it).
+        return Outcome(qualification.why_text(session, lead, rules or rules_from_settings(),
+                                              utcnow()))  # fmt: skip
     if command.expected_version is not None and lead.version != command.expected_version:
         raise actions.StaleLead(f"{label} changed meanwhile; it is now {lead.status}")
     if verb == "assign":

@@ -23,6 +23,8 @@ from storage.engine import Store
 from storage.models import Lead
 
 CURSOR = "scoring"
+# Events `why` lists one by one (a Slack message holds 3,000 characters a section).
+WHY_EVENTS = 15
 QUEUE_STATUSES = ("new",)
 
 
@@ -101,7 +103,11 @@ def why_text(session: Session, lead: Lead, rules: Rules, now: datetime) -> str:
         f" ({'MQL' if result.is_mql else 'not an MQL'}; rules from {rules.source})",
         f"score: events with half-life {card.half_life_days:g} days",
     ]
-    for event in card.events:
+    shown = card.events[-WHY_EVENTS:]
+    if len(card.events) > len(shown):
+        lines.append(f"  … {len(card.events) - len(shown)} earlier events, worth "
+                     f"{sum(e.value for e in card.events[:-WHY_EVENTS]):.2f} now")  # fmt: skip
+    for event in shown:
         lines.append(
             f"  {event.at:%Y-%m-%d %H:%M} {names.get(event.kind, event.kind):<10} "
             f"{event.points:+g} → {event.value:.2f} now"

@@ -9,6 +9,7 @@ customer profile: points per criterion added up and compared with the A/B/C thre
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -103,6 +104,7 @@ def seniority_of(title: str) -> str:
     return "individual"
 
 
+@functools.lru_cache(maxsize=4096)
 def company_size_of(text: str) -> int | None:
     """Employees as the lower bound of what the lead says: "51-200" → 51, "1,000+" → 1000."""
     found = re.search(r"\d[\d,.]*", text or "")

@@ -132,7 +132,7 @@ def test_each_condition_routes_and_the_first_match_wins(fields: dict, rule: str)
 
 
 def test_rules_that_did_not_match_say_why() -> None:
-    decision = decide(lead(country="FR", grade="C"), ROUTING, [], NOW)
+    decision = decide(lead(country="FR", grade="C"), ROUTING, [], NOW, explain=True)
     assert decision.rules_missed[:2] == (
         "rule 'territory': country FR is not in territory dach",
         "rule 'country': country fr is not ca, us",
@@ -324,7 +324,7 @@ def test_a_rep_who_let_the_sla_lapse_is_passed_over_while_others_can_take_it() -
 
 def test_explain_names_the_rule_and_each_rep() -> None:
     team = [rep(1, "Ann"), rep(2, "Bob", paused=True), rep(3, "Cy", load=5, capacity=5)]
-    decision = decide(lead(country="FR"), ROUTING, team, NOW, rng=random.Random(0))
+    decision = decide(lead(country="FR"), ROUTING, team, NOW, rng=random.Random(0), explain=True)
     text = explain_text(lead(country="FR"), decision, None)
     assert text.splitlines() == [
         "L-7 jane@acme.test",

@@ -190,3 +190,10 @@ def test_a_file_that_starts_bad_leaves_the_embedded_default_in_force(tmp_path: P
     source = RulesFile(path)
     assert source.get().source == "embedded default"
     assert source.error is not None and source.error.line == 2
+
+
+def test_the_readme_example_is_a_valid_rules_file() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    example = readme.split("```toml\n", 1)[1].split("```", 1)[0]
+    rules = parse_rules(example, "README.md")
+    assert [rule.name for rule in rules.rules] == ["DACH enterprise", "robots", "everyone"]
