@@ -39,16 +39,8 @@ def refresh(session: Session, lead: Lead, rules: Rules, now: datetime) -> Evalua
     assert lead.id is not None
     result = evaluation_of(session, lead, rules, now)
     lead.score = result.score.score
-    if lead.grade != result.grade.grade:
-        storage.timeline.append(
-            session,
-            lead.id,
-            actor="system",
-            kind="graded",
-            summary=f"grade {result.grade.grade} ({result.grade.points:g} fit points)",
-            data={"grade": result.grade.grade, "reasons": list(result.grade.reasons)},
-        )
-        lead.grade = result.grade.grade
+    # Score and grade change quietly (`why` explains them); only qualifying is an event.
+    lead.grade = result.grade.grade
     if result.is_mql and lead.stage in ("subscriber", "lead"):
         lead.stage = "mql"
         storage.timeline.append(

@@ -126,7 +126,7 @@ def test_mqls_enter_the_queue_and_are_offered_the_others_stay_with_marketing(
 
     assert lead_row(store, hot).owner_id == ann.id
     assert (lead_row(store, hot).stage, lead_row(store, hot).score) == ("mql", 50)
-    assert kinds_of(store, hot)[-4:] == ["graded", "mql", "queued", "assigned"]
+    assert kinds_of(store, hot)[-3:] == ["mql", "queued", "assigned"]
     assert summaries(store, hot, "assigned") == [
         "assigned to Ann by rule 'everyone' (round robin); respond within 10 min"
     ]
