@@ -196,6 +196,31 @@ def cursor_for_update(session: Session, name: str) -> Cursor:
     return session.exec(query).one()
 
 
+def cursor_position(session: Session, name: str) -> int:
+    cursor = session.get(Cursor, name)
+    return cursor.position if cursor is not None else 0
+
+
+def has_due_waiting(session: Session, now: datetime) -> bool:
+    query = (
+        select(QueueItem.id)
+        .where(QueueItem.state == "waiting")
+        .where(col(QueueItem.retry_at).is_(None) | (col(QueueItem.retry_at) <= now))
+        .limit(1)
+    )
+    return session.exec(query).first() is not None
+
+
+def has_overdue_offers(session: Session, now: datetime) -> bool:
+    query = (
+        select(QueueItem.id)
+        .where(QueueItem.state == "offered")
+        .where(col(QueueItem.due_at) <= now)
+        .limit(1)
+    )
+    return session.exec(query).first() is not None
+
+
 def entries_after(
     session: Session, after_id: int, kinds: Sequence[str], limit: int
 ) -> Sequence[tuple[int, int]]:

@@ -463,6 +463,7 @@ class Assigner:
         self.rng = rng or random.Random()
         self.batch = batch
         self.views: dict[int, RepView] = {}
+        self.scorer = qualification.Scorer(store)
         # How long recent decisions took, in seconds (bench/assign.py).
         self.decision_seconds: deque[float] = deque(maxlen=100_000)
 
@@ -476,10 +477,18 @@ class Assigner:
         result = TickResult()
         rules = self.rules()
         now = self.clock()
-        result.scored = qualification.rescore_changed(self.store, rules, now, self.batch)
-        self.refresh_views(now)
-        result.reassigned = self.sweep_sla(rules, now)
-        result.offered, _ = self.assign_waiting(rules, now)
+        result.scored = self.scorer.run(rules, now, self.batch)
+        # Look first, in a read: on SQLite every write transaction takes the one write lock,
+        # which the SMTP listener and the inbox worker need too.
+        with self.store.reading() as session:
+            overdue = storage.assignment.has_overdue_offers(session, now)
+            due = storage.assignment.has_due_waiting(session, now)
+        if overdue or due:
+            self.refresh_views(now)
+        if overdue:
+            result.reassigned = self.sweep_sla(rules, now)
+        if due or result.reassigned:
+            result.offered, _ = self.assign_waiting(rules, now)
         with self.store.reading() as session:
             result.waiting = storage.assignment.counts_by_state(session).get("waiting", 0)
         return result

@@ -1,7 +1,7 @@
 """Marketing qualification: keep each lead's score and grade current, and queue the MQLs.
 
 The scorer follows the timeline: a cursor remembers the last behaviour event it has seen
-(`rescore_changed`), so events written by any part of leadbot (the inbound pipeline, nurture
+(`Scorer`), so events written by any part of leadbot (the inbound pipeline, nurture
 tracking, the events API) re-score their lead within a tick, with no coupling between them. A
 lead that passes the MQL thresholds (or enquired, when the rules let enquiries in) and has no
 owner enters the assignment queue; the others stay with marketing.
@@ -9,6 +9,8 @@ owner enters the assignment queue; the others stay with marketing.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlmodel import Session
@@ -66,23 +68,59 @@ def refresh(session: Session, lead: Lead, rules: Rules, now: datetime) -> Evalua
     return result
 
 
-def rescore_changed(store: Store, rules: Rules, now: datetime, limit: int = 500) -> int:
-    """Re-score the leads with behaviour events the scorer has not seen; returns how many."""
-    with store.transaction() as session:
-        cursor = storage.assignment.cursor_for_update(session, CURSOR)
-        entries = storage.assignment.entries_after(
-            session, cursor.position, sorted(SCORING_KINDS), limit
-        )
-        if not entries:
+class Scorer:
+    """Follows the timeline and re-scores each lead that has a new behaviour event.
+
+    The cursor is a timeline id, kept in the store. Ids are handed out when a row is written, not
+    when its transaction commits, so on PostgreSQL an entry may become visible after one with a
+    higher id. The stored cursor therefore moves only past ids first seen HOLDBACK_SECONDS ago;
+    the entries above it are read again on the next ticks. Scoring a lead again changes nothing
+    (score and grade are recomputed, a lead is queued once), and only ids this scorer has not seen
+    before count as work, so re-reading never keeps the loop busy."""
+
+    HOLDBACK_SECONDS = 5.0
+
+    def __init__(self, store: Store, clock: Callable[[], float] = time.monotonic) -> None:
+        self.store = store
+        self.clock = clock
+        self.seen: dict[int, float] = {}  # entry id above the stored cursor → first seen at
+
+    def pending(self) -> bool:
+        """Whether any entry lies above the stored cursor (a read, no lock)."""
+        with self.store.reading() as session:
+            position = storage.assignment.cursor_position(session, CURSOR)
+            return bool(
+                storage.assignment.entries_after(session, position, sorted(SCORING_KINDS), 1)
+            )
+
+    def run(self, rules: Rules, now: datetime, limit: int = 500) -> int:
+        """Re-score the leads with new behaviour events; returns how many had new ones."""
+        if not self.pending():
             return 0
-        lead_ids = list(dict.fromkeys(lead_id for _, lead_id in entries))
-        for lead_id in lead_ids:
-            lead = storage.leads.by_id(session, lead_id, for_update=True)
-            if lead is not None:
-                refresh(session, lead, rules, now)
-        cursor.position = entries[-1][0]
-        session.add(cursor)
-        return len(lead_ids)
+        with self.store.transaction() as session:
+            cursor = storage.assignment.cursor_for_update(session, CURSOR)
+            entries = storage.assignment.entries_after(
+                session, cursor.position, sorted(SCORING_KINDS), limit
+            )
+            if not entries:
+                return 0
+            for lead_id in dict.fromkeys(lead_id for _, lead_id in entries):
+                lead = storage.leads.by_id(session, lead_id, for_update=True)
+                if lead is not None:
+                    refresh(session, lead, rules, now)
+            fresh = {lead_id for entry_id, lead_id in entries if entry_id not in self.seen}
+            tick = self.clock()
+            for entry_id, _ in entries:
+                self.seen.setdefault(entry_id, tick)
+            settled = [entry_id for entry_id, first in self.seen.items()
+                       if tick - first >= self.HOLDBACK_SECONDS]  # fmt: skip
+            if len(entries) == limit:  # a backlog: move on, or a long history never ends
+                settled.append(entries[-1][0])
+            if settled:
+                cursor.position = max(cursor.position, max(settled))
+                self.seen = {k: v for k, v in self.seen.items() if k > cursor.position}
+                session.add(cursor)
+            return len(fresh)
 
 
 def why_text(session: Session, lead: Lead, rules: Rules, now: datetime) -> str:

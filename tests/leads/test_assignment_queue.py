@@ -8,13 +8,14 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlmodel import Session
 
 import storage.assignment
 import storage.leads
 import storage.outbox
 import storage.reps
 import storage.timeline
-from bot.leads import actions, commands
+from bot.leads import actions, commands, qualification
 from bot.leads.assignment import Assigner, explain
 from bot.leads.permissions import Actor
 from bot.leads.reply_address import new_reply_token
@@ -336,3 +337,28 @@ def test_the_report_keeps_the_last_n_per_rep(store: Store, clock: Clock) -> None
     assert sorted(totals.values()) == [3, 4]  # round robin: turn and turn about
     assert [rep_id for rep_id, _ in recent] == [1, 1, 2, 2]
     assert recent[0][1] > recent[1][1] and recent[2][1] > recent[3][1]  # newest first
+
+
+def test_an_event_committed_after_a_later_one_is_still_scored(postgres_url: str) -> None:
+    """PostgreSQL hands out ids at insert, not at commit: the scorer must not skip the late one."""
+    store = Store(postgres_url)
+    early = add_lead(store, "early@acme.test")
+    late = add_lead(store, "late@acme.test")
+    ticks = [0.0]
+    scorer = qualification.Scorer(store, clock=lambda: ticks[0])
+    slow = Session(store.engine)  # an inbox worker in the middle of a transaction
+    storage.timeline.append(slow, early, actor="test", kind="email.enquiry", summary="first id")
+    storage.timeline.append(slow, early, actor="test", kind="email.reply", summary="first id")
+    slow.flush()
+    with store.transaction() as session:
+        storage.timeline.append(session, late, actor="test", kind="email.enquiry", summary="next")
+    assert scorer.run(RULES, utcnow()) == 1
+    ticks[0] = 1.0
+    slow.commit()
+    slow.close()
+    assert scorer.run(RULES, utcnow()) == 1
+    assert (lead_row(store, early).score, lead_row(store, early).stage) == (50, "mql")
+    ticks[0] = 10.0
+    assert scorer.run(RULES, utcnow()) == 0  # read again, nothing new: no work
+    assert scorer.run(RULES, utcnow()) == 0 and not scorer.pending()  # the cursor moved on
+    store.dispose()
