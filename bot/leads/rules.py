@@ -30,6 +30,9 @@ EVENT_KINDS: dict[str, str] = {
     "page_visit": "page.visit",
 }
 GRADES = ("A", "B", "C", "D")
+OWN_SECTIONS = ("scoring", "grading", "mql", "assignment", "territories")
+# Tables of the same file that other parts of leadbot read (dedupe: bot/leads/dedupe_rules.py).
+OTHER_SECTIONS = ("dedupe", "retention", "nurture")
 SENIORITY_LEVELS = ("executive", "vp", "director", "manager", "individual")
 STRATEGIES = ("round_robin", "weighted_round_robin", "least_loaded")
 # Conditions an assignment rule may put on a lead: name → kind of value.
@@ -154,6 +157,8 @@ class Rules:
     default_sla_minutes: int = 60
     recheck_seconds: float = 10.0
     source: str = "embedded default"
+    # Tables of the file that other parts of leadbot read ([dedupe], …).
+    other_sections: tuple[str, ...] = ()
 
     def territories_of(self, country: str) -> tuple[str, ...]:
         code = country.strip().upper()
@@ -240,7 +245,8 @@ def _default_data() -> dict[str, Any]:
 
 
 def _build(data: dict[str, Any], source: str) -> Rules:
-    _unknown(data, ("scoring", "grading", "mql", "assignment", "territories"), ())
+    _unknown(data, (*OWN_SECTIONS, *OTHER_SECTIONS), ())
+    others = tuple(key for key in data if key in OTHER_SECTIONS)
     # A section the file leaves out is the embedded default's; a section written is used as is.
     data = {**_default_data(), **data}
     scoring_data = _table(data, "scoring", ())
@@ -312,6 +318,7 @@ def _build(data: dict[str, Any], source: str) -> Rules:
             assignment.get("recheck_seconds", 10), ("assignment", "recheck_seconds"), minimum=0
         ),
         source=source,
+        other_sections=others,
     )
 
 
@@ -645,6 +652,9 @@ def describe(rules: Rules) -> str:
         lines.append(f"  {number}. {rule.name}: {describe_rule(rule)}")
     if not rules.rules:
         lines.append("  none: leads wait in the queue until assigned by hand")
+    if rules.other_sections:
+        tables = ", ".join(f"[{name}]" for name in rules.other_sections)
+        lines.append(f"also in the file, read elsewhere: {tables}")
     return "\n".join(lines)
 
 

@@ -197,3 +197,11 @@ def test_the_readme_example_is_a_valid_rules_file() -> None:
     example = readme.split("```toml\n", 1)[1].split("```", 1)[0]
     rules = parse_rules(example, "README.md")
     assert [rule.name for rule in rules.rules] == ["DACH enterprise", "robots", "everyone"]
+
+
+def test_tables_other_parts_of_leadbot_read_are_left_to_them() -> None:
+    rules = parse_rules(GOOD + "\n[dedupe]\nmerge_threshold = 0.9\n", "rules.toml")
+    assert rules.other_sections == ("dedupe",)
+    assert "also in the file, read elsewhere: [dedupe]" in describe(rules)
+    error = error_of(GOOD + "\n[scorring]\nx = 1\n")
+    assert (error.line, error.reason.split(";")[0]) == (38, "scorring: unknown key")
