@@ -537,7 +537,7 @@ class Assigner:
 
     def _offer(self, session: Session, item: QueueItem, rules: Rules, now: datetime) -> bool:
         lead = storage.leads.by_id(session, item.lead_id)
-        if lead is None or lead.owner_id is not None or lead.status not in ("new", "working"):
+        if lead is None or not qualification.is_assignable(lead):
             item.state = "done"
             session.add(item)
             return False

@@ -30,6 +30,16 @@ WHY_EVENTS = 15
 QUEUE_STATUSES = ("new",)
 
 
+def is_assignable(lead: Lead) -> bool:
+    """Open, unowned, and not folded into another lead (`merged_into_id`, once de-duplication
+    merges leads: such a lead is an alias of its survivor)."""
+    return (
+        lead.owner_id is None
+        and lead.status in QUEUE_STATUSES
+        and getattr(lead, "merged_into_id", None) is None
+    )
+
+
 def evaluation_of(session: Session, lead: Lead, rules: Rules, now: datetime) -> Evaluation:
     assert lead.id is not None
     events = storage.assignment.events_of(session, lead.id, sorted(SCORING_KINDS))
@@ -54,7 +64,7 @@ def refresh(session: Session, lead: Lead, rules: Rules, now: datetime) -> Evalua
             data={"score": result.score.score, "grade": result.grade.grade},
         )
     session.add(lead)
-    if result.enters_queue and lead.owner_id is None and lead.status in QUEUE_STATUSES:
+    if result.enters_queue and is_assignable(lead):
         item = storage.assignment.enqueue(session, lead.id, now)
         if item is not None:
             storage.timeline.append(

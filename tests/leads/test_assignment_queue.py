@@ -362,3 +362,19 @@ def test_an_event_committed_after_a_later_one_is_still_scored(postgres_url: str)
     assert scorer.run(RULES, utcnow()) == 0  # read again, nothing new: no work
     assert scorer.run(RULES, utcnow()) == 0 and not scorer.pending()  # the cursor moved on
     store.dispose()
+
+
+def test_a_waiting_lead_closed_meanwhile_leaves_the_queue(store: Store, clock: Clock) -> None:
+    add_rep(store, "Ann", paused=True)
+    lead_id = add_lead(store, "x@acme.test", HOT)
+    run = assigner(store, clock)
+    run.drain()
+    with store.transaction() as session:
+        lead = storage.leads.by_id(session, lead_id)
+        assert lead is not None
+        actions.transition(session, lead, "trash", "cli:ops", reason="spam")
+        actions.find_rep(session, "ann@sales.test").paused = False
+        storage.assignment.wake_waiting(session)
+    assert run.drain().offered == 0
+    assert queue_state(store, lead_id) == "done"
+    assert lead_row(store, lead_id).owner_id is None
