@@ -378,3 +378,17 @@ def test_a_waiting_lead_closed_meanwhile_leaves_the_queue(store: Store, clock: C
     assert run.drain().offered == 0
     assert queue_state(store, lead_id) == "done"
     assert lead_row(store, lead_id).owner_id is None
+
+
+def test_why_fits_one_slack_message_however_long_the_history(store: Store) -> None:
+    from bot.handlers.slack.blocks import message_blocks
+
+    lead_id = add_lead(store, "busy@acme.test", ("page.visit",) * 60 + ("email.reply",))
+    with store.transaction() as session:
+        outcome = commands.execute(
+            session, commands.parse(f"why L-{lead_id}"), Actor.operator("ops"), rules=RULES
+        )
+    assert outcome.lead is None  # Slack shows it as a message, not as the lead's card
+    assert "  … 46 earlier events, worth 46.00 now" in outcome.message.splitlines()
+    [section] = message_blocks(outcome.message)
+    assert len(section["text"]["text"]) < 3000
