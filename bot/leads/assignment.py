@@ -22,7 +22,7 @@ import time as time_module
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.exc import OperationalError
@@ -48,7 +48,8 @@ DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 WEIGHT_WINDOW = timedelta(days=7)
 # Tries to place one lead when another worker changed the chosen rep meanwhile.
 MAX_RETRIES = 20
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Why a rep who let this lead's response time lapse is passed over.
+LAPSED = "let the response time lapse on this lead already"
 
 
 # --- reps as the decision sees them -----------------------------------------------------------
@@ -295,13 +296,21 @@ class Considered:
 class Decision:
     rule: AssignmentRule | None
     rules_missed: tuple[str, ...]
-    considered: tuple[Considered, ...]
+    # The rule's reps and, side by side, why each was skipped (None: eligible). Kept as two
+    # tuples, not objects per rep: a decision runs per lead, and fewer allocations mean fewer
+    # pauses of the garbage collector in the middle of one.
+    pool: tuple[RepView, ...]
+    skipped: tuple[str | None, ...]
     chosen: RepView | None
     why: str
 
     @property
+    def considered(self) -> tuple[Considered, ...]:
+        return tuple(Considered(rep, why) for rep, why in zip(self.pool, self.skipped, strict=True))
+
+    @property
     def eligible(self) -> list[RepView]:
-        return [c.rep for c in self.considered if c.skipped is None]
+        return [rep for rep, why in zip(self.pool, self.skipped, strict=True) if why is None]
 
 
 def pool_of(rule: AssignmentRule, reps: Iterable[RepView]) -> tuple[list[RepView], list[str]]:
@@ -327,7 +336,7 @@ def skip_reason(
     if reason:
         return reason
     if rep.id in tried:
-        return "let the response time lapse on this lead already"
+        return LAPSED
     if rep.load >= rep.capacity:
         return f"at capacity ({rep.load}/{rep.capacity} open leads)"
     missing = [skill for skill in rule.skills if skill not in rep.skills]
@@ -344,20 +353,27 @@ def skip_reason(
     return None
 
 
-def _strategy_key(
-    strategy: str, rng: random.Random
-) -> Callable[[RepView], tuple[float, float, float]]:
-    """Smaller is sooner. Ties are broken by who was assigned least recently, then by chance:
-    never by id, name or seniority."""
-
-    def last(rep: RepView) -> float:
-        return (rep.last_assigned_at or _EPOCH).timestamp()
-
-    if strategy == "least_loaded":
-        return lambda rep: (rep.load / max(rep.capacity, 1), last(rep), rng.random())
-    if strategy == "weighted_round_robin":
-        return lambda rep: ((rep.recent_offers + 1) / rep.weight, last(rep), rng.random())
-    return lambda rep: (last(rep), 0.0, rng.random())
+def choose(eligible: Iterable[RepView], strategy: str, rng: random.Random) -> RepView | None:
+    """The strategy's pick. Ties are broken by who was assigned least recently, then by chance
+    (each tied rep equally likely): never by id, name or seniority."""
+    best: RepView | None = None
+    best_first = best_second = 0.0
+    ties = 0
+    for rep in eligible:
+        last = rep.last_assigned_at.timestamp() if rep.last_assigned_at else 0.0
+        if strategy == "least_loaded":
+            first, second = rep.load / max(rep.capacity, 1), last
+        elif strategy == "weighted_round_robin":
+            first, second = (rep.recent_offers + 1) / rep.weight, last
+        else:
+            first, second = last, 0.0
+        if best is None or first < best_first or (first == best_first and second < best_second):
+            best, best_first, best_second, ties = rep, first, second, 1
+        elif first == best_first and second == best_second:
+            ties += 1
+            if rng.random() * ties < 1:
+                best = rep
+    return best
 
 
 def decide(
@@ -373,28 +389,21 @@ def decide(
     rng = rng or random.Random()
     rule, missed = match_rule(lead, rules, explain=explain)
     if rule is None:
-        return Decision(None, missed, (), None, "no assignment rule matches")
+        return Decision(None, missed, (), (), None, "no assignment rule matches")
     pool, unknown = pool_of(rule, reps)
     tried_set = frozenset(tried)
-    considered = [
-        Considered(rep, skip_reason(rep, lead, rule, rules, now, tried_set)) for rep in pool
-    ]
-    eligible = [c.rep for c in considered if c.skipped is None]
-    if (
-        not eligible
-        and tried_set
-        and any(c.skipped and c.skipped.startswith("let the response") for c in considered)
-    ):
+    skipped = [skip_reason(rep, lead, rule, rules, now, tried_set) for rep in pool]
+    if tried_set and None not in skipped and LAPSED in skipped:
         # Everyone who could take it has let it lapse once: start the round again.
-        considered = [Considered(rep, skip_reason(rep, lead, rule, rules, now)) for rep in pool]
-        eligible = [c.rep for c in considered if c.skipped is None]
+        skipped = [skip_reason(rep, lead, rule, rules, now) for rep in pool]
+    eligible = [rep for rep, why in zip(pool, skipped, strict=True) if why is None]
     notes = [f"no rep {email} (see leadbot reps list)" for email in unknown]
-    if not eligible:
+    chosen = choose(eligible, rule.strategy, rng)
+    if chosen is None:
         why = "no rep can take it now; it waits in the queue"
-        return Decision(rule, missed, tuple(considered), None, "; ".join([why, *notes]))
-    chosen = min(eligible, key=_strategy_key(rule.strategy, rng))
-    why = f"{rule.strategy.replace('_', ' ')} among {len(eligible)} of {len(pool)} reps"
-    return Decision(rule, missed, tuple(considered), chosen, "; ".join([why, *notes]))
+    else:
+        why = f"{rule.strategy.replace('_', ' ')} among {len(eligible)} of {len(pool)} reps"
+    return Decision(rule, missed, tuple(pool), tuple(skipped), chosen, "; ".join([why, *notes]))
 
 
 def explain_text(lead: Lead, decision: Decision, item: QueueItem | None) -> str:
@@ -565,7 +574,7 @@ class Assigner:
         stopped it (then the lead is tried again at once, not after recheck_seconds)."""
         tried = tuple(tried)
         busy: set[int] = set()
-        decision = Decision(None, (), (), None, "not decided")
+        decision = Decision(None, (), (), (), None, "not decided")
         for _ in range(MAX_RETRIES):
             started = time_module.perf_counter()
             views = [v for v in self.views.values() if v.id not in busy]
