@@ -137,6 +137,13 @@ async def serve(settings: Settings, ready: Callable[[], Awaitable[None]] | None 
 
     services = build_services(settings)
     links = PublicLinks(settings.public_url, settings.signing_key())
+    # Scoring, the MQL queue and assignment (bot/leads/assignment.py); the rules reload on edit.
+    from bot.handlers.events_api import events_routes
+    from bot.leads.assignment import Assigner
+    from bot.leads.rules import RulesFile
+
+    rules = RulesFile(settings.rules)
+    assigner = Assigner(services.store, rules.get)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -169,7 +176,11 @@ async def serve(settings: Settings, ready: Callable[[], Awaitable[None]] | None 
         uvicorn.Config(
             build_http_app(
                 services.health,
-                [*lead_page_routes(services.store, links), *(slack.routes if slack else [])],
+                [
+                    *lead_page_routes(services.store, links),
+                    *events_routes(services.store, settings.signing_key()),
+                    *(slack.routes if slack else []),
+                ],
             ),
             host=settings.http_host,
             port=settings.http_port,
@@ -200,6 +211,12 @@ async def serve(settings: Settings, ready: Callable[[], Awaitable[None]] | None 
                 name="inbox",
             )
         )
+    tasks.append(
+        asyncio.create_task(
+            _repeat(assigner.tick, asyncio.Event(), settings.worker_idle_seconds, "assignment"),
+            name="assignment",
+        )
+    )
     if slack is not None:
         tasks.append(asyncio.create_task(_every(1.0, slack.supervise), name="slack-supervise"))
     if settings.imap_host:

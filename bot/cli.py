@@ -18,6 +18,7 @@ import storage.leads
 import storage.reps
 import storage.timeline
 from bot import app as bot_app
+from bot import cli_assign
 from bot.cli_dedupe import account_cli, dedupe_cli
 from bot.cli_output import JsonOption, err, fail, out, print_json, services
 from bot.config import load_settings
@@ -44,6 +45,7 @@ cli.add_typer(inbox_cli, name="inbox")
 cli.add_typer(reps_cli, name="reps")
 cli.add_typer(dedupe_cli, name="dedupe")
 cli.add_typer(account_cli, name="account")
+cli_assign.register(cli, reps_cli)
 
 # Shared with the other command modules (bot/cli_*.py).
 _services, _print_json, _fail = services, print_json, fail
@@ -229,18 +231,31 @@ def reps_add(
     slack_id: Annotated[
         str | None, typer.Option("--slack-id", help="Slack user id (U…); else matched by email.")
     ] = None,
+    capacity: Annotated[int, typer.Option(help="Open leads at most.")] = 50,
+    tz: Annotated[str, typer.Option("--tz", help="IANA time zone of the hours.")] = "UTC",
+    hours: Annotated[str, typer.Option(help='Working hours "09:00-17:00" ("" = any).')] = "",
+    days: Annotated[str, typer.Option(help='Working days "mon-fri" ("" = every).')] = "",
+    skills: Annotated[str, typer.Option(help="Comma-separated skills.")] = "",
+    languages: Annotated[str, typer.Option(help="Comma-separated languages (en,de).")] = "",
+    territories: Annotated[str, typer.Option(help="Countries or territories.")] = "",
+    weight: Annotated[int, typer.Option(help="Share in weighted round robin.")] = 1,
     as_json: JsonOption = False,
 ) -> None:
     """Add a rep (Slack users are matched to reps by email on first contact)."""
     if role not in ("rep", "manager", "admin"):
         _fail("role must be rep, manager or admin", code=2)
+    rep = Rep(name=name, email=email.strip().lower(), role=role, slack_user_id=slack_id)
+    try:
+        cli_assign.apply_rep_options(rep, capacity=capacity, timezone=tz, hours=hours, days=days,
+                                     skills=skills, languages=languages,
+                                     territories=territories, weight=weight)  # fmt: skip
+    except ValueError as exc:
+        _fail(str(exc), code=2)
     services = _services()
     with services.store.transaction() as session:
         if storage.reps.by_email(session, email):
             _fail(f"a rep with email {email} exists already")
-        rep = storage.reps.add(
-            session, Rep(name=name, email=email.strip().lower(), role=role, slack_user_id=slack_id)
-        )
+        rep = storage.reps.add(session, rep)
         data = rep_dict(rep)
     if as_json:
         _print_json(data)

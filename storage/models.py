@@ -9,12 +9,17 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, LargeBinary, Text
+from sqlalchemy import JSON, Column, Index, LargeBinary, Text, text
+from sqlalchemy.sql.expression import false as sa_false
 from sqlmodel import Field, SQLModel
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _json_list() -> Column:  # type: ignore[type-arg]
+    return Column(JSON, nullable=False, server_default=text("'[]'"))
 
 
 class Rep(SQLModel, table=True):
@@ -28,6 +33,24 @@ class Rep(SQLModel, table=True):
     role: str = "rep"
     active: bool = True
     created_at: datetime = Field(default_factory=utcnow)
+    # Assignment (bot/leads/assignment.py): open leads at most, availability, routing fit.
+    capacity: int = Field(default=50, sa_column_kwargs={"server_default": "50"})
+    # IANA zone of the working hours and out-of-office dates.
+    timezone: str = Field(default="UTC", sa_column_kwargs={"server_default": "UTC"})
+    # "09:00-17:00" in the rep's zone; empty = any time of day.
+    working_hours: str = Field(default="", sa_column_kwargs={"server_default": ""})
+    # "mon,tue,wed,thu,fri"; empty = every day.
+    working_days: str = Field(default="", sa_column_kwargs={"server_default": ""})
+    # Dates or ranges in the rep's zone: "2026-12-24" or "2026-12-24..2027-01-02".
+    out_of_office: list[str] = Field(default_factory=list, sa_column=_json_list())
+    paused: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
+    skills: list[str] = Field(default_factory=list, sa_column=_json_list())
+    languages: list[str] = Field(default_factory=list, sa_column=_json_list())
+    territories: list[str] = Field(default_factory=list, sa_column=_json_list())
+    # Share of a weighted round robin (2 = twice as many leads as a rep of weight 1).
+    weight: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    last_assigned_at: datetime | None = None
+    assigned_count: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class Account(SQLModel, table=True):
@@ -202,6 +225,10 @@ class QueueItem(SQLModel, table=True):
     """A lead waiting for (or offered to) a rep."""
 
     __tablename__ = "assignment_queue"
+    __table_args__ = (
+        Index("ix_queue_state_retry", "state", "retry_at"),
+        Index("ix_queue_state_due", "state", "due_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     lead_id: int = Field(foreign_key="leads.id", unique=True)
@@ -211,6 +238,38 @@ class QueueItem(SQLModel, table=True):
     offered_to: int | None = Field(default=None, foreign_key="reps.id")
     offered_at: datetime | None = None
     rule: str | None = None
+    # When the offered rep's response time (SLA) runs out.
+    due_at: datetime | None = None
+    # Reps it was offered to who let the SLA lapse (not offered again while others can take it).
+    tried: list[int] = Field(default_factory=list, sa_column=_json_list())
+    hops: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # A waiting lead no rep could take is looked at again from this time on.
+    retry_at: datetime | None = None
+
+
+class Assignment(SQLModel, table=True):
+    """One offer of a lead to a rep: the fairness report and round robin read these."""
+
+    __tablename__ = "assignments"
+    __table_args__ = (Index("ix_assignments_rep_at", "rep_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    lead_id: int = Field(foreign_key="leads.id", index=True)
+    rep_id: int = Field(foreign_key="reps.id")
+    at: datetime = Field(default_factory=utcnow)
+    rule: str = ""
+    strategy: str = ""
+    # offer (from the queue), reassign (after a missed SLA)
+    kind: str = "offer"
+
+
+class Cursor(SQLModel, table=True):
+    """How far a background job has read an append-only table (the scorer: timeline ids)."""
+
+    __tablename__ = "cursors"
+
+    name: str = Field(primary_key=True)
+    position: int = 0
 
 
 class ImapCursor(SQLModel, table=True):

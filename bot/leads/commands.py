@@ -16,12 +16,13 @@ from sqlmodel import Session
 
 import storage.leads
 import storage.reps
-from bot.leads import actions, conversion, duplicates, lifecycle, merging
+from bot.leads import actions, conversion, duplicates, lifecycle, merging, qualification
 from bot.leads.dedupe import MatchRules, prepare, score_prepared
 from bot.leads.lead_index import person_of
 from bot.leads.permissions import Actor, authorize, authorize_assign
 from bot.leads.refs import lead_label
-from storage.models import Lead
+from bot.leads.rules import Rules, rules_from_settings
+from storage.models import Lead, utcnow
 
 USAGE: dict[str, str] = {
     "show": "show <lead>",
@@ -34,6 +35,7 @@ USAGE: dict[str, str] = {
     "unconvert": "unconvert <lead>",
     "reopen": "reopen <lead>",
     "assign": "assign <lead> <@rep | rep email>",
+    "why": "why <lead>   (the events and rules behind its score and grade)",
     "note": "note <lead> <text>",
     "merge": "merge <lead> <into lead>   (the second lead stays; the first is folded into it)",
     "notdup": "notdup <lead> <other lead>   (two different people: never flagged again)",
@@ -44,7 +46,7 @@ USAGE: dict[str, str] = {
     "help": "help",
 }
 NO_LEAD_VERBS = frozenset({"mine", "queue", "report", "help", "search"})
-READ_VERBS = frozenset({"show", "mine", "queue", "report", "help", "search"})
+READ_VERBS = frozenset({"show", "mine", "queue", "report", "help", "search", "why"})
 # Leads one answer lists (a Slack message holds 50 blocks at most).
 LIST_LIMIT = 25
 AMOUNT_RE = re.compile(r"^\$?\d[\d,]*(?:\.\d+)?[kKmM]?$")
@@ -119,7 +121,7 @@ def parse(words: str | list[str]) -> Command:
         raise UsageError(usage_text("note"))
     if verb in ("assign", "merge", "notdup") and len(args) != 1:
         raise UsageError(usage_text(verb))
-    if verb in ("show", "work", "reopen", "unconvert", "unmerge") and args:
+    if verb in ("show", "work", "reopen", "unconvert", "unmerge", "why") and args:
         raise UsageError(usage_text(verb))
     return Command(verb, lead_ref, args)
 
@@ -131,6 +133,7 @@ def execute(
     *,
     interactive: bool = False,
     match_rules: MatchRules | None = None,
+    rules: Rules | None = None,
 ) -> Outcome:
     """Run `command` as `actor`. `interactive` (Slack) asks for missing details (NeedsInput)
     where the CLI would use the defaults (convert) or print the usage (trash); `match_rules`
@@ -146,6 +149,10 @@ def execute(
         if lead.merged_into_id is not None:
             return Outcome(f"{label} was merged into {lead_label(lead.merged_into_id)}", lead)
         return Outcome(f"{label} is {lead.status}", lead)
+    if verb == "why":
+        # A message, not a card: Slack shows the text (a card would hide it).
+        return Outcome(qualification.why_text(session, lead, rules or rules_from_settings(),
+                                              utcnow()))  # fmt: skip
     if verb == "unmerge":
         return _unmerge(session, lead, actor)
     if lead.merged_into_id is not None:

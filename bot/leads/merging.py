@@ -21,9 +21,11 @@ from sqlmodel import Session
 import storage.duplicates
 import storage.leads
 import storage.timeline
+from bot.leads import qualification
 from bot.leads.dedupe import Match, MatchRules
 from bot.leads.lead_index import index
 from bot.leads.refs import lead_label
+from bot.leads.rules import rules_from_settings
 from storage.models import Lead, LeadMerge, utcnow
 
 # Fields the survivor may take from the merged lead.
@@ -143,6 +145,7 @@ def merge(
         data={"merge": record.id, "survivor": lead_label(survivor.id)},
     )
     index(session, survivor)
+    rescore(session, survivor)
     return record
 
 
@@ -189,7 +192,15 @@ def unmerge(session: Session, merged: Lead, actor: str) -> tuple[Lead, list[str]
     )
     index(session, survivor)
     index(session, merged)
+    rescore(session, survivor)
+    rescore(session, merged)
     return survivor, kept
+
+
+def rescore(session: Session, lead: Lead) -> None:
+    """Score and grade again: the events a merge moves change both (the timeline cursor of the
+    scorer has passed the moved entries, so it would not see them)."""
+    qualification.refresh(session, lead, rules_from_settings(), utcnow())
 
 
 def _jsonable(values: dict[str, Any]) -> dict[str, Any]:

@@ -78,6 +78,16 @@ def rep_dict(rep: Rep) -> dict[str, Any]:
         "slack_user_id": rep.slack_user_id,
         "active": rep.active,
         "created_at": iso(rep.created_at),
+        "capacity": rep.capacity,
+        "paused": rep.paused,
+        "timezone": rep.timezone,
+        "working_hours": rep.working_hours,
+        "working_days": rep.working_days,
+        "out_of_office": list(rep.out_of_office or []),
+        "skills": list(rep.skills or []),
+        "languages": list(rep.languages or []),
+        "territories": list(rep.territories or []),
+        "weight": rep.weight,
     }
 
 

@@ -6,6 +6,7 @@ import csv
 import tomllib
 from collections import defaultdict
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -458,3 +459,12 @@ def test_a_plus_tag_is_the_same_mailbox() -> None:
     assert "em:ann@acme-robotics.com" in blocking_keys(tagged)
     plain = replace(tagged, key=2, email="ann@acme-robotics.com")
     assert "email 1.00 (same address)" in score(tagged, plain).reasons
+
+
+def test_the_readme_dedupe_table_is_valid() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    blocks = [block.split("```", 1)[0] for block in readme.split("```toml\n")[1:]]
+    [example] = [block for block in blocks if "[dedupe]" in block]
+    rules = MatchRules.from_toml(tomllib.loads(example))
+    assert (rules.auto_merge, rules.review, rules.survivorship) == (0.85, 0.70, "newest")
+    assert rules.weights["street"] == 4.0

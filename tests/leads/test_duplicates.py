@@ -248,3 +248,23 @@ def test_matching_reads_only_the_blocks_of_the_new_lead(store: Store) -> None:
         stranger = Lead(id=10_001, email="x@globex.test", first_name="Zed", last_name="Quux",
                         company="Globex", reply_token="y")  # fmt: skip
         assert duplicates.find_matches(session, stranger, rules) == []
+
+
+def test_a_merge_scores_the_survivor_with_the_moved_events(store: Store) -> None:
+    with store.transaction() as session:
+        old = add_lead(session, "jane@acme.io", first_name="Jane", last_name="Doe")
+        new = add_lead(session, "jd@acme.io", first_name="Jane", last_name="Doe")
+        for lead in (old, new):
+            storage.timeline.append(session, lead.id or 0, actor="t", kind="email.enquiry",
+                                    summary="enquiry")  # fmt: skip
+    with store.transaction() as session:
+        run(session, f"merge L-{new.id} L-{old.id}")
+        survivor = storage.leads.by_id(session, old.id or 0)
+        assert survivor is not None
+        merged_score = survivor.score
+    with store.transaction() as session:
+        run(session, f"unmerge L-{new.id}")
+        survivor = storage.leads.by_id(session, old.id or 0)
+        assert survivor is not None
+    # two enquiries score more than one (the default rules: 25 points each, fresh)
+    assert merged_score > survivor.score > 0
