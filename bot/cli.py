@@ -20,6 +20,7 @@ import storage.leads
 import storage.reps
 import storage.timeline
 from bot import app as bot_app
+from bot.cli_campaign import campaign_cli
 from bot.config import load_settings
 from bot.handlers.inbound_email import accept_raw
 from bot.leads import actions, commands
@@ -42,6 +43,7 @@ cli.add_typer(db_cli, name="db")
 cli.add_typer(leads_cli, name="leads")
 cli.add_typer(inbox_cli, name="inbox")
 cli.add_typer(reps_cli, name="reps")
+cli.add_typer(campaign_cli, name="campaign")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)

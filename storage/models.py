@@ -27,6 +27,8 @@ class Rep(SQLModel, table=True):
     # rep, manager or admin: managers and admins may act on any lead.
     role: str = "rep"
     active: bool = True
+    # Closing lines of nurture emails sent for this rep's leads ("" = name and email).
+    signature: str = ""
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -212,3 +214,13 @@ class ImapCursor(SQLModel, table=True):
     uidvalidity: int
     last_uid: int = 0
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+# Nurture campaigns live in their own module; importing it registers their tables here.
+from storage.campaign_tables import (  # noqa: E402, F401
+    Campaign,
+    CampaignMember,
+    CampaignSend,
+    CampaignStep,
+    TrackingEvent,
+)
