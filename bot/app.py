@@ -119,6 +119,7 @@ async def serve(settings: Settings, ready: Callable[[], Awaitable[None]] | None 
 
     from bot.handlers.lead_page import lead_page_routes
     from bot.listeners.http import build_http_app
+    from bot.listeners.nurture import NurtureRuntime
     from bot.listeners.smtp import InboxSMTPHandler, start_smtp_server
     from bot.public_links import PublicLinks
 
@@ -131,6 +132,7 @@ async def serve(settings: Settings, ready: Callable[[], Awaitable[None]] | None 
 
     services = build_services(settings)
     links = PublicLinks(settings.public_url, settings.signing_key())
+    nurture = NurtureRuntime(settings, services.store)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -161,9 +163,15 @@ async def serve(settings: Settings, ready: Callable[[], Awaitable[None]] | None 
         slack = build_slack_runtime(settings, services.store, log.getEffectiveLevel())
     http_server = EmbeddedUvicorn(
         uvicorn.Config(
-            build_http_app(
-                services.health,
-                [*lead_page_routes(services.store, links), *(slack.routes if slack else [])],
+            nurture.wrap(
+                build_http_app(
+                    services.health,
+                    [
+                        *lead_page_routes(services.store, links),
+                        *nurture.routes,
+                        *(slack.routes if slack else []),
+                    ],
+                )
             ),
             host=settings.http_host,
             port=settings.http_port,
@@ -171,6 +179,7 @@ async def serve(settings: Settings, ready: Callable[[], Awaitable[None]] | None 
             lifespan="on",
         )
     )
+    nurture.start()
     tasks = [
         asyncio.create_task(http_server.serve(), name="http"),
         asyncio.create_task(
@@ -230,6 +239,7 @@ async def serve(settings: Settings, ready: Callable[[], Awaitable[None]] | None 
     await smtp_server.wait_closed()
     http_server.should_exit = True
     await tasks[0]
+    await nurture.stop()  # after HTTP: every buffered open and click is written
     for task in tasks[1:]:
         task.cancel()
     await asyncio.gather(*tasks[1:], return_exceptions=True)

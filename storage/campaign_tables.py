@@ -4,13 +4,15 @@ every tracking event (opens, clicks, opt-outs). Imported by storage.models, so A
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from storage.models import utcnow
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 class Campaign(SQLModel, table=True):

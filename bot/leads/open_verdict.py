@@ -25,7 +25,7 @@ APPLE_PROXY_AGENT = "Mozilla/5.0"
 SCANNER_AGENTS = re.compile(
     r"barracuda|mimecast|proofpoint|symantec|messagelabs|trend ?micro|forcepoint|sophos|"
     r"fortinet|cisco|ironport|safelinks|linkscanner|urldefense|virustotal|"
-    r"bot\b|crawler|spider|preview|curl/|wget/|python-|aiohttp|go-http-client|java/|okhttp|"
+    r"bot\b|crawler|spider|curl/|wget/|python-|aiohttp|go-http-client|java/|okhttp|"
     r"libwww|httpclient|scanner|headless-check",
     re.I,
 )
