@@ -12,6 +12,7 @@ import contextlib
 import gc
 import logging
 import signal
+import sys
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -229,6 +230,7 @@ async def serve(settings: Settings, ready: Callable[[], Awaitable[None]] | None 
     # Everything built so far lives as long as serve: keep it out of the collector's full passes,
     # which otherwise stall the loop (and every ack and 250) for tens of milliseconds.
     gc.freeze()
+    sys.setswitchinterval(0.0005)
     if ready is not None:
         await ready()
     await stop.wait()

@@ -4,7 +4,7 @@ tracking events."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, update
@@ -240,6 +240,29 @@ def leads_and_owners(
 
 def add_events(session: Session, events: Iterable[TrackingEvent]) -> None:
     session.add_all(list(events))
+
+
+EVENT_COLUMNS = ("send_id", "campaign_id", "lead_id", "kind", "verdict", "verdict_reason",
+                 "link_index", "user_agent", "at")  # fmt: skip
+INSERT_EVENTS = (
+    f"INSERT INTO tracking_events ({', '.join(EVENT_COLUMNS)}) "
+    f"VALUES ({', '.join(['%s'] * len(EVENT_COLUMNS))})"
+)
+
+
+def insert_events(session: Session, rows: list[tuple[Any, ...]]) -> None:
+    """Many tracking events (tuples in EVENT_COLUMNS order, `at` an aware UTC datetime) in one
+    DB-API executemany: the pixel's batches are thousands of rows, and SQLAlchemy's per-row
+    parameter processing would cost more than the insert itself."""
+    if not rows:
+        return
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        # The text form SQLAlchemy's DateTime keeps on SQLite (UTC, no offset).
+        rows = [(*row[:-1], f"{row[-1].astimezone(UTC):%Y-%m-%d %H:%M:%S.%f}") for row in rows]
+        connection.exec_driver_sql(INSERT_EVENTS.replace("%s", "?"), rows)
+    else:
+        connection.exec_driver_sql(INSERT_EVENTS, rows)
 
 
 def recent_event_times(

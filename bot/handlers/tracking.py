@@ -38,6 +38,12 @@ GIF_HEADERS = [
     (b"cache-control", b"no-store, no-cache, must-revalidate, private"),
 ]
 NOT_FOUND_HEADERS = [(b"content-type", b"text/plain"), (b"content-length", b"9")]
+# The pixel's answer, built once (the server only reads these messages).
+GIF_START = {"type": "http.response.start", "status": 200, "headers": GIF_HEADERS}
+GIF_BODY = {"type": "http.response.body", "body": GIF}
+NOT_FOUND_START = {"type": "http.response.start", "status": 404, "headers": NOT_FOUND_HEADERS}
+NOT_FOUND_BODY = {"type": "http.response.body", "body": b"not found"}
+PIXEL_PATH_LENGTH = len(PIXEL_PATH)
 PAGE_HEADERS = {"Cache-Control": "private, no-store", "X-Robots-Tag": "noindex",
                 "Referrer-Policy": "no-referrer"}  # fmt: skip
 # Buffered hits beyond this wake the writer early.
@@ -104,11 +110,10 @@ class PixelFastPath:
         if scope["type"] != "http" or not scope["path"].startswith(PIXEL_PATH):
             await self.app(scope, receive, send)
             return
-        send_id = self.links.pixel_send(scope["path"][len(PIXEL_PATH) :])
+        send_id = self.links.pixel_send(scope["path"][PIXEL_PATH_LENGTH:])
         if send_id is None:
-            await send({"type": "http.response.start", "status": 404,
-                        "headers": NOT_FOUND_HEADERS})  # fmt: skip
-            await send({"type": "http.response.body", "body": b"not found"})
+            await send(NOT_FOUND_START)
+            await send(NOT_FOUND_BODY)
             return
         agent = ""
         for name, value in scope["headers"]:
@@ -117,10 +122,10 @@ class PixelFastPath:
                 break
         client = scope.get("client")
         # Apple's Mail Privacy Protection fetches from Apple's 17.0.0.0/8; the IP is not kept.
-        apple = bool(client) and client[0].startswith("17.")
+        apple = client is not None and client[0].startswith("17.")
         self.buffer.add(nurture.Hit("open", send_id, time.time(), agent, None, apple))
-        await send({"type": "http.response.start", "status": 200, "headers": GIF_HEADERS})
-        await send({"type": "http.response.body", "body": GIF})
+        await send(GIF_START)
+        await send(GIF_BODY)
 
 
 def tracking_routes(store: Store, links: TrackingLinks, buffer: HitBuffer) -> list[Route]:

@@ -8,17 +8,18 @@ row (UNIQUE per lead and step) when it falls due, and delivered by bot.mail_out.
 from __future__ import annotations
 
 import re
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlmodel import Session
 
 import storage.campaigns
 import storage.leads
 import storage.timeline
-from bot.leads.open_verdict import HUMAN, SCANNER, hits_in_burst, open_verdict
+from bot.leads.open_verdict import BURST_SECONDS, HUMAN, SCANNER, open_verdict
 from bot.leads.views import LEAD_FIELDS
 from storage.engine import Store
 from storage.models import Campaign, CampaignMember, Lead, Rep, TrackingEvent, utcnow
@@ -254,10 +255,9 @@ def _event(send: Any, kind: str, reason: str) -> TrackingEvent:
 # --- opens and clicks --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
+class Hit(NamedTuple):
     """One pixel hit or click as the HTTP server saw it (the IP is never kept, only whether it
-    came from Apple's network)."""
+    came from Apple's network). A tuple: the pixel makes thousands a second."""
 
     kind: str  # open | click
     send_id: int
@@ -275,36 +275,33 @@ def record_hits(session: Session, hits: Iterable[Hit], scanner_window: float) ->
         return 0
     sends = storage.campaigns.sends_by_ids(session, {h.send_id for h in hits})
     since = datetime.fromtimestamp(hits[0].at, UTC) - timedelta(seconds=10)
-    earlier: dict[tuple[int, str], list[float]] = {}
+    # Each send's recent hits, oldest first, trimmed to the burst window as the batch goes on.
+    earlier: dict[tuple[int, str], deque[float]] = {}
     for kind in ("open", "click"):
         times = storage.campaigns.recent_event_times(session, sends, kind, since)
         for send_id, ats in times.items():
-            earlier[(send_id, kind)] = [at.timestamp() for at in ats]
+            earlier[(send_id, kind)] = deque(sorted(at.timestamp() for at in ats))
+    sent_at = {i: s.sent_at.timestamp() for i, s in sends.items() if s.sent_at is not None}
     scored: set[tuple[int, str, int | None]] = set()
-    stored = 0
+    rows: list[tuple[Any, ...]] = []
     for hit in hits:
         send = sends.get(hit.send_id)
         if send is None or send.id is None:
             continue
         if hit.kind == "click" and not 0 <= (hit.link_index or 0) < len(send.links):
             continue
-        seen = earlier.setdefault((send.id, hit.kind), [])
-        since_sent = hit.at - send.sent_at.timestamp() if send.sent_at else None
+        seen = earlier.setdefault((send.id, hit.kind), deque())
+        while seen and hit.at - seen[0] > BURST_SECONDS:
+            seen.popleft()
+        since_sent = hit.at - sent_at[send.id] if send.id in sent_at else None
         verdict = open_verdict(
-            hit.user_agent, seconds_since_sent=since_sent,
-            hits_in_burst=hits_in_burst(seen, hit.at), apple_network=hit.apple_network,
-            scanner_window=scanner_window, kind=hit.kind,
+            hit.user_agent, seconds_since_sent=since_sent, hits_in_burst=1 + len(seen),
+            apple_network=hit.apple_network, scanner_window=scanner_window, kind=hit.kind,
         )  # fmt: skip
         seen.append(hit.at)
         at = datetime.fromtimestamp(hit.at, UTC)
-        session.add(
-            TrackingEvent(
-                send_id=send.id, campaign_id=send.campaign_id, lead_id=send.lead_id,
-                kind=hit.kind, verdict=verdict.kind, verdict_reason=verdict.reason,
-                link_index=hit.link_index, user_agent=hit.user_agent[:300], at=at,
-            )
-        )  # fmt: skip
-        stored += 1
+        rows.append((send.id, send.campaign_id, send.lead_id, hit.kind, verdict.kind,
+                     verdict.reason, hit.link_index, hit.user_agent[:300], at))  # fmt: skip
         scores = verdict.kind == HUMAN or (hit.kind == "click" and verdict.kind != SCANNER)
         key = (send.id, hit.kind, hit.link_index)
         if not scores or key in scored:
@@ -325,7 +322,8 @@ def record_hits(session: Session, hits: Iterable[Hit], scanner_window: float) ->
             data={"campaign_id": send.campaign_id, "send_id": send.id, **data},
         )  # fmt: skip
         entry.at = at
-    return stored
+    storage.campaigns.insert_events(session, rows)
+    return len(rows)
 
 
 # --- stats -------------------------------------------------------------------------------------

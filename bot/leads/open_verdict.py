@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 HUMAN, PROXY, SCANNER = "human", "proxy", "scanner"
 
@@ -50,6 +51,19 @@ def open_verdict(
     kind: str = "open",
 ) -> Verdict:
     """The verdict on one pixel hit (or, with kind="click", one click)."""
+    by_agent = agent_verdict(user_agent, kind, apple_network)
+    if by_agent is not None:
+        return by_agent
+    if seconds_since_sent is not None and seconds_since_sent < scanner_window:
+        return Verdict(SCANNER, f"{seconds_since_sent:.1f}s after delivery")
+    if hits_in_burst >= BURST_HITS:
+        return Verdict(SCANNER, f"burst of {hits_in_burst} hits within {BURST_SECONDS:g}s")
+    return Verdict(HUMAN, "a person's mail client")
+
+
+@lru_cache(maxsize=4096)
+def agent_verdict(user_agent: str, kind: str, apple_network: bool) -> Verdict | None:
+    """What the agent alone tells (a proxy, a scanner), or None; cached: agents repeat."""
     agent = user_agent.strip()
     lowered = agent.lower()
     if kind == "open":
@@ -62,11 +76,7 @@ def open_verdict(
         return Verdict(SCANNER, "no user agent")
     if match := SCANNER_AGENTS.search(agent):
         return Verdict(SCANNER, f"scanner agent ({match.group(0)})")
-    if seconds_since_sent is not None and seconds_since_sent < scanner_window:
-        return Verdict(SCANNER, f"{seconds_since_sent:.1f}s after delivery")
-    if hits_in_burst >= BURST_HITS:
-        return Verdict(SCANNER, f"burst of {hits_in_burst} hits within {BURST_SECONDS:g}s")
-    return Verdict(HUMAN, "a person's mail client")
+    return None
 
 
 def hits_in_burst(earlier: list[float], at: float) -> int:
