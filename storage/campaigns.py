@@ -129,36 +129,30 @@ def stopped_members(session: Session, lead_ids: Iterable[int]) -> Sequence[Campa
     return session.exec(query.where(CampaignMember.state == "stopped")).all()
 
 
-def suppression_of(session: Session, address: str) -> str | None:
-    """Why `address` may not be mailed (bounced, opted_out) on any lead record, or None."""
-    query = (
-        select(Lead.email_status)
-        .where(Lead.email == address.strip().lower())
-        .where(Lead.email_status != "ok")
-        .limit(1)
-    )
-    return session.exec(query).first()
+def plan_sends(session: Session, sends: Iterable[tuple[int, int, int, str]], at: datetime) -> None:
+    """A pending send for each (campaign, step, lead, address), unless one exists: the UNIQUE
+    (lead, step) key makes it at most one."""
+    rows = [
+        {"campaign_id": campaign_id, "step_id": step_id, "lead_id": lead_id, "address": address,
+         "state": "pending", "attempts": 0, "next_attempt_at": at, "links": [],
+         "created_at": utcnow()}
+        for campaign_id, step_id, lead_id, address in sends
+    ]  # fmt: skip
+    if rows:
+        session.execute(_insert_ignoring_duplicates(session, CampaignSend, rows))
 
 
-def replied_since(session: Session, lead_id: int, since: datetime) -> bool:
+def last_reply_at(session: Session, lead_ids: list[int]) -> dict[int, datetime]:
+    """When each of these leads last replied (an email.reply on its timeline)."""
+    if not lead_ids:
+        return {}
     query = (
-        select(TimelineEntry.id)
-        .where(TimelineEntry.lead_id == lead_id)
+        select(TimelineEntry.lead_id, func.max(TimelineEntry.at))
+        .where(col(TimelineEntry.lead_id).in_(lead_ids))
         .where(TimelineEntry.kind == "email.reply")
-        .where(TimelineEntry.at >= since)
-        .limit(1)
+        .group_by(col(TimelineEntry.lead_id))
     )
-    return session.exec(query).first() is not None
-
-
-def plan_send(
-    session: Session, campaign_id: int, step_id: int, lead_id: int, address: str, at: datetime
-) -> None:
-    """A pending send for (lead, step), unless one exists: the UNIQUE key makes it at most one."""
-    row = {"campaign_id": campaign_id, "step_id": step_id, "lead_id": lead_id,
-           "address": address, "state": "pending", "attempts": 0, "next_attempt_at": at,
-           "links": [], "created_at": utcnow()}  # fmt: skip
-    session.execute(_insert_ignoring_duplicates(session, CampaignSend, [row]))
+    return {lead_id: at for lead_id, at in session.exec(query).all()}
 
 
 def _insert_ignoring_duplicates(session: Session, table: Any, rows: list[dict[str, Any]]) -> Any:
@@ -211,6 +205,16 @@ def mark_stale_sending_unknown(session: Session, claimed_before: datetime) -> in
         .values(state="unknown", smtp_reply="worker stopped during delivery; not resent")
     )
     return result.rowcount or 0  # type: ignore[attr-defined]
+
+
+def release_sends(session: Session, send_ids: list[int]) -> None:
+    """Claimed sends that were never handed to SMTP: back to pending, the attempt not counted."""
+    session.execute(
+        update(CampaignSend)
+        .where(col(CampaignSend.id).in_(send_ids))
+        .where(col(CampaignSend.state) == "sending")
+        .values(state="pending", attempts=CampaignSend.attempts - 1, claimed_at=None)
+    )
 
 
 def sends_of(session: Session, campaign_id: int) -> Sequence[CampaignSend]:

@@ -96,9 +96,13 @@ class PlanReport:
     enrolled: int = 0
     planned: int = 0
     stopped: dict[str, int] = field(default_factory=dict)
+    # Members looked at; as many as `limit` means there may be more to plan.
+    members: int = 0
 
 
-def plan_due(session: Session, campaign_ids: list[int], now: datetime | None = None) -> PlanReport:
+def plan_due(
+    session: Session, campaign_ids: list[int], now: datetime | None = None, limit: int = 500
+) -> PlanReport:
     """Enroll new segment matches, then plan a send for every member whose next step is due (or
     stop the member, with the reason). Two workers planning at once skip each other's members
     (SKIP LOCKED) and the UNIQUE (lead, step) key refuses a second send."""
@@ -118,10 +122,17 @@ def plan_due(session: Session, campaign_ids: list[int], now: datetime | None = N
         report.enrolled += storage.campaigns.enroll(session, campaign_id, matched, due)
     if not steps_by_campaign:
         return report
-    for member in storage.campaigns.claim_due_members(session, list(steps_by_campaign), now):
+    members = storage.campaigns.claim_due_members(session, list(steps_by_campaign), now, limit)
+    report.members = len(members)
+    # What the stop rules need, read for the whole batch at once.
+    leads, _ = storage.campaigns.leads_and_owners(session, {m.lead_id for m in members})
+    statuses = storage.campaigns.statuses_by_address(session, {ld.email for ld in leads.values()})
+    last_reply = storage.campaigns.last_reply_at(session, list(leads))
+    planned: list[tuple[int, int, int, str]] = []
+    for member in members:
         steps = steps_by_campaign[member.campaign_id]
-        lead = storage.leads.by_id(session, member.lead_id)
-        reason = stop_reason(session, member, lead)
+        lead = leads.get(member.lead_id)
+        reason = stop_reason(member, lead, statuses, last_reply)
         if reason is None and member.next_position >= len(steps):
             member.state = "done"
         elif reason is not None:
@@ -131,9 +142,7 @@ def plan_due(session: Session, campaign_ids: list[int], now: datetime | None = N
             assert lead is not None and member.id is not None
             step = steps[member.next_position]
             assert step.id is not None
-            storage.campaigns.plan_send(
-                session, member.campaign_id, step.id, member.lead_id, lead.email, now
-            )
+            planned.append((member.campaign_id, step.id, member.lead_id, lead.email))
             report.planned += 1
             member.next_position += 1
             if member.next_position >= len(steps):
@@ -142,17 +151,24 @@ def plan_due(session: Session, campaign_ids: list[int], now: datetime | None = N
                 delay = steps[member.next_position].delay_seconds
                 member.next_due_at = now + timedelta(seconds=delay)
         session.add(member)
+    storage.campaigns.plan_sends(session, planned, now)
     return report
 
 
-def stop_reason(session: Session, member: CampaignMember, lead: Lead | None) -> str | None:
-    """Why this member's sequence ends now: its lead replied, its address may not be mailed
-    (checked by address, on every lead record that carries it), or the lead was closed."""
+def stop_reason(
+    member: CampaignMember,
+    lead: Lead | None,
+    statuses: dict[str, str],
+    last_reply: dict[int, datetime],
+) -> str | None:
+    """Why this member's sequence ends now: its address may not be mailed (checked by address,
+    on every lead record that carries it), its lead replied since joining, or was closed."""
     if lead is None:
         return "lead gone"
-    if suppressed := storage.campaigns.suppression_of(session, lead.email):
-        return suppressed
-    if storage.campaigns.replied_since(session, member.lead_id, member.joined_at):
+    if (status := statuses.get(lead.email, "ok")) != "ok":
+        return status
+    replied = last_reply.get(member.lead_id)
+    if replied is not None and replied >= member.joined_at:
         return "replied"
     if lead.status in CLOSED_STATUSES:
         return lead.status

@@ -105,10 +105,19 @@ class CampaignSender:
             before = utcnow() - timedelta(seconds=self.stale_seconds)
             return storage.campaigns.mark_stale_sending_unknown(session, before)
 
-    def plan(self, campaign_id: int | None = None) -> nurture.PlanReport:
-        with self.store.transaction() as session:
-            ids = [campaign_id] if campaign_id else storage.campaigns.active_ids(session)
-            return nurture.plan_due(session, ids)
+    def plan(self, campaign_id: int | None = None, limit: int = 500) -> nurture.PlanReport:
+        """Plan every due step, `limit` members per transaction."""
+        total = nurture.PlanReport()
+        while True:
+            with self.store.transaction() as session:
+                ids = [campaign_id] if campaign_id else storage.campaigns.active_ids(session)
+                report = nurture.plan_due(session, ids, limit=limit)
+            total.enrolled += report.enrolled
+            total.planned += report.planned
+            for reason, n in report.stopped.items():
+                total.stopped[reason] = total.stopped.get(reason, 0) + n
+            if report.members < limit:
+                return total
 
     def pending(self, campaign_id: int | None = None) -> int:
         with self.store.reading() as session:
@@ -124,6 +133,8 @@ class CampaignSender:
             if not sends:
                 return outgoing, settled
             leads, reps = storage.campaigns.leads_and_owners(session, {s.lead_id for s in sends})
+            # Checked by address, over every lead record: opted out or bounced since planning?
+            statuses = storage.campaigns.statuses_by_address(session, {s.address for s in sends})
             campaigns: dict[int, Campaign | None] = {}
             steps: dict[int, CampaignStep | None] = {}
             for send in sends:
@@ -134,11 +145,8 @@ class CampaignSender:
                     steps[send.step_id] = storage.campaigns.step_by_id(session, send.step_id)
                 campaign, step = campaigns[send.campaign_id], steps[send.step_id]
                 lead = leads.get(send.lead_id)
-                skip = (
-                    "lead gone"
-                    if lead is None
-                    else storage.campaigns.suppression_of(session, send.address)
-                )
+                status = statuses.get(send.address, "ok")
+                skip = "lead gone" if lead is None else None if status == "ok" else status
                 if skip or campaign is None or step is None or lead is None:
                     send.state, send.smtp_reply = "skipped", f"not sent: {skip or 'gone'}"
                     settled["skipped"] += 1
@@ -223,9 +231,16 @@ class CampaignSender:
         pace = Pace(self.rate)
         local = self.from_address.rpartition("@")[2] or "localhost"
         pool = [Connection(self.relay, local) for _ in range(self.connections)]
+        next_claim: asyncio.Task[tuple[list[Outgoing], Counter[str]]] | None = None
+        outgoing: list[Outgoing] = []
+        started: set[int] = set()
         try:
             while True:
-                outgoing, settled = await asyncio.to_thread(self.claim, campaign_id)
+                claim = next_claim or asyncio.create_task(
+                    asyncio.to_thread(self.claim, campaign_id)
+                )
+                next_claim = None
+                outgoing, settled = await claim
                 totals.update(settled)
                 _report(progress, settled)
                 if not outgoing and not settled:
@@ -234,16 +249,36 @@ class CampaignSender:
                         break
                     await asyncio.sleep(min(wait, 60.0))
                     continue
-                results = await self._deliver(outgoing, pool, pace)
+                # (Claiming the next batch while this one goes out was tried: the two fight over
+                # the GIL and the SMTP round trips wait, so the phases take turns.)
+                started = set()
+                results = await self._deliver(outgoing, pool, pace, started)
                 counts = await asyncio.to_thread(self.record, results)
                 totals.update(counts)
                 _report(progress, counts)
+        except asyncio.CancelledError:
+            # Stopped (serve shutting down): what was claimed but never handed to SMTP goes
+            # back to pending; only an email in flight is left for `unknown`.
+            untouched = [o.send_id for o in outgoing if o.send_id not in started]
+            if next_claim is not None:
+                prefetched, _ = await next_claim
+                untouched += [o.send_id for o in prefetched]
+            await asyncio.to_thread(self.release, untouched)
+            raise
         finally:
             await asyncio.gather(*(c.close() for c in pool), return_exceptions=True)
         return totals
 
+    async def _claim(self, campaign_id: int | None) -> tuple[list[Outgoing], Counter[str]]:
+        return await asyncio.to_thread(self.claim, campaign_id)
+
+    def release(self, send_ids: list[int]) -> None:
+        if send_ids:
+            with self.store.transaction() as session:
+                storage.campaigns.release_sends(session, send_ids)
+
     async def _deliver(
-        self, outgoing: list[Outgoing], pool: list[Connection], pace: Pace
+        self, outgoing: list[Outgoing], pool: list[Connection], pace: Pace, started: set[int]
     ) -> list[tuple[int, Result]]:
         queue: asyncio.Queue[Outgoing] = asyncio.Queue()
         for item in outgoing:
@@ -254,6 +289,7 @@ class CampaignSender:
             while not queue.empty():
                 item = queue.get_nowait()
                 await pace.wait()
+                started.add(item.send_id)
                 result = await connection.send(item.sender, item.recipient, item.data)
                 results.append((item.send_id, result))
 
