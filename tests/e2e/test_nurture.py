@@ -6,9 +6,11 @@ the store shows the open, the click and the opt-out, and the next campaign skips
 from __future__ import annotations
 
 import asyncio
+import email
 import re
 import threading
 from collections.abc import Iterator
+from email import policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -17,7 +19,7 @@ import pytest
 
 import storage.campaigns
 from storage.engine import Store
-from tests.campaign_helpers import add_leads
+from tests.campaign_helpers import add_leads, make_next_steps_due
 from tests.services.bot import RunningBot, bot_env
 from tests.services.chromium import chromium_page
 from tests.services.ports import free_port
@@ -175,3 +177,65 @@ def test_buffered_opens_are_written_on_a_clean_stop(
         events = storage.campaigns.events_of(session, 1)
         assert len(events) == 25 and {e.kind for e in events} == {"open"}
     store.dispose()
+
+
+def test_the_scheduler_in_serve_sends_the_next_step_when_it_falls_due(
+    database_url: str, tmp_path: Path, sink: Sink
+) -> None:
+    store = Store(database_url)
+    add_leads(store, 2)
+    bot = start_bot(tmp_path, database_url, sink, LEADBOT_CAMPAIGN_TICK_SECONDS="0.3")
+    try:
+        bot.cli("campaign", "create", "spring", "--step", "welcome:0", "--step", "followup:3d")
+        bot.cli("campaign", "send", "spring")
+        assert len(sink.delivered) == 2
+        [campaign] = bot.cli_json("campaign", "list")
+        assert campaign["state"] == "active"
+        make_next_steps_due(store, 1)  # three days pass
+        bot.wait_until(lambda: len(sink.delivered) == 4)
+        subjects = sorted(d.message()["Subject"] for d in sink.delivered[2:])
+        assert subjects == ["Still thinking it over, Lead0?", "Still thinking it over, Lead1?"]
+        stats = bot.cli_json("campaign", "stats", "spring")
+        assert (stats["planned"], stats["sent"], stats["pending"]) == (4, 4, 0)
+    finally:
+        bot.stop()
+        store.dispose()
+
+
+def test_campaign_commands_create_list_and_preview(tmp_path: Path, sqlite_url: str) -> None:
+    env, smtp_port, http_port = bot_env(tmp_path, sqlite_url)
+    cli = RunningBot(tmp_path, env, smtp_port, http_port)  # the CLI only: no serve
+    store = Store(sqlite_url)
+    add_leads(store, 1, custom={"tags": ["webinar"]})
+    store.dispose()
+    steps = ("--step", "welcome:0", "--step", "followup:3d")
+    created = cli.cli_json("campaign", "create", "spring", *steps, "--tag", "webinar",
+                           "--grade", "A,B")  # fmt: skip
+    assert created["steps"] == [{"template": "welcome", "delay_seconds": 0},
+                                {"template": "followup", "delay_seconds": 259200}]  # fmt: skip
+    assert created["segment"]["grade"] == ["A", "B"] and created["state"] == "draft"
+    assert [c["name"] for c in cli.cli_json("campaign", "list")] == ["spring"]
+
+    out = tmp_path / "welcome.eml"
+    cli.cli("campaign", "preview", "spring", "--lead", "L-1", "--out", str(out))
+    preview = email.message_from_bytes(out.read_bytes(), policy=policy.default)
+    assert preview["To"] == "Lead0 Doe <lead0@acme.io>"
+    assert "Head of Sales" in preview.get_body(("plain",)).get_content()
+    html = tmp_path / "followup.html"
+    cli.cli("campaign", "preview", "spring", "--lead", "lead0@acme.io", "--step", "2",
+            "--out", str(html))  # fmt: skip
+    assert "/t/c/" in html.read_text() and "/t/o/" in html.read_text()
+
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for part, text in (("subject", "Hi"), ("txt", "{{ lead.custom.industry_fact }}"),
+                       ("html", "<p>hi</p>")):  # fmt: skip
+        (broken / f"oops.{part}.j2").write_text(text)
+    cli.cli("campaign", "create", "broken", "--templates", str(broken), "--step", "oops:0")
+    failed = cli.cli("campaign", "preview", "broken", "--lead", "L-1", "--out", str(out),
+                     check=False)  # fmt: skip
+    assert failed.returncode == 1 and "industry_fact" in failed.stderr
+    bad_step = cli.cli("campaign", "create", "x", "--step", "welcome:soon", check=False)
+    assert bad_step.returncode == 2 and "TEMPLATE:DELAY" in bad_step.stderr
+    missing = cli.cli("campaign", "create", "y", "--step", "nosuch:0", check=False)
+    assert missing.returncode == 1 and "nosuch" in missing.stderr
