@@ -17,6 +17,7 @@ import contextlib
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -51,12 +52,20 @@ FLUSH_AT = 2000
 
 
 class HitBuffer:
-    """Opens and clicks waiting to be written: appended by the HTTP server, written in batches."""
+    """Opens and clicks waiting to be written: appended by the HTTP server, written in batches,
+    by `write` when given (serve: the tracking writer process), else in a thread here."""
 
-    def __init__(self, store: Store, flush_seconds: float, scanner_window: float) -> None:
+    def __init__(
+        self,
+        store: Store,
+        flush_seconds: float,
+        scanner_window: float,
+        write: Callable[[list[nurture.Hit]], int] | None = None,
+    ) -> None:
         self.store = store
         self.flush_seconds = flush_seconds
         self.scanner_window = scanner_window
+        self.write = write or self._write
         self.hits: list[nurture.Hit] = []
         self._wake = asyncio.Event()
         self._closing = False
@@ -86,7 +95,7 @@ class HitBuffer:
         if not batch:
             return 0
         try:
-            return await asyncio.to_thread(self._write, batch)
+            return await asyncio.to_thread(self.write, batch)
         except Exception:
             log.exception("writing %d tracking events failed; keeping them for the next try",
                           len(batch))  # fmt: skip

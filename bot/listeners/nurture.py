@@ -10,6 +10,7 @@ from typing import Any
 
 from bot.config import Settings
 from bot.handlers.tracking import HitBuffer, PixelFastPath, tracking_routes
+from bot.listeners.tracking_writer import TrackingWriter
 from bot.mail_out.campaign_sender import CampaignSender
 from bot.mail_out.tracking_links import TrackingLinks
 from storage.engine import Store
@@ -21,8 +22,11 @@ class NurtureRuntime:
     def __init__(self, settings: Settings, store: Store) -> None:
         self.settings = settings
         self.links = TrackingLinks(settings.public_url, settings.signing_key())
+        # Opens and clicks are classified and written by a process of their own, off the GIL
+        # that answers the pixel.
+        self.writer = TrackingWriter(settings.model_dump(), log.getEffectiveLevel())
         self.buffer = HitBuffer(store, settings.tracking_flush_seconds,
-                                settings.scanner_window_seconds)  # fmt: skip
+                                settings.scanner_window_seconds, self.writer.write)  # fmt: skip
         self.sender = CampaignSender(store, settings)
         self.routes = tracking_routes(store, self.links, self.buffer)
         self._writer: asyncio.Task[None] | None = None
@@ -53,3 +57,4 @@ class NurtureRuntime:
                 await self._scheduler
         if self._writer is not None:
             await self.buffer.close(self._writer)
+        await asyncio.to_thread(self.writer.close)
