@@ -129,7 +129,10 @@ class CampaignSender:
         settled: Counter[str] = Counter()
         now = utcnow()
         with self.store.transaction() as session:
-            sends = storage.campaigns.claim_pending_sends(session, now, self.batch, campaign_id)
+            # No bigger than a minute's sending at the rate limit: a batch must be long done
+            # before `stale_seconds` would call its rows abandoned.
+            limit = min(self.batch, max(1, int(self.rate * 60))) if self.rate > 0 else self.batch
+            sends = storage.campaigns.claim_pending_sends(session, now, limit, campaign_id)
             if not sends:
                 return outgoing, settled
             leads, reps = storage.campaigns.leads_and_owners(session, {s.lead_id for s in sends})
