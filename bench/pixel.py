@@ -1,9 +1,10 @@
 """Pixel benchmark: the open pixel of a real `leadbot serve` (one uvicorn worker) next to the same
-GIF as a static file served by nginx, the ceiling. Both are loaded with wrk (Debian packages
-`wrk` and `nginx`: `bash scripts/install-test-deps.sh --bench`) for the same time and number of
-connections; it prints requests per second, p50/p99 latency, and the pixel's share of nginx's
-rate. Aims: at least 20% of nginx, p99 under 10 ms. Afterwards it checks that every pixel hit
-was written to the store (the hits are buffered and written in batches).
+GIF as a static file served by nginx (the ceiling) and from a bare ASGI app on uvicorn (the floor
+of any Python answer). All are loaded with wrk (Debian packages `wrk` and `nginx`:
+`bash scripts/install-test-deps.sh --bench`) for the same time and number of connections; it
+prints requests per second, p50/p99 latency, and the pixel's share of nginx's rate. Aims: at
+least 20% of nginx, p99 under 10 ms. Afterwards it checks that every pixel hit was written to
+the store (hits are buffered and written in batches by a writer process, the rest on stop).
 
     .venv/bin/python bench/pixel.py
     .venv/bin/python bench/pixel.py --seconds 10 --connections 20 --nginx-workers 1
@@ -90,6 +91,39 @@ def nginx_figures(root: Path, args: argparse.Namespace) -> dict[str, float]:
         process.wait()
 
 
+BARE_APP = """
+GIF = {gif!r}
+HEADERS = [(b"content-type", b"image/gif")]
+START = {{"type": "http.response.start", "status": 200, "headers": HEADERS}}
+
+
+async def app(scope, receive, send):
+    if scope["type"] == "http":
+        await send(START)
+        await send({{"type": "http.response.body", "body": GIF}})
+"""
+
+
+def bare_figures(root: Path, args: argparse.Namespace) -> dict[str, float]:
+    """A bare ASGI app answering the GIF on one uvicorn worker: what routing costs nothing."""
+    root.mkdir()
+    (root / "bare_pixel.py").write_text(BARE_APP.format(gif=GIF))
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "bare_pixel:app", "--app-dir", str(root),
+         "--port", str(port), "--log-level", "warning", "--no-access-log",
+         "--loop", "uvloop", "--http", "httptools"],
+    )  # fmt: skip
+    try:
+        wait_for_port(port)
+        url = f"http://127.0.0.1:{port}/t/o/x"
+        wrk(url, 2, args.connections, "warm-up")
+        return wrk(url, args.seconds, args.connections, args.user_agent)
+    finally:
+        process.terminate()
+        process.wait()
+
+
 def pixel_figures(root: Path, args: argparse.Namespace) -> tuple[dict[str, float], int]:
     url = f"sqlite:///{root / 'leadbot.db'}"
     upgrade(url)
@@ -134,13 +168,17 @@ def main() -> None:
         (Path(tmp) / "nginx").mkdir()
         (Path(tmp) / "bot").mkdir()
         ceiling = nginx_figures(Path(tmp) / "nginx", args)
+        bare = bare_figures(Path(tmp) / "bare", args)
         pixel, stored = pixel_figures(Path(tmp) / "bot", args)
     load = f"wrk -t1 -c{args.connections} -d{args.seconds}s"
     print(f"{load}, nginx worker_processes {args.nginx_workers}")
     print(f"{'':<28}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}")
-    for name, f in (("nginx static GIF", ceiling), ("leadbot pixel (1 worker)", pixel)):
+    rows = (("nginx static GIF", ceiling), ("bare ASGI app (1 worker)", bare),
+            ("leadbot pixel (1 worker)", pixel))  # fmt: skip
+    for name, f in rows:
         print(f"{name:<28}{f['rps']:>10.0f}{f['p50']:>9.2f}{f['p99']:>9.2f}{f['errors']:>9.0f}")
     share = pixel["rps"] / ceiling["rps"]
+    print(f"bare ASGI / nginx: {bare['rps'] / ceiling['rps']:.0%}")
     print(f"pixel / nginx: {share:.0%} (aim >= 20%); pixel p99 {pixel['p99']:.2f} ms (aim < 10 ms)")
     hits = pixel["requests"]
     print(f"events written by the stop: {stored} (measured hits {hits:.0f}, plus the warm-up)")
