@@ -263,7 +263,10 @@ def insert_events(session: Session, rows: list[tuple[Any, ...]]) -> None:
     connection = session.connection()
     if connection.dialect.name == "sqlite":
         # The text form SQLAlchemy's DateTime keeps on SQLite (UTC, no offset).
-        rows = [(*row[:-1], f"{row[-1].astimezone(UTC):%Y-%m-%d %H:%M:%S.%f}") for row in rows]
+        rows = [
+            (*row[:-1], row[-1].astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds"))
+            for row in rows
+        ]
         connection.exec_driver_sql(INSERT_EVENTS.replace("%s", "?"), rows)
     else:
         connection.exec_driver_sql(INSERT_EVENTS, rows)
