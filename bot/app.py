@@ -177,6 +177,7 @@ async def serve(settings: Settings, ready: Callable[[], Awaitable[None]] | None 
             host=settings.http_host,
             port=settings.http_port,
             log_level="warning",
+            access_log=False,
             lifespan="on",
         )
     )
