@@ -12,6 +12,7 @@ import contextlib
 import gc
 import logging
 import signal
+import sys
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -125,6 +126,7 @@ async def serve(settings: Settings, ready: Callable[[], Awaitable[None]] | None 
 
     from bot.handlers.lead_page import lead_page_routes
     from bot.listeners.http import build_http_app
+    from bot.listeners.nurture import NurtureRuntime
     from bot.listeners.smtp import InboxSMTPHandler, start_smtp_server
     from bot.public_links import PublicLinks
 
@@ -144,6 +146,7 @@ async def serve(settings: Settings, ready: Callable[[], Awaitable[None]] | None 
 
     rules = RulesFile(settings.rules)
     assigner = Assigner(services.store, rules.get)
+    nurture = NurtureRuntime(settings, services.store)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -174,20 +177,25 @@ async def serve(settings: Settings, ready: Callable[[], Awaitable[None]] | None 
         slack = build_slack_runtime(settings, services.store, log.getEffectiveLevel())
     http_server = EmbeddedUvicorn(
         uvicorn.Config(
-            build_http_app(
-                services.health,
-                [
-                    *lead_page_routes(services.store, links),
-                    *events_routes(services.store, settings.signing_key()),
-                    *(slack.routes if slack else []),
-                ],
+            nurture.wrap(
+                build_http_app(
+                    services.health,
+                    [
+                        *lead_page_routes(services.store, links),
+                        *events_routes(services.store, settings.signing_key()),
+                        *nurture.routes,
+                        *(slack.routes if slack else []),
+                    ],
+                )
             ),
             host=settings.http_host,
             port=settings.http_port,
             log_level="warning",
+            access_log=False,
             lifespan="on",
         )
     )
+    nurture.start()
     tasks = [
         asyncio.create_task(http_server.serve(), name="http"),
         asyncio.create_task(
@@ -243,6 +251,7 @@ async def serve(settings: Settings, ready: Callable[[], Awaitable[None]] | None 
     # Everything built so far lives as long as serve: keep it out of the collector's full passes,
     # which otherwise stall the loop (and every ack and 250) for tens of milliseconds.
     gc.freeze()
+    sys.setswitchinterval(0.0005)
     if ready is not None:
         await ready()
     await stop.wait()
@@ -253,6 +262,7 @@ async def serve(settings: Settings, ready: Callable[[], Awaitable[None]] | None 
     await smtp_server.wait_closed()
     http_server.should_exit = True
     await tasks[0]
+    await nurture.stop()  # after HTTP: every buffered open and click is written
     for task in tasks[1:]:
         task.cancel()
     await asyncio.gather(*tasks[1:], return_exceptions=True)

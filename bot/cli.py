@@ -19,6 +19,7 @@ import storage.reps
 import storage.timeline
 from bot import app as bot_app
 from bot import cli_assign
+from bot.cli_campaign import campaign_cli
 from bot.cli_dedupe import account_cli, dedupe_cli
 from bot.cli_output import JsonOption, err, fail, out, print_json, services
 from bot.config import load_settings
@@ -46,6 +47,7 @@ cli.add_typer(reps_cli, name="reps")
 cli.add_typer(dedupe_cli, name="dedupe")
 cli.add_typer(account_cli, name="account")
 cli_assign.register(cli, reps_cli)
+cli.add_typer(campaign_cli, name="campaign")
 
 # Shared with the other command modules (bot/cli_*.py).
 _services, _print_json, _fail = services, print_json, fail

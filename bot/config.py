@@ -81,6 +81,20 @@ class Settings(BaseSettings):
     worker_idle_seconds: float = 0.5
     # How many times a notification is tried before it is marked failed.
     outbox_max_attempts: int = 8
+    # Nurture campaigns (bot/leads/nurture.py): From address ("" = LEADBOT_REPLY_ADDRESS).
+    outbound_from: str = ""
+    # Emails per second at most (0 = no limit), over this many SMTP connections.
+    outbound_rate: float = 20.0
+    outbound_connections: int = 4
+    # Tries per email before it is marked failed; the first retry waits this long, then doubles.
+    outbound_max_attempts: int = 4
+    outbound_retry_seconds: float = 30.0
+    # Seconds between two runs of the campaign scheduler inside serve.
+    campaign_tick_seconds: float = 60.0
+    # Seconds between two writes of buffered tracking events (opens, clicks).
+    tracking_flush_seconds: float = 1.0
+    # An open or click this soon after delivery is a link scanner's, not a person's.
+    scanner_window_seconds: float = 10.0
 
     @classmethod
     def settings_customise_sources(

@@ -32,6 +32,8 @@ class Rep(SQLModel, table=True):
     # rep, manager or admin: managers and admins may act on any lead.
     role: str = "rep"
     active: bool = True
+    # Closing lines of nurture emails sent for this rep's leads ("" = name and email).
+    signature: str = ""
     created_at: datetime = Field(default_factory=utcnow)
     # Assignment (bot/leads/assignment.py): open leads at most, availability, routing fit.
     capacity: int = Field(default=50, sa_column_kwargs={"server_default": "50"})
@@ -344,3 +346,13 @@ class LeadMerge(SQLModel, table=True):
     moved: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     undone_at: datetime | None = None
     undone_by: str | None = None
+
+
+# Nurture campaigns live in their own module; importing it registers their tables here.
+from storage.campaign_tables import (  # noqa: E402, F401
+    Campaign,
+    CampaignMember,
+    CampaignSend,
+    CampaignStep,
+    TrackingEvent,
+)

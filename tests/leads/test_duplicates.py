@@ -15,7 +15,18 @@ from bot.leads.dedupe import MatchRules
 from bot.leads.permissions import Actor, NotAllowed
 from bot.leads.reply_address import reply_address_for
 from storage.engine import Store
-from storage.models import DuplicateFlag, Lead, LeadBlockKey, LeadMerge, Rep
+from storage.models import (
+    Campaign,
+    CampaignMember,
+    CampaignSend,
+    CampaignStep,
+    DuplicateFlag,
+    Lead,
+    LeadBlockKey,
+    LeadMerge,
+    Rep,
+    TrackingEvent,
+)
 from tests.leads.factories import add_indexed_lead as add_lead
 from tests.leads.factories import run
 from tests.leads.test_pipeline import REPLY_BASE, deliver, mail
@@ -268,3 +279,43 @@ def test_a_merge_scores_the_survivor_with_the_moved_events(store: Store) -> None
         assert survivor is not None
     # two enquiries score more than one (the default rules: 25 points each, fresh)
     assert merged_score > survivor.score > 0
+
+
+def test_a_merge_moves_campaign_rows_and_leaves_a_twin_membership_behind(store: Store) -> None:
+    with store.transaction() as session:
+        old = add_lead(session, "jane@acme.io", first_name="Jane", last_name="Doe")
+        new = add_lead(session, "jd@acme.io", first_name="Jane", last_name="Doe")
+        spring, autumn = (Campaign(name=n, template_set="example") for n in ("spring", "autumn"))
+        session.add_all([spring, autumn])
+        session.flush()
+        step = CampaignStep(campaign_id=spring.id or 0, position=0, template="welcome")
+        session.add(step)
+        session.flush()
+        both = [CampaignMember(campaign_id=spring.id or 0, lead_id=lead.id or 0)
+                for lead in (old, new)]  # fmt: skip
+        only_new = CampaignMember(campaign_id=autumn.id or 0, lead_id=new.id or 0)
+        send = CampaignSend(campaign_id=spring.id or 0, step_id=step.id or 0,
+                            lead_id=new.id or 0, address=new.email)  # fmt: skip
+        session.add_all([*both, only_new, send])
+        session.flush()
+        event = TrackingEvent(send_id=send.id or 0, campaign_id=spring.id or 0,
+                              lead_id=new.id or 0, kind="open", verdict="human")  # fmt: skip
+        session.add(event)
+        session.flush()
+        ids = {"twin": both[1].id, "only_new": only_new.id, "send": send.id, "event": event.id}
+    with store.transaction() as session:
+        run(session, f"merge L-{new.id} L-{old.id}")
+    with store.transaction() as session:
+        owner = {
+            name: session.get(model, ids[name]).lead_id  # type: ignore[union-attr]
+            for name, model in (("twin", CampaignMember), ("only_new", CampaignMember),
+                                ("send", CampaignSend), ("event", TrackingEvent))
+        }  # fmt: skip
+    # The survivor is in spring already: the merged lead's spring membership stays behind (and
+    # stops: a merged lead is never mailed); everything else moves.
+    assert owner == {"twin": new.id, "only_new": old.id, "send": old.id, "event": old.id}
+    with store.transaction() as session:
+        run(session, f"unmerge L-{new.id}")
+    with store.transaction() as session:
+        assert session.get(CampaignMember, ids["only_new"]).lead_id == new.id  # type: ignore[union-attr]
+        assert session.get(TrackingEvent, ids["event"]).lead_id == new.id  # type: ignore[union-attr]

@@ -1,0 +1,345 @@
+"""Named queries over nurture campaigns: segments, members, sends (claimed SKIP LOCKED) and
+tracking events."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
+
+from storage.campaign_tables import (
+    Campaign,
+    CampaignMember,
+    CampaignSend,
+    CampaignStep,
+    TrackingEvent,
+)
+from storage.models import Lead, Rep, TimelineEntry, utcnow
+
+# --- campaigns ---------------------------------------------------------------------------------
+
+
+def add(session: Session, campaign: Campaign, steps: Iterable[tuple[str, int]]) -> Campaign:
+    session.add(campaign)
+    session.flush()
+    assert campaign.id is not None
+    for position, (template, delay) in enumerate(steps):
+        session.add(
+            CampaignStep(
+                campaign_id=campaign.id, position=position, template=template, delay_seconds=delay
+            )
+        )
+    session.flush()
+    return campaign
+
+
+def by_name(session: Session, name: str) -> Campaign | None:
+    return session.exec(select(Campaign).where(Campaign.name == name)).first()
+
+
+def by_id(session: Session, campaign_id: int) -> Campaign | None:
+    return session.get(Campaign, campaign_id)
+
+
+def listing(session: Session) -> Sequence[Campaign]:
+    return session.exec(select(Campaign).order_by(col(Campaign.id))).all()
+
+
+def active_ids(session: Session) -> list[int]:
+    rows = session.exec(select(Campaign.id).where(Campaign.state == "active")).all()
+    return [row for row in rows if row is not None]
+
+
+def steps_of(session: Session, campaign_id: int) -> Sequence[CampaignStep]:
+    query = select(CampaignStep).where(CampaignStep.campaign_id == campaign_id)
+    return session.exec(query.order_by(col(CampaignStep.position))).all()
+
+
+def step_by_id(session: Session, step_id: int) -> CampaignStep | None:
+    return session.get(CampaignStep, step_id)
+
+
+# --- segment and members -----------------------------------------------------------------------
+
+
+def segment_candidates(
+    session: Session, campaign_id: int, segment: dict[str, Any], now: datetime
+) -> Sequence[Lead]:
+    """Leads the segment's column filters match that are not in the campaign yet (tags are
+    checked by the caller: they live in the JSON custom fields)."""
+    members = select(CampaignMember.lead_id).where(CampaignMember.campaign_id == campaign_id)
+    query = (
+        select(Lead)
+        .where(col(Lead.id).not_in(members))
+        .where(Lead.email_status == "ok")
+        .where(col(Lead.merged_into_id).is_(None))  # an alias of its survivor
+    )
+    for key, column in (
+        ("status", Lead.status),
+        ("grade", Lead.grade),
+        ("stage", Lead.stage),
+        ("source", Lead.source),
+    ):
+        values = segment.get(key) or []
+        if values:
+            query = query.where(col(column).in_(values))
+    if segment.get("score_min") is not None:
+        query = query.where(Lead.score >= segment["score_min"])
+    if segment.get("score_max") is not None:
+        query = query.where(Lead.score <= segment["score_max"])
+    if segment.get("not_contacted_days") is not None:
+        cutoff = now - timedelta(days=segment["not_contacted_days"])
+        query = query.where(Lead.last_activity_at <= cutoff)
+    return session.exec(query.order_by(col(Lead.id))).all()
+
+
+def enroll(session: Session, campaign_id: int, lead_ids: Iterable[int], due_at: datetime) -> int:
+    rows = [
+        {"campaign_id": campaign_id, "lead_id": lead_id, "state": "active", "next_position": 0,
+         "next_due_at": due_at, "joined_at": utcnow()}
+        for lead_id in lead_ids
+    ]  # fmt: skip
+    if not rows:
+        return 0
+    session.execute(_insert_ignoring_duplicates(session, CampaignMember, rows))
+    return len(rows)
+
+
+def claim_due_members(
+    session: Session, campaign_ids: list[int], now: datetime, limit: int = 500
+) -> Sequence[CampaignMember]:
+    query = (
+        select(CampaignMember)
+        .where(col(CampaignMember.campaign_id).in_(campaign_ids))
+        .where(CampaignMember.state == "active")
+        .where(CampaignMember.next_due_at <= now)
+        .order_by(col(CampaignMember.id))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return session.exec(query).all()
+
+
+def members_of_lead(session: Session, lead_ids: Iterable[int]) -> Sequence[CampaignMember]:
+    query = select(CampaignMember).where(col(CampaignMember.lead_id).in_(list(lead_ids)))
+    return session.exec(query.where(CampaignMember.state == "active")).all()
+
+
+def stopped_members(session: Session, lead_ids: Iterable[int]) -> Sequence[CampaignMember]:
+    query = select(CampaignMember).where(col(CampaignMember.lead_id).in_(list(lead_ids)))
+    return session.exec(query.where(CampaignMember.state == "stopped")).all()
+
+
+def plan_sends(session: Session, sends: Iterable[tuple[int, int, int, str]], at: datetime) -> None:
+    """A pending send for each (campaign, step, lead, address), unless one exists: the UNIQUE
+    (lead, step) key makes it at most one."""
+    rows = [
+        {"campaign_id": campaign_id, "step_id": step_id, "lead_id": lead_id, "address": address,
+         "state": "pending", "attempts": 0, "next_attempt_at": at, "links": [],
+         "created_at": utcnow()}
+        for campaign_id, step_id, lead_id, address in sends
+    ]  # fmt: skip
+    if rows:
+        session.execute(_insert_ignoring_duplicates(session, CampaignSend, rows))
+
+
+def last_reply_at(session: Session, lead_ids: list[int]) -> dict[int, datetime]:
+    """When each of these leads last replied (an email.reply on its timeline)."""
+    if not lead_ids:
+        return {}
+    query = (
+        select(TimelineEntry.lead_id, func.max(TimelineEntry.at))
+        .where(col(TimelineEntry.lead_id).in_(lead_ids))
+        .where(TimelineEntry.kind == "email.reply")
+        .group_by(col(TimelineEntry.lead_id))
+    )
+    return {lead_id: at for lead_id, at in session.exec(query).all()}
+
+
+def _insert_ignoring_duplicates(session: Session, table: Any, rows: list[dict[str, Any]]) -> Any:
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(table).values(rows).on_conflict_do_nothing()
+
+
+# --- sends -------------------------------------------------------------------------------------
+
+
+def claim_pending_sends(
+    session: Session, now: datetime, limit: int, campaign_id: int | None = None
+) -> Sequence[CampaignSend]:
+    """Pending sends whose time has come, locked for this worker (SKIP LOCKED on PostgreSQL; on
+    SQLite the transaction holds the one write lock)."""
+    query = (
+        select(CampaignSend)
+        .where(CampaignSend.state == "pending")
+        .where(CampaignSend.next_attempt_at <= now)
+    )
+    if campaign_id is not None:
+        query = query.where(CampaignSend.campaign_id == campaign_id)
+    query = query.order_by(col(CampaignSend.id)).limit(limit).with_for_update(skip_locked=True)
+    return session.exec(query).all()
+
+
+def next_pending_at(session: Session, campaign_id: int | None = None) -> datetime | None:
+    query = select(func.min(CampaignSend.next_attempt_at)).where(CampaignSend.state == "pending")
+    if campaign_id is not None:
+        query = query.where(CampaignSend.campaign_id == campaign_id)
+    return session.exec(query).one()
+
+
+def sends_by_ids(session: Session, send_ids: Iterable[int]) -> dict[int, CampaignSend]:
+    rows = session.exec(select(CampaignSend).where(col(CampaignSend.id).in_(list(send_ids))))
+    return {row.id: row for row in rows.all() if row.id is not None}
+
+
+def send_by_id(session: Session, send_id: int) -> CampaignSend | None:
+    return session.get(CampaignSend, send_id)
+
+
+def mark_stale_sending_unknown(session: Session, claimed_before: datetime) -> int:
+    """A send left in `sending` by a worker that died: it may have gone out, so it is not sent
+    again; it is marked `unknown` for a person to look at."""
+    result = session.execute(
+        update(CampaignSend)
+        .where(col(CampaignSend.state) == "sending")
+        .where(col(CampaignSend.claimed_at) < claimed_before)
+        .values(state="unknown", smtp_reply="worker stopped during delivery; not resent")
+    )
+    return result.rowcount or 0  # type: ignore[attr-defined]
+
+
+def release_sends(session: Session, send_ids: list[int]) -> None:
+    """Claimed sends that were never handed to SMTP: back to pending, the attempt not counted."""
+    session.execute(
+        update(CampaignSend)
+        .where(col(CampaignSend.id).in_(send_ids))
+        .where(col(CampaignSend.state) == "sending")
+        .values(state="pending", attempts=CampaignSend.attempts - 1, claimed_at=None)
+    )
+
+
+def sends_of(session: Session, campaign_id: int) -> Sequence[CampaignSend]:
+    query = select(CampaignSend).where(CampaignSend.campaign_id == campaign_id)
+    return session.exec(query.order_by(col(CampaignSend.id))).all()
+
+
+def leads_and_owners(
+    session: Session, lead_ids: Iterable[int]
+) -> tuple[dict[int, Lead], dict[int, Rep]]:
+    leads = {
+        lead.id: lead
+        for lead in session.exec(select(Lead).where(col(Lead.id).in_(list(lead_ids)))).all()
+        if lead.id is not None
+    }
+    owner_ids = {lead.owner_id for lead in leads.values() if lead.owner_id is not None}
+    reps = {
+        rep.id: rep
+        for rep in session.exec(select(Rep).where(col(Rep.id).in_(owner_ids))).all()
+        if rep.id is not None
+    }
+    return leads, reps
+
+
+# --- tracking ----------------------------------------------------------------------------------
+
+
+def add_events(session: Session, events: Iterable[TrackingEvent]) -> None:
+    session.add_all(list(events))
+
+
+EVENT_COLUMNS = ("send_id", "campaign_id", "lead_id", "kind", "verdict", "verdict_reason",
+                 "link_index", "user_agent", "at")  # fmt: skip
+INSERT_EVENTS = (
+    f"INSERT INTO tracking_events ({', '.join(EVENT_COLUMNS)}) "
+    f"VALUES ({', '.join(['%s'] * len(EVENT_COLUMNS))})"
+)
+
+
+def insert_events(session: Session, rows: list[tuple[Any, ...]]) -> None:
+    """Many tracking events (tuples in EVENT_COLUMNS order, `at` an aware UTC datetime) in one
+    DB-API executemany: the pixel's batches are thousands of rows, and SQLAlchemy's per-row
+    parameter processing would cost more than the insert itself."""
+    if not rows:
+        return
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        # The text form SQLAlchemy's DateTime keeps on SQLite (UTC, no offset).
+        rows = [
+            (*row[:-1], row[-1].astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds"))
+            for row in rows
+        ]
+        connection.exec_driver_sql(INSERT_EVENTS.replace("%s", "?"), rows)
+    else:
+        connection.exec_driver_sql(INSERT_EVENTS, rows)
+
+
+def recent_event_times(
+    session: Session, send_ids: Iterable[int], kind: str, since: datetime
+) -> dict[int, list[datetime]]:
+    """When each send was last hit (`kind`) since `since`: what a burst is judged by."""
+    query = (
+        select(TrackingEvent.send_id, TrackingEvent.at)
+        .where(col(TrackingEvent.send_id).in_(list(send_ids)))
+        .where(TrackingEvent.kind == kind)
+        .where(TrackingEvent.at >= since)
+    )
+    times: dict[int, list[datetime]] = {}
+    for send_id, at in session.exec(query).all():
+        times.setdefault(send_id, []).append(at)
+    return times
+
+
+def has_event(session: Session, send_id: int, kind: str, *, verdict: str | None = None,
+              link_index: int | None = None, before: datetime | None = None) -> bool:  # fmt: skip
+    query = (
+        select(TrackingEvent.id)
+        .where(TrackingEvent.send_id == send_id)
+        .where(TrackingEvent.kind == kind)
+    )
+    if before is not None:
+        query = query.where(TrackingEvent.at < before)
+    if verdict is not None:
+        query = query.where(TrackingEvent.verdict == verdict)
+    if link_index is not None:
+        query = query.where(TrackingEvent.link_index == link_index)
+    return session.exec(query.limit(1)).first() is not None
+
+
+def events_of(session: Session, campaign_id: int) -> Sequence[TrackingEvent]:
+    query = select(TrackingEvent).where(TrackingEvent.campaign_id == campaign_id)
+    return session.exec(query.order_by(col(TrackingEvent.id))).all()
+
+
+def statuses_by_address(session: Session, addresses: Iterable[str]) -> dict[str, str]:
+    """The worst email status any lead record with each address has (bounced > opted_out > ok)."""
+    rank = {"ok": 0, "opted_out": 1, "bounced": 2}
+    found: dict[str, str] = {}
+    query = select(Lead.email, Lead.email_status).where(col(Lead.email).in_(list(addresses)))
+    for email, status in session.exec(query).all():
+        if rank.get(status, 0) >= rank.get(found.get(email, "ok"), 0):
+            found[email] = status
+    return found
+
+
+def replied_lead_ids(session: Session, first_sent: dict[int, datetime]) -> set[int]:
+    """Of these leads, those with a reply on their timeline after their first email here."""
+    if not first_sent:
+        return set()
+    query = (
+        select(TimelineEntry.lead_id, func.max(TimelineEntry.at))
+        .where(col(TimelineEntry.lead_id).in_(list(first_sent)))
+        .where(TimelineEntry.kind == "email.reply")
+        .group_by(col(TimelineEntry.lead_id))
+    )
+    return {lead_id for lead_id, at in session.exec(query).all() if at >= first_sent[lead_id]}
+
+
+def count_pending(session: Session, campaign_id: int | None = None) -> int:
+    query = select(func.count()).select_from(CampaignSend).where(CampaignSend.state == "pending")
+    if campaign_id is not None:
+        query = query.where(CampaignSend.campaign_id == campaign_id)
+    return session.exec(query).one()
