@@ -10,6 +10,7 @@ new people) and how many key rows one match read. It asserts nothing.
     .venv/bin/python bench/dedupe_store.py                          # SQLite file, 1M leads
     .venv/bin/python bench/dedupe_store.py --leads 100000 --scan   # and the batch scan
     .venv/bin/python bench/dedupe_store.py --database-url postgresql://…/bench
+    .venv/bin/python bench/dedupe_store.py --database-url sqlite:///big.db --reuse  # again
 """
 
 from __future__ import annotations
@@ -75,8 +76,12 @@ def lead_row(person: Person, now: datetime) -> dict[str, object]:
     }
 
 
-def load(store: Store, factory: LeadFactory, leads: int, keep: int) -> list[Person]:
-    """Insert `leads` synthetic leads and their blocking keys; a sample of `keep` of them."""
+def load(
+    store: Store, factory: LeadFactory, leads: int, keep: int, insert_rows: bool = True
+) -> list[Person]:
+    """Insert `leads` synthetic leads and their blocking keys; a sample of `keep` of them.
+    Without `insert_rows` the same leads are only generated (a store kept from an earlier run
+    with the same seed holds them already)."""
     now = datetime.now(UTC)
     sample: list[Person] = []
     rng = factory.rng
@@ -86,6 +91,10 @@ def load(store: Store, factory: LeadFactory, leads: int, keep: int) -> list[Pers
         task = bar.add_task("storing leads", total=leads)
         for start in range(0, leads, BATCH):
             people = [factory.lead(key) for key in range(start, min(start + BATCH, leads))]
+            if not insert_rows:
+                _sample(sample, people, keep, rng)
+                bar.update(task, completed=min(start + BATCH, leads))
+                continue
             rows = [lead_row(person, now) for person in people]
             prepared = [prepare(replace(person, key=int(person.key) + 1)) for person in people]
             key_rows = [{"lead_id": p.key, "key": key} for p in prepared for key in keys_of(p)]
@@ -95,11 +104,7 @@ def load(store: Store, factory: LeadFactory, leads: int, keep: int) -> list[Pers
                 session.execute(insert(Lead), rows)
                 session.execute(insert(LeadBlockKey), key_rows)
                 session.execute(insert(LeadMatchForm), form_rows)
-            for person in people:
-                if len(sample) < keep:
-                    sample.append(person)
-                elif (j := rng.randrange(int(person.key) + 1)) < keep:
-                    sample[j] = person
+            _sample(sample, people, keep, rng)
             bar.update(task, completed=min(start + BATCH, leads))
     took = time.perf_counter() - started
     print(
@@ -107,6 +112,15 @@ def load(store: Store, factory: LeadFactory, leads: int, keep: int) -> list[Pers
         f"({leads / took:,.0f} leads/s)"
     )
     return sample
+
+
+def _sample(sample: list[Person], people: list[Person], keep: int, rng: random.Random) -> None:
+    """Reservoir sampling: every stored lead equally likely to be altered into a probe."""
+    for person in people:
+        if len(sample) < keep:
+            sample.append(person)
+        elif (j := rng.randrange(int(person.key) + 1)) < keep:
+            sample[j] = person
 
 
 def probe_lead(person: Person, lead_id: int) -> Lead:
@@ -132,6 +146,11 @@ def main() -> None:
     parser.add_argument("--leads", type=int, default=1_000_000)
     parser.add_argument("--probes", type=int, default=1_000)
     parser.add_argument("--database-url", help="default: a new SQLite file in a temp folder")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="the store at --database-url holds the leads of an earlier run (same --leads, --seed)",
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
         "--scan", action="store_true", help="then time `leadbot dedupe scan` over the store"
@@ -146,7 +165,7 @@ def main() -> None:
         factory = LeadFactory(random.Random(args.seed), companies=max(200, args.leads // 8))
         print(f"store: {url.split('@')[-1]}; match one new lead against {args.leads:,} leads")
         wanted = args.probes // 2
-        sample = load(store, factory, args.leads, wanted)
+        sample = load(store, factory, args.leads, wanted, insert_rows=not args.reuse)
         probes = [(factory.altered(p, args.leads + i), p.key) for i, p in enumerate(sample)]
         probes += [
             (factory.lead(args.leads + wanted + i), None) for i in range(args.probes - wanted)
@@ -159,7 +178,9 @@ def main() -> None:
                 t0 = time.perf_counter()
                 matches = duplicates.find_matches(session, lead, rules)
                 timings.append((time.perf_counter() - t0) * 1000)
-                sizes = storage.duplicates.block_sizes(session, blocking_keys(person))
+                sizes = storage.duplicates.block_sizes(
+                    session, blocking_keys(person), cap=rules.max_block_size
+                )
             rows_read += sum(n for n in sizes.values() if n <= rules.max_block_size)
             if original is not None and matches and matches[0].key == int(original) + 1:
                 found += 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import case, delete, func, insert, or_, update
+from sqlalchemy import case, delete, func, insert, literal, or_, union_all, update
 from sqlmodel import Session, col, select
 
 from storage.models import (
@@ -57,17 +57,30 @@ def match_forms(session: Session, lead_ids: Collection[int]) -> dict[int, dict[s
     return {lead_id: form for lead_id, form in session.connection().execute(query)}
 
 
-def block_sizes(session: Session, keys: Collection[str]) -> dict[str, int]:
-    """How many leads share each of `keys` (keys nobody has are left out)."""
+def block_sizes(session: Session, keys: Collection[str], cap: int | None = None) -> dict[str, int]:
+    """How many leads share each of `keys` (keys nobody has are left out). With `cap`, a block
+    is counted up to `cap` + 1 only: a block over the limit is skipped anyway, and counting a
+    word shared by 50,000 leads would read all of them."""
     if not keys:
         return {}
-    query = (
-        select(LeadBlockKey.key, func.count())
-        .where(col(LeadBlockKey.key).in_(keys))
-        .group_by(col(LeadBlockKey.key))
-    )
-    # Core, not ORM rows: this runs on every capture (bench/dedupe_store.py).
-    return {key: n for key, n in session.connection().execute(query)}
+    if cap is None:
+        query = (
+            select(LeadBlockKey.key, func.count())
+            .where(col(LeadBlockKey.key).in_(keys))
+            .group_by(col(LeadBlockKey.key))
+        )
+        # Core, not ORM rows: this runs on every capture (bench/dedupe_store.py).
+        return {key: n for key, n in session.connection().execute(query)}
+    parts = []
+    for key in sorted(keys):
+        members = (
+            select(LeadBlockKey.lead_id).where(col(LeadBlockKey.key) == key).limit(cap + 1)
+        ).subquery()
+        parts.append(
+            select(literal(key).label("key"), func.count().label("n")).select_from(members)
+        )
+    sizes = session.connection().execute(union_all(*parts))
+    return {key: n for key, n in sizes if n}
 
 
 def block_members(session: Session, keys: Collection[str]) -> dict[str, list[int]]:

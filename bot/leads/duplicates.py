@@ -46,7 +46,7 @@ def find_matches(session: Session, lead: Lead, rules: MatchRules) -> list[Match]
     assert lead.id is not None
     probe = prepare(person_of(lead))
     keys = keys_of(probe)
-    sizes = storage.duplicates.block_sizes(session, keys)
+    sizes = storage.duplicates.block_sizes(session, keys, cap=rules.max_block_size)
     weights = {
         key: block_weight(size) for key, size in sizes.items() if size <= rules.max_block_size
     }

@@ -100,33 +100,45 @@ class Scorer:
             )
 
     def run(self, rules: Rules, now: datetime, limit: int = 500) -> int:
-        """Re-score the leads with new behaviour events; returns how many had new ones."""
-        if not self.pending():
+        """Re-score the leads with new behaviour events; returns how many had new ones.
+
+        It looks in a read first and takes a write transaction only for entries it has not
+        scored yet, or to move the cursor: on SQLite a write holds the one write lock that the
+        SMTP listener and the inbox worker need (re-scoring every lead above the cursor on each
+        tick of the loop cut ingest from ~180 to ~20 leads/s)."""
+        with self.store.reading() as session:
+            position = storage.assignment.cursor_position(session, CURSOR)
+            entries = storage.assignment.entries_after(
+                session, position, sorted(SCORING_KINDS), limit
+            )
+        if not entries:
+            return 0
+        tick = self.clock()
+        fresh = list(
+            dict.fromkeys(lead_id for entry_id, lead_id in entries if entry_id not in self.seen)
+        )
+        seen = dict(self.seen)
+        for entry_id, _ in entries:
+            seen.setdefault(entry_id, tick)
+        settled = [entry_id for entry_id, first in seen.items()
+                   if tick - first >= self.HOLDBACK_SECONDS]  # fmt: skip
+        if len(entries) == limit:  # a backlog: move on, or a long history never ends
+            settled.append(entries[-1][0])
+        target = max([position, *settled])
+        if not fresh and target <= position:
             return 0
         with self.store.transaction() as session:
             cursor = storage.assignment.cursor_for_update(session, CURSOR)
-            entries = storage.assignment.entries_after(
-                session, cursor.position, sorted(SCORING_KINDS), limit
-            )
-            if not entries:
-                return 0
-            for lead_id in dict.fromkeys(lead_id for _, lead_id in entries):
+            for lead_id in fresh:
                 lead = storage.leads.by_id(session, lead_id, for_update=True)
                 if lead is not None:
                     refresh(session, lead, rules, now)
-            fresh = {lead_id for entry_id, lead_id in entries if entry_id not in self.seen}
-            tick = self.clock()
-            for entry_id, _ in entries:
-                self.seen.setdefault(entry_id, tick)
-            settled = [entry_id for entry_id, first in self.seen.items()
-                       if tick - first >= self.HOLDBACK_SECONDS]  # fmt: skip
-            if len(entries) == limit:  # a backlog: move on, or a long history never ends
-                settled.append(entries[-1][0])
-            if settled:
-                cursor.position = max(cursor.position, max(settled))
-                self.seen = {k: v for k, v in self.seen.items() if k > cursor.position}
+            if target > cursor.position:
+                cursor.position = target
                 session.add(cursor)
-            return len(fresh)
+            position = cursor.position
+        self.seen = {k: v for k, v in seen.items() if k > position}
+        return len(fresh)
 
 
 def why_text(session: Session, lead: Lead, rules: Rules, now: datetime) -> str:

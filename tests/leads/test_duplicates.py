@@ -254,6 +254,12 @@ def test_matching_reads_only_the_blocks_of_the_new_lead(store: Store) -> None:
                      company="Initech", phone="+1 212 555 0199", reply_token="x")  # fmt: skip
         sizes = storage.duplicates.block_sizes(session, ["co:globex", "co:initech"])
         assert sizes == {"co:globex": 6, "co:initech": 1}
+        # Counted up to the limit + 1 only: a big block is known to be too big, not read whole.
+        capped = storage.duplicates.block_sizes(session, ["co:globex", "co:initech"], cap=5)
+        assert capped == {"co:globex": 6, "co:initech": 1}
+        assert storage.duplicates.block_sizes(session, ["co:globex", "co:nobody"], cap=2) == {
+            "co:globex": 3
+        }
         [match] = duplicates.find_matches(session, probe, rules)
         assert (match.key, match.verdict) == (twin.id, "merge")
         stranger = Lead(id=10_001, email="x@globex.test", first_name="Zed", last_name="Quux",
