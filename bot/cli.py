@@ -21,7 +21,8 @@ from bot import app as bot_app
 from bot import cli_assign
 from bot.cli_campaign import campaign_cli
 from bot.cli_dedupe import account_cli, dedupe_cli
-from bot.cli_output import JsonOption, err, fail, out, print_json, services
+from bot.cli_output import JsonOption, err, fail, out, print_json
+from bot.cli_output import services as load_services
 from bot.config import load_settings
 from bot.handlers.inbound_email import accept_raw
 from bot.leads import actions, commands, dedupe_rules
@@ -48,9 +49,6 @@ cli.add_typer(dedupe_cli, name="dedupe")
 cli.add_typer(account_cli, name="account")
 cli_assign.register(cli, reps_cli)
 cli.add_typer(campaign_cli, name="campaign")
-
-# Shared with the other command modules (bot/cli_*.py).
-_services, _print_json, _fail = services, print_json, fail
 
 
 @cli.command()
@@ -90,7 +88,7 @@ def leads_list(
     as_json: JsonOption = False,
 ) -> None:
     """List leads, oldest first."""
-    services = _services()
+    services = load_services()
     with services.store.transaction() as session:
         owners = {rep.id: rep for rep in storage.reps.listing(session)}
         rows = [
@@ -98,7 +96,7 @@ def leads_list(
             for lead in storage.leads.listing(session, status=status, limit=limit, offset=offset)
         ]
     if as_json:
-        _print_json(rows)
+        print_json(rows)
         return
     table = Table("id", "email", "name", "company", "status", "stage", "owner", "created")
     for row in rows:
@@ -109,7 +107,7 @@ def leads_list(
 
 
 def _lead_with_timeline(ref: str) -> dict[str, Any]:
-    services = _services()
+    services = load_services()
     with services.store.transaction() as session:
         lead = actions.find_lead(session, ref)
         owner = storage.reps.by_id(session, lead.owner_id) if lead.owner_id else None
@@ -130,9 +128,9 @@ def _show_lead(ref: str, as_json: bool) -> None:
     try:
         data = _lead_with_timeline(ref)
     except (actions.LeadNotFound, ValueError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if as_json:
-        _print_json(data)
+        print_json(data)
         return
     name = f"{data['first_name']} {data['last_name']}".strip() or data["email"]
     out.print(f"[bold]{data['id']}[/bold] {name} <{data['email']}>", highlight=False)
@@ -180,21 +178,21 @@ def lead_command(
     try:
         command = commands.parse(words or [])
     except commands.UsageError as exc:
-        _fail(str(exc), code=2)
+        fail(str(exc), code=2)
     if command.verb == "help":
         out.print(commands.usage_text(), highlight=False, markup=False)
         return
     if command.verb == "show":
         _show_lead(command.lead_ref, as_json)
         return
-    services = _services()
+    services = load_services()
     try:
         with services.store.transaction() as session:
             actor = Actor.operator(getpass.getuser())
             if as_rep:
                 rep = storage.reps.by_email(session, as_rep)
                 if rep is None:
-                    _fail(f"no rep {as_rep} (see leadbot reps list)")
+                    fail(f"no rep {as_rep} (see leadbot reps list)")
                 actor = Actor.for_rep(rep)
             outcome = commands.execute(
                 session, command, actor, match_rules=dedupe_rules.read(services.settings.rules)
@@ -202,7 +200,7 @@ def lead_command(
             result = lead_dict(outcome.lead) if outcome.lead else None
             listed = [lead_dict(lead) for lead in outcome.leads]
     except commands.NeedsInput as exc:
-        _fail(str(exc), code=2)
+        fail(str(exc), code=2)
     except (
         actions.LeadNotFound,
         actions.RepNotFound,
@@ -211,9 +209,9 @@ def lead_command(
         NotAllowed,
         ValueError,
     ) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if as_json:
-        _print_json({"message": outcome.message, "lead": result, "leads": listed})
+        print_json({"message": outcome.message, "lead": result, "leads": listed})
         return
     out.print(outcome.message, highlight=False, markup=False)
     for row in listed:
@@ -245,22 +243,22 @@ def reps_add(
 ) -> None:
     """Add a rep (Slack users are matched to reps by email on first contact)."""
     if role not in ("rep", "manager", "admin"):
-        _fail("role must be rep, manager or admin", code=2)
+        fail("role must be rep, manager or admin", code=2)
     rep = Rep(name=name, email=email.strip().lower(), role=role, slack_user_id=slack_id)
     try:
         cli_assign.apply_rep_options(rep, capacity=capacity, timezone=tz, hours=hours, days=days,
                                      skills=skills, languages=languages,
                                      territories=territories, weight=weight)  # fmt: skip
     except ValueError as exc:
-        _fail(str(exc), code=2)
-    services = _services()
+        fail(str(exc), code=2)
+    services = load_services()
     with services.store.transaction() as session:
         if storage.reps.by_email(session, email):
-            _fail(f"a rep with email {email} exists already")
+            fail(f"a rep with email {email} exists already")
         rep = storage.reps.add(session, rep)
         data = rep_dict(rep)
     if as_json:
-        _print_json(data)
+        print_json(data)
     else:
         out.print(f"{data['id']} {name} <{data['email']}> {role}", highlight=False, markup=False)
 
@@ -268,11 +266,11 @@ def reps_add(
 @reps_cli.command("list")
 def reps_list(as_json: JsonOption = False) -> None:
     """List reps."""
-    services = _services()
+    services = load_services()
     with services.store.transaction() as session:
         rows = [rep_dict(rep) for rep in storage.reps.listing(session)]
     if as_json:
-        _print_json(rows)
+        print_json(rows)
         return
     table = Table("id", "name", "email", "role", "slack", "active")
     for row in rows:
@@ -291,7 +289,7 @@ def inbox_list(
     as_json: JsonOption = False,
 ) -> None:
     """Every inbound message: classification, the lead it touched, and errors."""
-    services = _services()
+    services = load_services()
     with services.store.transaction() as session:
         rows = [inbound_dict(m) for m in storage.inbox.listing(session, state=state, limit=limit,
                                                                  offset=offset)]  # fmt: skip
@@ -301,7 +299,7 @@ def inbox_list(
 @inbox_cli.command("quarantined")
 def inbox_quarantined(as_json: JsonOption = False) -> None:
     """Messages that could not be processed, with the error; retry them with `inbox retry`."""
-    services = _services()
+    services = load_services()
     with services.store.transaction() as session:
         rows = [inbound_dict(m) for m in storage.inbox.listing(session, state="quarantined")]
     _print_inbox(rows, as_json)
@@ -309,7 +307,7 @@ def inbox_quarantined(as_json: JsonOption = False) -> None:
 
 def _print_inbox(rows: list[dict[str, Any]], as_json: bool) -> None:
     if as_json:
-        _print_json(rows)
+        print_json(rows)
         return
     table = Table("id", "received", "state", "class", "lead", "from", "subject", "error")
     for row in rows:
@@ -326,13 +324,13 @@ def inbox_retry(
     all_: Annotated[bool, typer.Option("--all", help="Every quarantined message.")] = False,
 ) -> None:
     """Queue quarantined messages again and process them now."""
-    services = _services()
+    services = load_services()
     if all_:
         with services.store.transaction() as session:
             ids = [m.id for m in storage.inbox.listing(session, state="quarantined", limit=100000)
                    if m.id is not None]  # fmt: skip
     if not ids:
-        _fail("name message ids or --all", code=2)
+        fail("name message ids or --all", code=2)
     queued = [i for i in ids or [] if services.inbound.retry(i)]
     services.inbound.drain()
     with services.store.transaction() as session:
@@ -353,7 +351,7 @@ def inbox_import(
     paths: list[Path] = []
     for path in files:
         paths += sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    services = _services()
+    services = load_services()
     for path in track(paths, description="importing", console=err, disable=len(paths) < 20):
         accept_raw(services.store, path.read_bytes(), channel="file", mail_from="")
     processed = services.inbound.drain()
@@ -363,7 +361,7 @@ def inbox_import(
 @inbox_cli.command("process")
 def inbox_process() -> None:
     """Process whatever is queued now (what `serve` does continuously)."""
-    services = _services()
+    services = load_services()
     out.print(f"processed {services.inbound.drain()} messages")
 
 

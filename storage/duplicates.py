@@ -240,13 +240,6 @@ def last_merge_of(session: Session, merged_id: int) -> LeadMerge | None:
     return session.exec(query).first()
 
 
-def merged_into(session: Session, survivor_id: int) -> Sequence[Lead]:
-    """Leads folded into `survivor_id` (their addresses are the survivor's too)."""
-    return session.exec(
-        select(Lead).where(Lead.merged_into_id == survivor_id).order_by(col(Lead.id))
-    ).all()
-
-
 # --- batch scan -------------------------------------------------------------------------------
 
 

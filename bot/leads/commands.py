@@ -154,7 +154,7 @@ def execute(
         return Outcome(qualification.why_text(session, lead, rules or rules_from_settings(),
                                               utcnow()))  # fmt: skip
     if verb == "unmerge":
-        return _unmerge(session, lead, actor)
+        return _unmerge(session, lead, actor, rules)
     if lead.merged_into_id is not None:
         raise actions.BadArguments(
             f"{label} was merged into {lead_label(lead.merged_into_id)}: act on that lead, "
@@ -170,7 +170,7 @@ def execute(
     owner = storage.reps.by_id(session, lead.owner_id) if lead.owner_id else None
     authorize(actor, lead, owner)
     if verb in ("merge", "notdup"):
-        return _merge_or_dismiss(session, lead, command, actor, match_rules or MatchRules())
+        return _merge_or_dismiss(session, lead, command, actor, match_rules or MatchRules(), rules)
     if verb == "note":
         actions.add_note(session, lead, actor.label, " ".join(command.args))
         return Outcome(f"note added to {label}", lead)
@@ -213,7 +213,12 @@ def _convert(
 
 
 def _merge_or_dismiss(
-    session: Session, lead: Lead, command: Command, actor: Actor, rules: MatchRules
+    session: Session,
+    lead: Lead,
+    command: Command,
+    actor: Actor,
+    match_rules: MatchRules,
+    scoring: Rules | None,
 ) -> Outcome:
     """`merge L-9 L-7` folds L-9 into L-7; `notdup L-9 L-7` keeps them apart for good. The
     actor must be allowed to change both leads."""
@@ -231,9 +236,9 @@ def _merge_or_dismiss(
         return Outcome(
             f"{lead_label(lead.id)} and {lead_label(other.id)} are different people", other
         )
-    match = score_prepared(prepare(person_of(lead)), prepare(person_of(other)), rules)
+    match = score_prepared(prepare(person_of(lead)), prepare(person_of(other)), match_rules)
     try:
-        merging.merge(session, lead, other, actor.label, rules, match=match)
+        merging.merge(session, lead, other, actor.label, match_rules, match=match, scoring=scoring)
     except merging.MergeRefused as exc:
         raise actions.BadArguments(str(exc)) from None
     return Outcome(
@@ -243,7 +248,7 @@ def _merge_or_dismiss(
     )
 
 
-def _unmerge(session: Session, lead: Lead, actor: Actor) -> Outcome:
+def _unmerge(session: Session, lead: Lead, actor: Actor, scoring: Rules | None) -> Outcome:
     if lead.merged_into_id is None:
         raise actions.BadArguments(f"{lead_label(lead.id)} is not merged into another lead")
     survivor = storage.leads.by_id(session, lead.merged_into_id, for_update=True)
@@ -252,8 +257,8 @@ def _unmerge(session: Session, lead: Lead, actor: Actor) -> Outcome:
     )
     if survivor is not None:
         authorize(actor, survivor, owner)
-    survivor, kept = merging.unmerge(session, lead, actor.label)
-    note = f"; {survivor and lead_label(survivor.id)} kept {', '.join(kept)}" if kept else ""
+    survivor, kept = merging.unmerge(session, lead, actor.label, scoring=scoring)
+    note = f"; {lead_label(survivor.id)} kept {', '.join(kept)}" if kept else ""
     return Outcome(f"{lead_label(lead.id)} is a lead of its own again{note}", lead)
 
 

@@ -26,6 +26,7 @@ from bot.leads import companies, duplicates, merging
 from bot.leads.dedupe import Match, MatchRules, Person, prepare, scan, score_prepared
 from bot.leads.lead_index import index, person_of
 from bot.leads.refs import lead_label
+from bot.leads.rules import rules_from_settings
 from storage.engine import Store
 
 PAGE = 1000
@@ -177,6 +178,7 @@ def _merge_clusters(
 ) -> int:
     """Merge each cluster into its oldest lead, one transaction per cluster."""
     progress("merge", len(clusters), 0)
+    scoring = rules_from_settings()  # once for the batch, not once per merge
     merged = 0
     for group in clusters:
         with store.transaction() as session:
@@ -188,7 +190,7 @@ def _merge_clusters(
                 match = score_prepared(
                     prepare(person_of(lead)), prepare(person_of(survivor)), rules
                 )
-                merging.merge(session, lead, survivor, actor, rules, match=match)
+                merging.merge(session, lead, survivor, actor, rules, match=match, scoring=scoring)
                 merged += 1
         progress("merge", len(clusters), 1)
     return merged

@@ -25,7 +25,7 @@ from bot.leads import qualification
 from bot.leads.dedupe import Match, MatchRules
 from bot.leads.lead_index import index
 from bot.leads.refs import lead_label
-from bot.leads.rules import rules_from_settings
+from bot.leads.rules import Rules, rules_from_settings
 from storage.models import Lead, LeadMerge, utcnow
 
 # Fields the survivor may take from the merged lead.
@@ -80,8 +80,11 @@ def merge(
     actor: str,
     rules: MatchRules,
     match: Match | None = None,
+    *,
+    scoring: Rules | None = None,
 ) -> LeadMerge:
-    """Fold `merged` into `survivor` in the caller's transaction; the record undo needs."""
+    """Fold `merged` into `survivor` in the caller's transaction; the record undo needs.
+    `scoring` re-scores the survivor (the rules file's, when the caller has none at hand)."""
     assert merged.id is not None and survivor.id is not None
     if merged.id == survivor.id:
         raise MergeRefused("a lead cannot be merged into itself")
@@ -145,11 +148,13 @@ def merge(
         data={"merge": record.id, "survivor": lead_label(survivor.id)},
     )
     index(session, survivor)
-    rescore(session, survivor)
+    rescore(session, survivor, scoring)
     return record
 
 
-def unmerge(session: Session, merged: Lead, actor: str) -> tuple[Lead, list[str]]:
+def unmerge(
+    session: Session, merged: Lead, actor: str, *, scoring: Rules | None = None
+) -> tuple[Lead, list[str]]:
     """Undo the merge that folded `merged` away: the survivor and the list of fields kept
     because they changed after the merge."""
     assert merged.id is not None
@@ -192,15 +197,17 @@ def unmerge(session: Session, merged: Lead, actor: str) -> tuple[Lead, list[str]
     )
     index(session, survivor)
     index(session, merged)
-    rescore(session, survivor)
-    rescore(session, merged)
+    scoring = scoring or rules_from_settings()
+    rescore(session, survivor, scoring)
+    rescore(session, merged, scoring)
     return survivor, kept
 
 
-def rescore(session: Session, lead: Lead) -> None:
+def rescore(session: Session, lead: Lead, scoring: Rules | None = None) -> None:
     """Score and grade again: the events a merge moves change both (the timeline cursor of the
-    scorer has passed the moved entries, so it would not see them)."""
-    qualification.refresh(session, lead, rules_from_settings(), utcnow())
+    scorer has passed the moved entries, so it would not see them). Callers that merge many
+    leads pass `scoring` once instead of having the rules file read for each merge."""
+    qualification.refresh(session, lead, scoring or rules_from_settings(), utcnow())
 
 
 def _jsonable(values: dict[str, Any]) -> dict[str, Any]:

@@ -52,6 +52,8 @@ class MailEvent:
     created: bool = False
     touched: list[Lead] = field(default_factory=list)
     match_rules: MatchRules = field(default_factory=MatchRules)
+    # An existing lead's matching fields changed (a gap filled): its keys need recomputing.
+    fields_changed: bool = False
     # What de-duplication did with a new lead (merged it, flagged it), for the notification.
     duplicate: str = ""
 
@@ -101,13 +103,15 @@ def step_apply(session: Session, event: MailEvent) -> None:
 
 def step_dedupe(session: Session, event: MailEvent) -> None:
     """A new lead is matched against the stored ones: merged into a sure duplicate (the
-    enquiry lands on the existing lead), flagged against likely ones; a changed one is
-    re-indexed. Then it is linked to its company's account."""
+    enquiry lands on the existing lead), flagged against likely ones, then linked to its
+    company's account. A known lead is re-indexed only when the mail filled one of its fields
+    (a reply or a repeat enquiry writes no keys)."""
     lead = event.lead
     if lead is None or lead.id is None:
         return
     if not event.created:
-        index(session, lead)
+        if event.fields_changed:
+            index(session, lead)
         return
     decision = duplicates.on_capture(session, lead, event.match_rules, actor="system")
     if decision.survivor is not None and decision.match is not None:
@@ -214,7 +218,7 @@ def _update_lead(session: Session, event: MailEvent, lead: Lead, draft: LeadDraf
         lead.enquiry = draft.enquiry
     storage.leads.touch(session, lead)
     _append_email(session, event, lead, "email.enquiry", "new enquiry", {"filled": filled})
-    event.outcome, event.lead = "enquiry", lead
+    event.outcome, event.lead, event.fields_changed = "enquiry", lead, bool(filled)
 
 
 def _record_reply(session: Session, event: MailEvent, lead: Lead) -> None:
