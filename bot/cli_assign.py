@@ -3,20 +3,19 @@
 
 from __future__ import annotations
 
-import json
 import random
-import sys
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 import storage.assignment
 import storage.leads
 import storage.reps
 import storage.timeline
+from bot.cli_output import JsonOption, err, fail, out, print_json
+from bot.cli_output import services as load_services
 from bot.config import load_settings
 from bot.leads import actions, qualification
 from bot.leads.assignment import Assigner, explain, parse_absence, parse_days, parse_hours, zone
@@ -33,11 +32,6 @@ events_cli = typer.Typer(
     help="Behaviour events that score leads (page visits, form posts, …).", no_args_is_help=True
 )
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
-
 
 def register(cli: typer.Typer, reps_cli: typer.Typer) -> None:
     """Add these commands to the main CLI (bot/cli.py)."""
@@ -49,28 +43,13 @@ def register(cli: typer.Typer, reps_cli: typer.Typer) -> None:
     reps_cli.command("set")(reps_set)
 
 
-def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
-
-
-def _fail(message: str, code: int = 1) -> None:
-    err.print(f"[red]error:[/red] {message}", markup=True, highlight=False)
-    raise typer.Exit(code)
-
-
-def _services():  # type: ignore[no-untyped-def]
-    from bot import app as bot_app
-
-    return bot_app.build_services(load_settings())
-
-
 def _at(text: str | None) -> datetime:
     if not text:
         return utcnow()
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        _fail(f"{text!r} is not a time: use 2026-11-23T15:00:00Z", code=2)
+        fail(f"{text!r} is not a time: use 2026-11-23T15:00:00Z", code=2)
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -91,7 +70,7 @@ def assign_run(
     as_json: JsonOption = False,
 ) -> None:
     """Score changed leads, offer waiting leads, reassign lapsed offers, until nothing is left."""
-    services = _services()
+    services = load_services()
     moment = _at(now) if now else None
     assigner = Assigner(
         services.store,
@@ -107,7 +86,7 @@ def assign_run(
         "waiting": result.waiting,
     }
     if as_json:
-        _print_json(data)
+        print_json(data)
     else:
         out.print(", ".join(f"{k} {v}" for k, v in data.items()), highlight=False)
 
@@ -118,14 +97,14 @@ def assign_explain(
     now: Annotated[str | None, typer.Option(help="Explain as of this time (ISO).")] = None,
 ) -> None:
     """Which rule matches the lead, which reps were considered and why each was skipped."""
-    services = _services()
+    services = load_services()
     rules = _rules_in_force().get()
     try:
         with services.store.reading() as session:
             found = actions.find_lead(session, lead)
             text = explain(session, found, rules, _at(now))
     except (actions.LeadNotFound, ValueError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     out.print(text, highlight=False, markup=False)
 
 
@@ -135,7 +114,7 @@ def assign_report(
     as_json: JsonOption = False,
 ) -> None:
     """The last N assignments of each rep, with totals and loads: how evenly leads spread."""
-    services = _services()
+    services = load_services()
     with services.store.reading() as session:
         reps = storage.assignment.reps(session)
         loads = storage.assignment.open_loads(session)
@@ -164,7 +143,7 @@ def assign_report(
             for rep in reps
         ]
     if as_json:
-        _print_json(rows)
+        print_json(rows)
         return
     table = Table("rep", "name", "assigned", "open/capacity", f"last {last}")
     for row in rows:
@@ -181,7 +160,7 @@ def assign_queue(
     as_json: JsonOption = False,
 ) -> None:
     """The assignment queue: waiting and offered leads, with SLA deadlines."""
-    services = _services()
+    services = load_services()
     with services.store.reading() as session:
         rows = [
             {
@@ -196,7 +175,7 @@ def assign_queue(
             for item in storage.assignment.listing(session, state=state, limit=1000)
         ]
     if as_json:
-        _print_json(rows)
+        print_json(rows)
         return
     table = Table("lead", "state", "offered to", "rule", "due", "hops")
     for row in rows:
@@ -231,7 +210,7 @@ def rules_check(
     try:
         rules = load_file(path)
     except RulesError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     out.print(describe(rules), highlight=False, markup=False)
 
 
@@ -246,13 +225,13 @@ def events_add(
     at: Annotated[str | None, typer.Option(help="When (ISO); default now.")] = None,
 ) -> None:
     """Record a behaviour event on a lead; the scorer counts it within a tick."""
-    services = _services()
+    services = load_services()
     try:
         with services.store.transaction() as session:
             found = actions.find_lead(session, lead)
             qualification.record_event(session, found, kind, detail=detail, at=_at(at), actor="cli")
     except (actions.LeadNotFound, ValueError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     out.print(f"{kind} recorded on {lead}", highlight=False)
 
 
@@ -312,7 +291,7 @@ def apply_rep_options(
 
 
 def _change_rep(ref: str, change: Any, as_json: bool) -> None:
-    services = _services()
+    services = load_services()
     try:
         with services.store.transaction() as session:
             rep = actions.find_rep(session, ref)
@@ -321,9 +300,9 @@ def _change_rep(ref: str, change: Any, as_json: bool) -> None:
             storage.assignment.wake_waiting(session)
             data = rep_dict(rep)
     except (actions.RepNotFound, ValueError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if as_json:
-        _print_json(data)
+        print_json(data)
     else:
         out.print(_rep_line(data), highlight=False, markup=False)
 

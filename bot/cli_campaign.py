@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from jinja2 import TemplateError
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 import storage.campaigns
 import storage.reps
-from bot import app as bot_app
-from bot.config import load_settings
+from bot.cli_output import JsonOption, err, fail, out, print_json
+from bot.cli_output import services as load_services
 from bot.leads import actions, nurture
 from bot.leads.reply_address import reply_address_for
 from bot.mail_out.compose import (
@@ -37,25 +34,13 @@ campaign_cli = typer.Typer(
     help="Nurture campaigns: personalized emails with tracked opens and clicks.",
     no_args_is_help=True,
 )
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 Many = Annotated[list[str] | None, typer.Option()]
-
-
-def _fail(message: str, code: int = 1) -> None:
-    err.print(f"[red]error:[/red] {message}", markup=True, highlight=False)
-    raise typer.Exit(code)
-
-
-def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
 def _campaign(session: Any, name: str) -> Campaign:
     campaign = storage.campaigns.by_name(session, name)
     if campaign is None:
-        _fail(f"no campaign named {name!r} (see `leadbot campaign list`)")
+        fail(f"no campaign named {name!r} (see `leadbot campaign list`)")
     assert campaign is not None
     return campaign
 
@@ -95,7 +80,7 @@ def create(
     try:
         steps = [nurture.parse_step(spec) for spec in step]
     except nurture.CampaignError as exc:
-        _fail(str(exc), 2)
+        fail(str(exc), 2)
     statuses = _split(status) or ["nurturing"]
     segment = nurture.Segment(
         status=[] if statuses == ["any"] else statuses,
@@ -105,17 +90,17 @@ def create(
     )  # fmt: skip
     folder = str(templates.resolve()) if templates else ""
     if not folder and template_set not in builtin_sets():
-        _fail(f"no template set {template_set!r}; built in: {', '.join(builtin_sets())}")
+        fail(f"no template set {template_set!r}; built in: {', '.join(builtin_sets())}")
     template_files = TemplateSet(template_set if not folder else "", folder)
     for template, _ in steps:
         try:
             template_files.check(template)
         except TemplateError as exc:
-            _fail(f"step {template!r}: templates missing or broken ({exc})")
-    services = bot_app.build_services(load_settings())
+            fail(f"step {template!r}: templates missing or broken ({exc})")
+    services = load_services()
     with services.store.transaction() as session:
         if storage.campaigns.by_name(session, name):
-            _fail(f"a campaign named {name!r} exists")
+            fail(f"a campaign named {name!r} exists")
         campaign = storage.campaigns.add(
             session,
             Campaign(
@@ -125,7 +110,7 @@ def create(
             steps,
         )  # fmt: skip
     if as_json:
-        _print_json(_campaign_dict(campaign, steps))
+        print_json(_campaign_dict(campaign, steps))
         return
     plan = ", ".join(f"{t} after {nurture.format_delay(d)}" for t, d in steps)
     out.print(f"campaign {name} created (draft): {segment.describe()}; {plan}", highlight=False)
@@ -144,7 +129,7 @@ def _campaign_dict(campaign: Campaign, steps: list[tuple[str, int]]) -> dict[str
 @campaign_cli.command("list")
 def list_campaigns(as_json: JsonOption = False) -> None:
     """Campaigns with their state, segment and steps."""
-    services = bot_app.build_services(load_settings())
+    services = load_services()
     with services.store.reading() as session:
         rows = [
             _campaign_dict(
@@ -155,7 +140,7 @@ def list_campaigns(as_json: JsonOption = False) -> None:
             if c.id is not None
         ]
     if as_json:
-        _print_json(rows)
+        print_json(rows)
         return
     table = Table("name", "state", "segment", "steps", "templates")
     for row in rows:
@@ -177,19 +162,19 @@ def preview(
     step: Annotated[int, typer.Option(help="Which step, from 1.")] = 1,
 ) -> None:
     """Render one lead's email to a file; a template missing a variable fails here."""
-    settings = load_settings()
-    services = bot_app.build_services(settings)
+    services = load_services()
+    settings = services.settings
     links = TrackingLinks(settings.public_url, settings.signing_key())
     with services.store.reading() as session:
         campaign = _campaign(session, name)
         assert campaign.id is not None
         steps = storage.campaigns.steps_of(session, campaign.id)
         if not 1 <= step <= len(steps):
-            _fail(f"{name} has steps 1 to {len(steps)}")
+            fail(f"{name} has steps 1 to {len(steps)}")
         try:
             target = actions.find_lead(session, lead)
         except (actions.LeadNotFound, ValueError) as exc:
-            _fail(str(exc))
+            fail(str(exc))
         owner = storage.reps.by_id(session, target.owner_id) if target.owner_id else None
         sender = campaign.sender or settings.outbound_from or settings.reply_address
         reply_to = reply_address_for(target.reply_token, settings.reply_address)
@@ -214,7 +199,7 @@ def preview(
                 rendered,
             )
         except (TemplateError, BadAddress) as exc:
-            _fail(f"cannot render step {step} for this lead: {exc}")
+            fail(f"cannot render step {step} for this lead: {exc}")
     suffix = out_file.suffix.lower()
     if suffix == ".html":
         out_file.write_text(rendered.html)
@@ -238,8 +223,8 @@ def send(
     """Activate the campaign and send the steps due now (later steps: the scheduler in serve)."""
     from bot.mail_out.campaign_sender import CampaignSender
 
-    settings = load_settings()
-    services = bot_app.build_services(settings)
+    services = load_services()
+    settings = services.settings
     with services.store.transaction() as session:
         campaign = _campaign(session, name)
         campaign.state = "active"
@@ -264,7 +249,7 @@ def send(
     services.store.dispose()
     summary = {k: totals.get(k, 0) for k in ("sent", "failed", "skipped", "unknown", "retry")}
     if as_json:
-        _print_json(summary)
+        print_json(summary)
         return
     out.print(", ".join(f"{k} {v}" for k, v in summary.items()), highlight=False)
 
@@ -272,11 +257,11 @@ def send(
 @campaign_cli.command("stats")
 def stats(name: str, as_json: JsonOption = False) -> None:
     """Sent, delivered, bounced, opened (people and machines apart), clicked, replied, opted out."""
-    services = bot_app.build_services(load_settings())
+    services = load_services()
     with services.store.reading() as session:
         data = nurture.stats(session, _campaign(session, name))
     if as_json:
-        _print_json(data)
+        print_json(data)
         return
     table = Table("measure", "count")
     for key, value in data.items():
@@ -287,11 +272,11 @@ def stats(name: str, as_json: JsonOption = False) -> None:
 @campaign_cli.command("signature")
 def signature(rep: str, text: str) -> None:
     """Set the closing lines nurture emails use for a rep's leads (\\n for a new line)."""
-    services = bot_app.build_services(load_settings())
+    services = load_services()
     with services.store.transaction() as session:
         found = storage.reps.by_email(session, rep)
         if found is None:
-            _fail(f"no rep with the email {rep!r}")
+            fail(f"no rep with the email {rep!r}")
         assert found is not None
         found.signature = text.replace("\\n", "\n")
         session.add(found)

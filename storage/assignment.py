@@ -235,10 +235,6 @@ def entries_after(
     return [(entry_id, lead_id) for entry_id, lead_id in session.exec(query).all() if entry_id]
 
 
-def last_timeline_id(session: Session) -> int:
-    return session.exec(select(func.max(TimelineEntry.id))).one() or 0
-
-
 def events_of(session: Session, lead_id: int, kinds: Sequence[str]) -> Sequence[TimelineEntry]:
     query = (
         select(TimelineEntry)

@@ -124,14 +124,19 @@ def claim_due_members(
     return session.exec(query).all()
 
 
-def members_of_lead(session: Session, lead_ids: Iterable[int]) -> Sequence[CampaignMember]:
+def members_in_state(
+    session: Session, lead_ids: Iterable[int], state: str
+) -> Sequence[CampaignMember]:
     query = select(CampaignMember).where(col(CampaignMember.lead_id).in_(list(lead_ids)))
-    return session.exec(query.where(CampaignMember.state == "active")).all()
+    return session.exec(query.where(CampaignMember.state == state)).all()
+
+
+def members_of_lead(session: Session, lead_ids: Iterable[int]) -> Sequence[CampaignMember]:
+    return members_in_state(session, lead_ids, "active")
 
 
 def stopped_members(session: Session, lead_ids: Iterable[int]) -> Sequence[CampaignMember]:
-    query = select(CampaignMember).where(col(CampaignMember.lead_id).in_(list(lead_ids)))
-    return session.exec(query.where(CampaignMember.state == "stopped")).all()
+    return members_in_state(session, lead_ids, "stopped")
 
 
 def plan_sends(session: Session, sends: Iterable[tuple[int, int, int, str]], at: datetime) -> None:
@@ -327,15 +332,8 @@ def statuses_by_address(session: Session, addresses: Iterable[str]) -> dict[str,
 
 def replied_lead_ids(session: Session, first_sent: dict[int, datetime]) -> set[int]:
     """Of these leads, those with a reply on their timeline after their first email here."""
-    if not first_sent:
-        return set()
-    query = (
-        select(TimelineEntry.lead_id, func.max(TimelineEntry.at))
-        .where(col(TimelineEntry.lead_id).in_(list(first_sent)))
-        .where(TimelineEntry.kind == "email.reply")
-        .group_by(col(TimelineEntry.lead_id))
-    )
-    return {lead_id for lead_id, at in session.exec(query).all() if at >= first_sent[lead_id]}
+    replies = last_reply_at(session, list(first_sent))
+    return {lead_id for lead_id, at in replies.items() if at >= first_sent[lead_id]}
 
 
 def count_pending(session: Session, campaign_id: int | None = None) -> int:

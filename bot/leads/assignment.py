@@ -451,7 +451,6 @@ class TickResult:
     offered: int = 0
     reassigned: int = 0
     waiting: int = 0
-    details: list[str] = field(default_factory=list)
 
     @property
     def work(self) -> int:

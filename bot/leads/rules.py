@@ -15,6 +15,7 @@ import threading
 import time
 import tomllib
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -555,7 +556,9 @@ def load_file(path: str | Path) -> Rules:
     return parse_rules(text, str(path))
 
 
+@cache
 def default_rules() -> Rules:
+    """The embedded default, parsed once (Rules is frozen)."""
     return parse_rules(DEFAULT_RULES, "embedded default")
 
 

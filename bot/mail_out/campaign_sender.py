@@ -234,16 +234,11 @@ class CampaignSender:
         pace = Pace(self.rate)
         local = self.from_address.rpartition("@")[2] or "localhost"
         pool = [Connection(self.relay, local) for _ in range(self.connections)]
-        next_claim: asyncio.Task[tuple[list[Outgoing], Counter[str]]] | None = None
         outgoing: list[Outgoing] = []
         started: set[int] = set()
         try:
             while True:
-                claim = next_claim or asyncio.create_task(
-                    asyncio.to_thread(self.claim, campaign_id)
-                )
-                next_claim = None
-                outgoing, settled = await claim
+                outgoing, settled = await asyncio.to_thread(self.claim, campaign_id)
                 totals.update(settled)
                 _report(progress, settled)
                 if not outgoing and not settled:
@@ -263,17 +258,11 @@ class CampaignSender:
             # Stopped (serve shutting down): what was claimed but never handed to SMTP goes
             # back to pending; only an email in flight is left for `unknown`.
             untouched = [o.send_id for o in outgoing if o.send_id not in started]
-            if next_claim is not None:
-                prefetched, _ = await next_claim
-                untouched += [o.send_id for o in prefetched]
             await asyncio.to_thread(self.release, untouched)
             raise
         finally:
             await asyncio.gather(*(c.close() for c in pool), return_exceptions=True)
         return totals
-
-    async def _claim(self, campaign_id: int | None) -> tuple[list[Outgoing], Counter[str]]:
-        return await asyncio.to_thread(self.claim, campaign_id)
 
     def release(self, send_ids: list[int]) -> None:
         if send_ids:

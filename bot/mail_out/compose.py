@@ -21,11 +21,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup
 
 from bot.mail_out.tracking_links import TrackingLinks
 from bot.templates import environment as package_environment
+from bot.templates import make_environment
 
 BUILTIN_PREFIX = "email/nurture"
 SMTP_POLICY = policy.SMTP
@@ -42,13 +43,7 @@ class BadAddress(ValueError):
 @cache
 def folder_environment(folder: str) -> Environment:
     """A user's template folder, rendered with the same rules as the package templates."""
-    return Environment(
-        loader=FileSystemLoader(folder),
-        autoescape=select_autoescape(["html", "html.j2"], default_for_string=True),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    return make_environment(FileSystemLoader(folder))
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,18 +5,23 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import BaseLoader, Environment, PackageLoader, StrictUndefined, select_autoescape
 
 
-@cache
-def environment() -> Environment:
+def make_environment(loader: BaseLoader) -> Environment:
+    """The one set of rendering rules: HTML autoescaped, an undefined variable an error."""
     return Environment(
-        loader=PackageLoader("bot", "templates"),
+        loader=loader,
         autoescape=select_autoescape(["html", "html.j2"], default_for_string=True),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+
+
+@cache
+def environment() -> Environment:
+    return make_environment(PackageLoader("bot", "templates"))
 
 
 def render(template: str, /, **context: Any) -> str:
