@@ -298,20 +298,28 @@ def recent_event_times(
     return times
 
 
-def has_event(session: Session, send_id: int, kind: str, *, verdict: str | None = None,
-              link_index: int | None = None, before: datetime | None = None) -> bool:  # fmt: skip
+def first_events(
+    session: Session, send_ids: Iterable[int], verdict: str
+) -> dict[tuple[int, str, int | None], datetime]:
+    """The earliest stored event with `verdict` per (send, kind, link index) of these sends:
+    one query for a whole batch of hits instead of one per hit."""
+    ids = list(send_ids)
+    if not ids:
+        return {}
     query = (
-        select(TrackingEvent.id)
-        .where(TrackingEvent.send_id == send_id)
-        .where(TrackingEvent.kind == kind)
+        select(
+            TrackingEvent.send_id,
+            TrackingEvent.kind,
+            TrackingEvent.link_index,
+            func.min(TrackingEvent.at),
+        )
+        .where(col(TrackingEvent.send_id).in_(ids))
+        .where(TrackingEvent.verdict == verdict)
+        .group_by(
+            col(TrackingEvent.send_id), col(TrackingEvent.kind), col(TrackingEvent.link_index)
+        )
     )
-    if before is not None:
-        query = query.where(TrackingEvent.at < before)
-    if verdict is not None:
-        query = query.where(TrackingEvent.verdict == verdict)
-    if link_index is not None:
-        query = query.where(TrackingEvent.link_index == link_index)
-    return session.exec(query.limit(1)).first() is not None
+    return {(send_id, kind, index): at for send_id, kind, index, at in session.exec(query).all()}
 
 
 def events_of(session: Session, campaign_id: int) -> Sequence[TrackingEvent]:

@@ -305,6 +305,13 @@ def record_hits(session: Session, hits: Iterable[Hit], scanner_window: float) ->
         for i, s in sends.items()
     }
     scored: set[tuple[int, str, int | None]] = set()
+    # A person's earlier open (any link index) or click of the same link, from earlier batches.
+    first_human: dict[tuple[int, str, int | None], datetime] = {}
+    for (send_id, kind, index), first in storage.campaigns.first_events(
+        session, facts, HUMAN
+    ).items():
+        key = (send_id, kind, None if kind == "open" else index)
+        first_human[key] = min(first, first_human.get(key, first))
     rows: list[tuple[Any, ...]] = []
     for hit in hits:
         send_id = hit.send_id
@@ -332,9 +339,8 @@ def record_hits(session: Session, hits: Iterable[Hit], scanner_window: float) ->
         scored.add(key)
         send = sends[send_id]
         assert send.id is not None
-        if storage.campaigns.has_event(
-            session, send.id, hit.kind, verdict=HUMAN, link_index=hit.link_index, before=at
-        ):
+        first = first_human.get((send_id, hit.kind, None if hit.kind == "open" else hit.link_index))
+        if first is not None and first < at:
             continue
         if hit.kind == "open":
             kind, summary, data = "email.opened", "opened a nurture email", {}
