@@ -30,8 +30,8 @@ from sqlalchemy import insert, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.leads.assignment import Assigner
-from bot.leads.rules import parse_rules
+from bot.assignment.decide import Assigner
+from bot.rules.file import parse_rules
 from storage.engine import Store
 from storage.migrate import upgrade
 from storage.models import Lead, QueueItem, Rep, utcnow

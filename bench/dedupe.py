@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from bot.leads.dedupe import BlockIndex, MatchRules, Person, cluster, pair_metrics, prepare
+from bot.dedupe.match import BlockIndex, MatchRules, Person, cluster, pair_metrics, prepare
 from tests.corpora import CORPORA
 
 CORPUS_CSV = CORPORA / "dedupe" / "csv_example_input_with_true_ids.csv"

@@ -1,7 +1,7 @@
 """Dedupe benchmark against the real store: match one new lead against N stored leads in SQL.
 
 `bench/dedupe.py` measures the matcher on its in-memory index; this measures what capture
-really runs: `duplicates.find_matches` reading the `lead_block_keys` table of a SQLite file or
+really runs: `store_match.find_matches` reading the `lead_block_keys` table of a SQLite file or
 a PostgreSQL database holding N synthetic leads (the same `LeadFactory`, default 1,000,000),
 with their blocking keys and normal forms written the way capture writes them. It prints the
 load rate, then p50/p99 of one match over the probes (half altered copies of stored leads, half
@@ -31,8 +31,10 @@ from dedupe import AIM_MATCH_P99_MS, AIM_SCAN_S, LeadFactory, percentile, progre
 from sqlalchemy import insert
 
 import storage.duplicates
-from bot.leads import companies, dedupe_scan, duplicates
-from bot.leads.dedupe import MatchRules, Person, blocking_keys, form_of, keys_of, prepare
+from bot.leads import companies
+from bot.dedupe import scan
+from bot.dedupe import store_match
+from bot.dedupe.match import MatchRules, Person, blocking_keys, form_of, keys_of, prepare
 from storage.engine import Store
 from storage.migrate import upgrade
 from storage.models import Lead, LeadBlockKey, LeadMatchForm
@@ -176,7 +178,7 @@ def main() -> None:
             lead = probe_lead(person, 10 * args.leads + n)
             with store.reading() as session:
                 t0 = time.perf_counter()
-                matches = duplicates.find_matches(session, lead, rules)
+                matches = store_match.find_matches(session, lead, rules)
                 timings.append((time.perf_counter() - t0) * 1000)
                 sizes = storage.duplicates.block_sizes(
                     session, blocking_keys(person), cap=rules.max_block_size
@@ -201,7 +203,7 @@ def main() -> None:
 def scan(store: Store, rules: MatchRules, leads: int) -> None:
     """What `leadbot dedupe scan` (without --apply) takes over the stored leads."""
     started = time.perf_counter()
-    report = dedupe_scan.run(store, rules)
+    report = scan.run(store, rules)
     took = time.perf_counter() - started
     print(
         f"  dedupe scan of {report.leads:,} stored leads: {took:.1f} s "

@@ -22,9 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import storage.campaigns
 from bot.config import Settings
-from bot.leads import nurture
-from bot.mail_out.campaign_sender import CampaignSender
-from bot.mail_out.compose import (
+from bot.nurture import campaigns
+from bot.nurture.send import CampaignSender
+from bot.nurture.compose import (
     Envelope,
     TemplateSet,
     address,
@@ -32,7 +32,7 @@ from bot.mail_out.compose import (
     new_message_id,
     render_email,
 )
-from bot.mail_out.tracking_links import TrackingLinks
+from bot.nurture.links import TrackingLinks
 from storage.engine import Store
 from storage.migrate import upgrade
 from storage.models import Campaign, utcnow
@@ -52,7 +52,7 @@ def render_rate(leads: int) -> float:
     start = time.perf_counter()
     for i in range(leads):
         rendered = render_email(
-            templates, "welcome", nurture.lead_context(lead, rep, campaign), links, i
+            templates, "welcome", campaigns.lead_context(lead, rep, campaign), links, i
         )
         envelope = Envelope(
             sender=address(rep.name, "news@yourco.com"),

@@ -31,8 +31,8 @@ from storage.migrate import upgrade
 from storage.models import Lead, Rep, utcnow
 from tests.services.bot import running_bot
 from tests.services.postgres import create_database, postgres_server
-from tests.services.slack_api import slack_api_server
-from tests.services.slack_signing import (
+from tests.fakes.slack_api import slack_api_server
+from tests.fakes.slack_signing import (
     block_actions_payload,
     interactivity_body,
     signed_headers,

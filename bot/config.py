@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     slack_api_url: str = "https://slack.com/api/"
     # TOML file with scoring, grading, assignment and retention rules.
     rules: str = "leadbot-rules.toml"
-    # Order of the inbound-mail steps after decoding (names from bot.leads.pipeline.STEPS).
+    # Order of the inbound-mail steps after decoding (names from bot.mail_in.pipeline.STEPS).
     inbound_steps: list[str] = Field(
         default_factory=lambda: ["classify", "match_thread", "apply", "dedupe", "notify"]
     )
@@ -81,7 +81,7 @@ class Settings(BaseSettings):
     worker_idle_seconds: float = 0.5
     # How many times a notification is tried before it is marked failed.
     outbox_max_attempts: int = 8
-    # Nurture campaigns (bot/leads/nurture.py): From address ("" = LEADBOT_REPLY_ADDRESS).
+    # Nurture campaigns (bot/nurture/campaigns.py): From address ("" = LEADBOT_REPLY_ADDRESS).
     outbound_from: str = ""
     # Emails per second at most (0 = no limit), over this many SMTP connections.
     outbound_rate: float = 20.0

@@ -35,7 +35,7 @@ class Rep(SQLModel, table=True):
     # Closing lines of nurture emails sent for this rep's leads ("" = name and email).
     signature: str = ""
     created_at: datetime = Field(default_factory=utcnow)
-    # Assignment (bot/leads/assignment.py): open leads at most, availability, routing fit.
+    # Assignment (bot/assignment/decide.py): open leads at most, availability, routing fit.
     capacity: int = Field(default=50, sa_column_kwargs={"server_default": "50"})
     # IANA zone of the working hours and out-of-office dates.
     timezone: str = Field(default="UTC", sa_column_kwargs={"server_default": "UTC"})
@@ -287,7 +287,7 @@ class ImapCursor(SQLModel, table=True):
 
 
 class LeadBlockKey(SQLModel, table=True):
-    """One blocking key of one lead (`bot.leads.dedupe.blocking_keys`): a new lead is compared
+    """One blocking key of one lead (`bot.dedupe.match.blocking_keys`): a new lead is compared
     only with the leads sharing one of its keys, so matching touches a few rows, not the store."""
 
     __tablename__ = "lead_block_keys"
@@ -298,7 +298,7 @@ class LeadBlockKey(SQLModel, table=True):
 
 
 class LeadMatchForm(SQLModel, table=True):
-    """A lead's fields in the normal form the matcher compares (`bot.leads.dedupe.Prepared`),
+    """A lead's fields in the normal form the matcher compares (`bot.dedupe.match.Prepared`),
     kept beside its blocking keys: matching loads these few rows instead of normalizing every
     candidate again (phone parsing alone is half the cost of a comparison)."""
 

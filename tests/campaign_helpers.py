@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import storage.campaigns
-from bot.leads.nurture import Segment
+from bot.nurture.campaigns import Segment
 from bot.leads.reply_address import new_reply_token
 from storage.engine import Store
 from storage.models import Campaign, Lead, Rep
@@ -65,11 +65,11 @@ def sent_sends(
     """Plan the due step of every member and mark the sends sent (as if delivered) with `links`."""
     from datetime import timedelta
 
-    from bot.leads import nurture
+    from bot.nurture import campaigns
     from storage.models import utcnow
 
     with store.transaction() as session:
-        nurture.plan_due(session, [campaign_id])
+        campaigns.plan_due(session, [campaign_id])
     with store.transaction() as session:
         sends = storage.campaigns.sends_of(session, campaign_id)
         for send in sends:

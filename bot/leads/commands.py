@@ -16,12 +16,15 @@ from sqlmodel import Session
 
 import storage.leads
 import storage.reps
-from bot.leads import actions, conversion, duplicates, lifecycle, merging, qualification
-from bot.leads.dedupe import MatchRules, prepare, score_prepared
-from bot.leads.lead_index import person_of
+from bot.leads import actions, conversion, lifecycle
+from bot.dedupe import store_match
+from bot.dedupe import merging
+from bot.scoring import qualification
+from bot.dedupe.match import MatchRules, prepare, score_prepared
+from bot.dedupe.index import person_of
 from bot.leads.permissions import Actor, authorize, authorize_assign
 from bot.leads.refs import lead_label
-from bot.leads.rules import Rules, rules_from_settings
+from bot.rules.file import Rules, rules_from_settings
 from storage.models import Lead, utcnow
 
 USAGE: dict[str, str] = {
@@ -232,7 +235,7 @@ def _merge_or_dismiss(
     other_owner = storage.reps.by_id(session, other.owner_id) if other.owner_id else None
     authorize(actor, other, other_owner)
     if command.verb == "notdup":
-        duplicates.not_duplicate(session, lead, other, actor.label)
+        store_match.not_duplicate(session, lead, other, actor.label)
         return Outcome(
             f"{lead_label(lead.id)} and {lead_label(other.id)} are different people", other
         )

@@ -19,8 +19,8 @@ from sqlmodel import Session
 import storage.accounts
 import storage.reps
 import storage.timeline
-from bot.leads.dedupe import normalize_company
-from bot.leads.extract import company_from_domain
+from bot.dedupe.match import normalize_company
+from bot.mail_in.extract import company_from_domain
 from bot.leads.freemail import is_freemail, registrable_domain
 from bot.leads.refs import lead_label
 from storage.models import Account, Contact, Lead, Opportunity

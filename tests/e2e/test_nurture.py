@@ -23,7 +23,7 @@ from tests.campaign_helpers import add_leads, make_next_steps_due
 from tests.services.bot import RunningBot, bot_env
 from tests.services.chromium import chromium_page
 from tests.services.ports import free_port
-from tests.services.smtp_sink import Sink, smtp_sink
+from tests.fakes.smtp_sink import Sink, smtp_sink
 
 
 class Landing(BaseHTTPRequestHandler):

@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from tests.services.bot import RunningBot, running_bot
-from tests.services.slack_api import SlackApiStandIn, slack_api_server
-from tests.services.slack_signing import (
+from tests.fakes.slack_api import SlackApiStandIn, slack_api_server
+from tests.fakes.slack_signing import (
     app_home_opened_event,
     block_actions_payload,
     event_body,

@@ -22,15 +22,15 @@ from tests.e2e.test_slack import (
     wait_for,
 )
 from tests.services.bot import RunningBot, running_bot
-from tests.services.slack_api import SlackApiStandIn, slack_api_server
-from tests.services.slack_signing import (
+from tests.fakes.slack_api import SlackApiStandIn, slack_api_server
+from tests.fakes.slack_signing import (
     app_home_opened_event,
     block_actions_payload,
     event_body,
     slash_command_fields,
     view_submission_payload,
 )
-from tests.services.slack_socket import SocketModeStandIn, socket_mode_server
+from tests.fakes.slack_socket import SocketModeStandIn, socket_mode_server
 
 APP_TOKEN = "xapp-test"
 ACK_SECONDS = 10.0  # generous: CI shares the machine; an idle one acks in milliseconds

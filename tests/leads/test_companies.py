@@ -12,8 +12,8 @@ from bot.leads import companies
 from bot.leads.permissions import Actor
 from storage.engine import Store
 from storage.models import Account, Rep
-from tests.leads.factories import add_indexed_lead as add_lead
-from tests.leads.factories import run
+from tests.factories import add_indexed_lead as add_lead
+from tests.factories import run
 
 
 @pytest.mark.parametrize(

@@ -25,8 +25,8 @@ CAPACITY = [120] + [210] * (REPS - 1)
 WORKER = """
 import json, random, sys, time
 from pathlib import Path
-from bot.leads.assignment import Assigner
-from bot.leads.rules import parse_rules
+from bot.assignment.decide import Assigner
+from bot.rules.file import parse_rules
 from storage.engine import Store
 
 url, go, seed = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])

@@ -1,0 +1,1 @@
+"""The composition root: services built from the settings, `serve` and its runners."""

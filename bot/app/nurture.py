@@ -1,0 +1,60 @@
+"""Nurture inside `leadbot serve`: the tracking endpoints and their event writer, and the
+campaign scheduler that sends due steps of active campaigns every LEADBOT_CAMPAIGN_TICK_SECONDS."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from bot.config import Settings
+from bot.web.tracking import HitBuffer, PixelFastPath, tracking_routes
+from bot.nurture.tracking_writer import TrackingWriter
+from bot.nurture.send import CampaignSender
+from bot.nurture.links import TrackingLinks
+from storage.engine import Store
+
+log = logging.getLogger("leadbot.nurture")
+
+
+class NurtureRuntime:
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings = settings
+        self.links = TrackingLinks(settings.public_url, settings.signing_key())
+        # Opens and clicks are classified and written by a process of their own, off the GIL
+        # that answers the pixel.
+        self.writer = TrackingWriter(settings.model_dump(), log.getEffectiveLevel())
+        self.buffer = HitBuffer(store, settings.tracking_flush_seconds,
+                                settings.scanner_window_seconds, self.writer.write)  # fmt: skip
+        self.sender = CampaignSender(store, settings)
+        self.routes = tracking_routes(store, self.links, self.buffer)
+        self._writer: asyncio.Task[None] | None = None
+        self._scheduler: asyncio.Task[None] | None = None
+
+    def wrap(self, app: Any) -> PixelFastPath:
+        return PixelFastPath(app, self.links, self.buffer)
+
+    def start(self) -> None:
+        self._writer = asyncio.create_task(self.buffer.run(), name="tracking-writer")
+        self._scheduler = asyncio.create_task(self._schedule(), name="campaign-scheduler")
+
+    async def _schedule(self) -> None:
+        while True:
+            try:
+                totals = await self.sender.run()
+                if totals:
+                    log.info("campaigns: %s", ", ".join(f"{k} {v}" for k, v in totals.items()))
+            except Exception:
+                log.exception("campaign scheduler failed; trying again next tick")
+            await asyncio.sleep(self.settings.campaign_tick_seconds)
+
+    async def stop(self) -> None:
+        """After the HTTP server has stopped: write every buffered event, stop the scheduler."""
+        if self._scheduler is not None:
+            self._scheduler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._scheduler
+        if self._writer is not None:
+            await self.buffer.close(self._writer)
+        await asyncio.to_thread(self.writer.close)

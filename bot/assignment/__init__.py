@@ -1,0 +1,1 @@
+"""Who gets a lead: the pure decision, availability, the assigner loop."""

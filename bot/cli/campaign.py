@@ -1,0 +1,284 @@
+"""`leadbot campaign …`: create nurture campaigns, preview one lead's email, send, and see stats."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from jinja2 import TemplateError
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+import storage.campaigns
+import storage.reps
+from bot.cli.output import JsonOption, err, fail, out, print_json
+from bot.cli.output import services as load_services
+from bot.leads import actions
+from bot.nurture import campaigns
+from bot.leads.reply_address import reply_address_for
+from bot.nurture.compose import (
+    BadAddress,
+    Envelope,
+    TemplateSet,
+    address,
+    build_message,
+    builtin_sets,
+    new_message_id,
+    render_email,
+)
+from bot.nurture.links import TrackingLinks
+from storage.models import Campaign, utcnow
+
+campaign_cli = typer.Typer(
+    help="Nurture campaigns: personalized emails with tracked opens and clicks.",
+    no_args_is_help=True,
+)
+Many = Annotated[list[str] | None, typer.Option()]
+
+
+def _campaign(session: Any, name: str) -> Campaign:
+    campaign = storage.campaigns.by_name(session, name)
+    if campaign is None:
+        fail(f"no campaign named {name!r} (see `leadbot campaign list`)")
+    assert campaign is not None
+    return campaign
+
+
+def _split(values: list[str] | None) -> list[str]:
+    return [v.strip() for value in values or [] for v in value.split(",") if v.strip()]
+
+
+@campaign_cli.command("create")
+def create(
+    name: str,
+    step: Annotated[
+        list[str], typer.Option(help="TEMPLATE:DELAY, in order: welcome:0, followup:3d, …")
+    ],
+    template_set: Annotated[
+        str, typer.Option(help="Templates under bot/templates/email/nurture/<set>/.")
+    ] = "example",
+    templates: Annotated[
+        Path | None, typer.Option(help="A folder of your own with <step>.{subject,txt,html}.j2.")
+    ] = None,
+    status: Annotated[
+        list[str] | None, typer.Option(help="Lead statuses (default nurturing; 'any' for all).")
+    ] = None,
+    grade: Many = None,
+    stage: Many = None,
+    source: Many = None,
+    score_min: float | None = None,
+    score_max: float | None = None,
+    tag: Annotated[list[str] | None, typer.Option(help="Tags in the lead's custom 'tags'.")] = None,
+    not_contacted_days: Annotated[
+        int | None, typer.Option(help="Only leads with no activity for this many days.")
+    ] = None,
+    sender: Annotated[str, typer.Option("--from", help="From address.")] = "",
+    as_json: JsonOption = False,
+) -> None:
+    """Create a campaign (a draft until `campaign send`): a segment and a sequence of steps."""
+    try:
+        steps = [campaigns.parse_step(spec) for spec in step]
+    except campaigns.CampaignError as exc:
+        fail(str(exc), 2)
+    statuses = _split(status) or ["nurturing"]
+    segment = campaigns.Segment(
+        status=[] if statuses == ["any"] else statuses,
+        grade=_split(grade), stage=_split(stage), source=_split(source),
+        score_min=score_min, score_max=score_max, tags=_split(tag),
+        not_contacted_days=not_contacted_days,
+    )  # fmt: skip
+    folder = str(templates.resolve()) if templates else ""
+    if not folder and template_set not in builtin_sets():
+        fail(f"no template set {template_set!r}; built in: {', '.join(builtin_sets())}")
+    template_files = TemplateSet(template_set if not folder else "", folder)
+    for template, _ in steps:
+        try:
+            template_files.check(template)
+        except TemplateError as exc:
+            fail(f"step {template!r}: templates missing or broken ({exc})")
+    services = load_services()
+    with services.store.transaction() as session:
+        if storage.campaigns.by_name(session, name):
+            fail(f"a campaign named {name!r} exists")
+        campaign = storage.campaigns.add(
+            session,
+            Campaign(
+                name=name, template_set=template_files.name, template_dir=folder,
+                segment=segment.to_dict(), sender=sender,
+            ),
+            steps,
+        )  # fmt: skip
+    if as_json:
+        print_json(_campaign_dict(campaign, steps))
+        return
+    plan = ", ".join(f"{t} after {campaigns.format_delay(d)}" for t, d in steps)
+    out.print(f"campaign {name} created (draft): {segment.describe()}; {plan}", highlight=False)
+
+
+def _campaign_dict(campaign: Campaign, steps: list[tuple[str, int]]) -> dict[str, Any]:
+    return {
+        "name": campaign.name, "state": campaign.state,
+        "templates": campaign.template_dir or f"email/nurture/{campaign.template_set}",
+        "segment": campaign.segment, "sender": campaign.sender,
+        "steps": [{"template": t, "delay_seconds": d} for t, d in steps],
+        "created_at": campaign.created_at.isoformat(),
+    }  # fmt: skip
+
+
+@campaign_cli.command("list")
+def list_campaigns(as_json: JsonOption = False) -> None:
+    """Campaigns with their state, segment and steps."""
+    services = load_services()
+    with services.store.reading() as session:
+        rows = [
+            _campaign_dict(
+                c,
+                [(s.template, s.delay_seconds) for s in storage.campaigns.steps_of(session, c.id)],
+            )
+            for c in storage.campaigns.listing(session)
+            if c.id is not None
+        ]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("name", "state", "segment", "steps", "templates")
+    for row in rows:
+        steps = ", ".join(
+            f"{s['template']}:{campaigns.format_delay(s['delay_seconds'])}" for s in row["steps"]
+        )
+        segment = campaigns.Segment.from_dict(row["segment"]).describe()
+        table.add_row(row["name"], row["state"], segment, steps, row["templates"])
+    out.print(table)
+
+
+@campaign_cli.command("preview")
+def preview(
+    name: str,
+    lead: Annotated[str, typer.Option(help="The lead (L-1 or an email address).")],
+    out_file: Annotated[
+        Path, typer.Option("--out", help="File to write: .eml (whole email), .html or .txt.")
+    ],
+    step: Annotated[int, typer.Option(help="Which step, from 1.")] = 1,
+) -> None:
+    """Render one lead's email to a file; a template missing a variable fails here."""
+    services = load_services()
+    settings = services.settings
+    links = TrackingLinks(settings.public_url, settings.signing_key())
+    with services.store.reading() as session:
+        campaign = _campaign(session, name)
+        assert campaign.id is not None
+        steps = storage.campaigns.steps_of(session, campaign.id)
+        if not 1 <= step <= len(steps):
+            fail(f"{name} has steps 1 to {len(steps)}")
+        try:
+            target = actions.find_lead(session, lead)
+        except (actions.LeadNotFound, ValueError) as exc:
+            fail(str(exc))
+        owner = storage.reps.by_id(session, target.owner_id) if target.owner_id else None
+        sender = campaign.sender or settings.outbound_from or settings.reply_address
+        reply_to = reply_address_for(target.reply_token, settings.reply_address)
+        try:
+            rendered = render_email(
+                TemplateSet(campaign.template_set, campaign.template_dir),
+                steps[step - 1].template,
+                campaigns.lead_context(target, owner, campaign),
+                links,
+                0,
+            )
+            message = build_message(
+                Envelope(
+                    sender=address(owner.name if owner else "", sender),
+                    to=address(f"{target.first_name} {target.last_name}", target.email),
+                    reply_to=address(owner.name if owner else "", reply_to),
+                    message_id=new_message_id(sender),
+                    unsubscribe_https=links.opt_out(0),
+                    unsubscribe_mailto=reply_to,
+                    date=utcnow(),
+                ),
+                rendered,
+            )
+        except (TemplateError, BadAddress) as exc:
+            fail(f"cannot render step {step} for this lead: {exc}")
+    suffix = out_file.suffix.lower()
+    if suffix == ".html":
+        out_file.write_text(rendered.html)
+    elif suffix == ".txt":
+        out_file.write_text(rendered.text)
+    else:
+        out_file.write_bytes(message.as_bytes())
+    out.print(f"wrote {out_file}: {rendered.subject!r}", highlight=False, markup=False)
+
+
+@campaign_cli.command("send")
+def send(
+    name: str,
+    rate: Annotated[float | None, typer.Option(help="Emails per second (0 = no limit).")] = None,
+    connections: Annotated[int | None, typer.Option(help="SMTP connections.")] = None,
+    wait: Annotated[
+        bool, typer.Option(help="Wait out retry backoffs until every email has an outcome.")
+    ] = True,
+    as_json: JsonOption = False,
+) -> None:
+    """Activate the campaign and send the steps due now (later steps: the scheduler in serve)."""
+    from bot.nurture.send import CampaignSender
+
+    services = load_services()
+    settings = services.settings
+    with services.store.transaction() as session:
+        campaign = _campaign(session, name)
+        campaign.state = "active"
+        session.add(campaign)
+    assert campaign.id is not None
+    sender = CampaignSender(services.store, settings, rate=rate, connections=connections)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())  # fmt: skip
+    with Progress(*columns, console=err, disable=as_json) as bar:
+        task = bar.add_task(f"sending {name}", total=None)
+
+        def progress(state: str) -> None:
+            if state != "retry":
+                bar.advance(task)
+
+        async def run() -> Any:
+            await asyncio.to_thread(sender.plan, campaign.id)
+            bar.update(task, total=await asyncio.to_thread(sender.pending, campaign.id))
+            return await sender.run(campaign.id, wait_for_retries=wait, progress=progress)
+
+        totals = asyncio.run(run())
+    services.store.dispose()
+    summary = {k: totals.get(k, 0) for k in ("sent", "failed", "skipped", "unknown", "retry")}
+    if as_json:
+        print_json(summary)
+        return
+    out.print(", ".join(f"{k} {v}" for k, v in summary.items()), highlight=False)
+
+
+@campaign_cli.command("stats")
+def stats(name: str, as_json: JsonOption = False) -> None:
+    """Sent, delivered, bounced, opened (people and machines apart), clicked, replied, opted out."""
+    services = load_services()
+    with services.store.reading() as session:
+        data = campaigns.stats(session, _campaign(session, name))
+    if as_json:
+        print_json(data)
+        return
+    table = Table("measure", "count")
+    for key, value in data.items():
+        table.add_row(key.replace("_", " "), str(value))
+    out.print(table)
+
+
+@campaign_cli.command("signature")
+def signature(rep: str, text: str) -> None:
+    """Set the closing lines nurture emails use for a rep's leads (\\n for a new line)."""
+    services = load_services()
+    with services.store.transaction() as session:
+        found = storage.reps.by_email(session, rep)
+        if found is None:
+            fail(f"no rep with the email {rep!r}")
+        assert found is not None
+        found.signature = text.replace("\\n", "\n")
+        session.add(found)
+    out.print(f"signature of {rep} set")

@@ -1,0 +1,1 @@
+"""De-duplication: normalise, block, score, match, merge and unmerge, scan."""

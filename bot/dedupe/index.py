@@ -1,0 +1,47 @@
+"""A stored lead as the matcher sees it, and its row in the blocking-key table.
+
+Shared by matching (`duplicates`) and merging (`merging`): whenever a lead's fields change
+through either, its company keys and blocking keys are recomputed here.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+import storage.duplicates
+from bot.leads import companies
+from bot.dedupe.match import Person, form_of, keys_of, prepare
+from storage.models import Lead
+
+
+def person_of(lead: Lead) -> Person:
+    """The lead as the matcher sees it, keyed by its id."""
+    assert lead.id is not None
+    return Person(
+        key=lead.id,
+        first_name=lead.first_name,
+        last_name=lead.last_name,
+        company=lead.company,
+        email=lead.email,
+        phone=lead.phone,
+        title=lead.title,
+        street=lead.street,
+        city=lead.city,
+        state=lead.state,
+        postal_code=lead.postal_code,
+        country=lead.country,
+    )
+
+
+def index(session: Session, lead: Lead) -> None:
+    """Store the lead's company keys and blocking keys; a merged-away lead has none."""
+    assert lead.id is not None
+    companies.refresh_keys(lead)
+    session.add(lead)
+    session.flush()
+    if lead.merged_into_id is not None:
+        storage.duplicates.drop_keys(session, lead.id)
+        return
+    prepared = prepare(person_of(lead))
+    storage.duplicates.replace_keys(session, lead.id, keys_of(prepared))
+    storage.duplicates.replace_form(session, lead.id, form_of(prepared))

@@ -1,0 +1,216 @@
+"""Merging two leads of one person into one, and undoing it.
+
+The survivor keeps its id, address, reply token, status and owner; per field it takes the best
+value of the two (`MatchRules.survivorship`: the newest non-empty value, or the value from the
+source ranked first in `source_priority`). Everything that belonged to the merged lead — its
+timeline, its emails, its contact and opportunity, and whatever later tables register in
+`storage.duplicates.LEAD_ROWS` (tracking events, campaign memberships) — moves to the survivor.
+The merged lead is not deleted: it stays, marked `merged_into_id`, as an alias (mail from its
+address or to its reply address reaches the survivor) and so that the merge can be undone.
+
+Undo moves back exactly the rows the merge moved and restores each field the merge changed,
+unless someone changed that field since (then the newer value stays, and undo says so).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session
+
+import storage.duplicates
+import storage.leads
+import storage.timeline
+from bot.scoring import qualification
+from bot.dedupe.match import Match, MatchRules
+from bot.dedupe.index import index
+from bot.leads.refs import lead_label
+from bot.rules.file import Rules, rules_from_settings
+from storage.models import Lead, LeadMerge, utcnow
+
+# Fields the survivor may take from the merged lead.
+MERGED_FIELDS = (
+    "first_name", "last_name", "company", "title", "phone", "website", "street", "city", "state",
+    "postal_code", "country", "language", "industry", "company_size",
+)  # fmt: skip
+# Taken only when the survivor has none.
+FILLED_FIELDS = ("owner_id", "account_id", "proposed_owner_id", "grade")
+
+
+class MergeRefused(ValueError):
+    """The two leads cannot be merged (the same lead, one already merged, …)."""
+
+
+def _rank(lead: Lead, rules: MatchRules) -> tuple[int, float]:
+    """Higher wins: source priority first when configured, then the newest change."""
+    stamp = lead.updated_at.timestamp()
+    if rules.survivorship == "source_priority":
+        order = rules.source_priority
+        priority = len(order) - order.index(lead.source) if lead.source in order else 0
+        return priority, stamp
+    return 0, stamp
+
+
+def survivor_values(survivor: Lead, merged: Lead, rules: MatchRules) -> dict[str, Any]:
+    """The fields of the survivor that change, with the value each takes."""
+    changes: dict[str, Any] = {}
+    merged_wins = _rank(merged, rules) > _rank(survivor, rules)
+    for name in MERGED_FIELDS:
+        mine, theirs = getattr(survivor, name), getattr(merged, name)
+        if theirs and theirs != mine and (not mine or merged_wins):
+            changes[name] = theirs
+    for name in FILLED_FIELDS:
+        if getattr(survivor, name) is None and getattr(merged, name) is not None:
+            changes[name] = getattr(merged, name)
+    if merged.score > survivor.score:
+        changes["score"] = merged.score
+    custom = dict(survivor.custom or {})
+    for key, value in (merged.custom or {}).items():
+        if key not in custom or merged_wins:
+            custom[key] = value
+    if custom != (survivor.custom or {}):
+        changes["custom"] = custom
+    return changes
+
+
+def merge(
+    session: Session,
+    merged: Lead,
+    survivor: Lead,
+    actor: str,
+    rules: MatchRules,
+    match: Match | None = None,
+    *,
+    scoring: Rules | None = None,
+) -> LeadMerge:
+    """Fold `merged` into `survivor` in the caller's transaction; the record undo needs.
+    `scoring` re-scores the survivor (the rules file's, when the caller has none at hand)."""
+    assert merged.id is not None and survivor.id is not None
+    if merged.id == survivor.id:
+        raise MergeRefused("a lead cannot be merged into itself")
+    for lead in (merged, survivor):
+        if lead.merged_into_id is not None:
+            raise MergeRefused(
+                f"{lead_label(lead.id)} was already merged into {lead_label(lead.merged_into_id)}"
+            )
+    changes = survivor_values(survivor, merged, rules)
+    before = {name: getattr(survivor, name) for name in changes}
+    for name, value in changes.items():
+        setattr(survivor, name, value)
+    if merged.enquiry and merged.enquiry not in survivor.enquiry:
+        before.setdefault("enquiry", survivor.enquiry)
+        survivor.enquiry = merged.enquiry
+        changes["enquiry"] = merged.enquiry
+    moved = storage.duplicates.move_lead_rows(session, merged.id, survivor.id)
+    merged.merged_into_id = survivor.id
+    storage.leads.touch(session, merged)
+    storage.leads.touch(session, survivor)
+    storage.duplicates.drop_keys(session, merged.id)
+    flag = storage.duplicates.flag_between(session, merged.id, survivor.id)
+    if flag is not None:
+        storage.duplicates.decide(session, flag, "merged", actor)
+    score = round(match.score, 4) if match is not None else None
+    record = storage.duplicates.add_merge(
+        session,
+        LeadMerge(
+            survivor_id=survivor.id,
+            merged_id=merged.id,
+            score=score,
+            actor=actor,
+            before=_jsonable(before),
+            after=_jsonable(changes),
+            moved=moved,
+        ),
+    )
+    how = f" ({match.percent}%)" if match is not None else ""
+    taken = ", ".join(name for name in changes if name not in ("custom", "score")) or "nothing"
+    storage.timeline.append(
+        session,
+        survivor.id,
+        actor=actor,
+        kind="merged",
+        summary=f"{lead_label(merged.id)} ({merged.email}) merged into this lead{how}; "
+        f"took {taken}",
+        data={
+            "merge": record.id,
+            "merged": lead_label(merged.id),
+            "score": score,
+            "reasons": list(match.reasons) if match else [],
+            "moved": {name: len(ids) for name, ids in moved.items()},
+        },
+    )
+    storage.timeline.append(
+        session,
+        merged.id,
+        actor=actor,
+        kind="merged_into",
+        summary=f"merged into {lead_label(survivor.id)}{how}",
+        data={"merge": record.id, "survivor": lead_label(survivor.id)},
+    )
+    index(session, survivor)
+    rescore(session, survivor, scoring)
+    return record
+
+
+def unmerge(
+    session: Session, merged: Lead, actor: str, *, scoring: Rules | None = None
+) -> tuple[Lead, list[str]]:
+    """Undo the merge that folded `merged` away: the survivor and the list of fields kept
+    because they changed after the merge."""
+    assert merged.id is not None
+    record = storage.duplicates.last_merge_of(session, merged.id)
+    if record is None or merged.merged_into_id is None:
+        raise MergeRefused(f"{lead_label(merged.id)} is not merged into another lead")
+    survivor = storage.leads.by_id(session, record.survivor_id, for_update=True)
+    assert survivor is not None and survivor.id is not None
+    kept: list[str] = []
+    for name, old in record.before.items():
+        if _jsonable({name: getattr(survivor, name)})[name] == record.after.get(name):
+            setattr(survivor, name, old)
+        else:
+            kept.append(name)
+    storage.duplicates.restore_lead_rows(session, record.moved, merged.id)
+    merged.merged_into_id = None
+    record.undone_at, record.undone_by = utcnow(), actor
+    session.add(record)
+    flag = storage.duplicates.flag_between(session, merged.id, survivor.id)
+    if flag is not None:
+        storage.duplicates.decide(session, flag, "open", actor)
+    storage.leads.touch(session, merged)
+    storage.leads.touch(session, survivor)
+    note = f"; kept {', '.join(kept)} (changed since the merge)" if kept else ""
+    storage.timeline.append(
+        session,
+        survivor.id,
+        actor=actor,
+        kind="unmerged",
+        summary=f"merge of {lead_label(merged.id)} undone{note}",
+        data={"merge": record.id, "kept": kept},
+    )
+    storage.timeline.append(
+        session,
+        merged.id,
+        actor=actor,
+        kind="unmerged",
+        summary=f"no longer merged into {lead_label(survivor.id)}",
+        data={"merge": record.id},
+    )
+    index(session, survivor)
+    index(session, merged)
+    scoring = scoring or rules_from_settings()
+    rescore(session, survivor, scoring)
+    rescore(session, merged, scoring)
+    return survivor, kept
+
+
+def rescore(session: Session, lead: Lead, scoring: Rules | None = None) -> None:
+    """Score and grade again: the events a merge moves change both (the timeline cursor of the
+    scorer has passed the moved entries, so it would not see them). Callers that merge many
+    leads pass `scoring` once instead of having the rules file read for each merge."""
+    qualification.refresh(session, lead, scoring or rules_from_settings(), utcnow())
+
+
+def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
+    return {
+        name: (dict(value) if isinstance(value, dict) else value) for name, value in values.items()
+    }

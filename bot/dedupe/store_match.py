@@ -1,0 +1,143 @@
+"""De-duplication against the store: find the leads a new one duplicates, and decide.
+
+The algorithm is `bot.dedupe.match` (blocking keys, rapidfuzz scores, thresholds); here its
+blocking keys live in the `lead_block_keys` table, so matching one lead reads only the rows of
+its own few blocks, whatever the size of the store:
+
+1. the probe's keys (a dozen) → their block sizes (one indexed GROUP BY);
+2. the members of blocks of at most `max_block_size` leads, ranked by the weight of the blocks
+   they share (`block_weight`, as the in-memory index ranks them), summed by the database: only
+   the best `max_candidates` come back;
+3. their normal forms (`lead_match_forms`, written when they were indexed) are scored.
+
+On capture the verdict of the best match decides: "merge" folds the new lead into the old one
+(undoable), "review" keeps both and flags the pair for a person, "new" does nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlmodel import Session
+
+import storage.duplicates
+import storage.timeline
+from bot.dedupe import merging
+from bot.dedupe.match import (
+    Match,
+    MatchRules,
+    block_weight,
+    from_form,
+    keys_of,
+    prepare,
+    score_prepared,
+)
+from bot.dedupe.index import index, person_of
+from bot.leads.refs import lead_label
+from storage.models import DuplicateFlag, Lead
+
+# Flags raised per new lead at most (the best matches between the thresholds).
+MAX_FLAGS = 3
+
+
+def find_matches(session: Session, lead: Lead, rules: MatchRules) -> list[Match]:
+    """Stored leads that `lead` may duplicate (score >= `rules.review`), best first. Leads a
+    person declared "not a duplicate" of it and merged-away leads are left out."""
+    assert lead.id is not None
+    probe = prepare(person_of(lead))
+    keys = keys_of(probe)
+    sizes = storage.duplicates.block_sizes(session, keys, cap=rules.max_block_size)
+    weights = {
+        key: block_weight(size) for key, size in sizes.items() if size <= rules.max_block_size
+    }
+    ranked = storage.duplicates.best_candidates(session, weights, lead.id, rules.max_candidates)
+    apart = storage.duplicates.not_duplicates_of(session, lead.id)
+    wanted = [int(key) for key, _ in ranked if key not in apart]
+    forms = storage.duplicates.match_forms(session, wanted)
+    matches = [score_prepared(probe, from_form(form), rules) for form in forms.values()]
+    matches = [match for match in matches if match.score >= rules.review]
+    matches.sort(key=lambda match: (-match.score, match.key))
+    return matches
+
+
+@dataclass
+class CaptureDecision:
+    """What de-duplication did with a new lead: merged it into `survivor`, flagged it against
+    `flagged`, or neither."""
+
+    survivor: Lead | None = None
+    match: Match | None = None
+    flagged: list[Match] = field(default_factory=list)
+
+
+def on_capture(
+    session: Session, lead: Lead, rules: MatchRules, actor: str = "system"
+) -> CaptureDecision:
+    """Match a just-created lead against the store and act on the best verdict. The lead is
+    indexed unless it was merged away."""
+    matches = find_matches(session, lead, rules)
+    decision = CaptureDecision()
+    if matches and matches[0].verdict == "merge":
+        best = matches[0]
+        survivor = storage.duplicates.leads_by_ids(session, [int(best.key)])[0]
+        merging.merge(session, lead, survivor, actor, rules, match=best)
+        decision.survivor, decision.match = survivor, best
+        return decision
+    index(session, lead)
+    for match in matches[:MAX_FLAGS]:
+        flag(session, lead, match, actor, found_by="capture")
+        decision.flagged.append(match)
+    return decision
+
+
+def flag(
+    session: Session, lead: Lead, match: Match, actor: str, found_by: str
+) -> DuplicateFlag | None:
+    """Flag "possible duplicate of L-7 (87%)" on `lead`, once per pair."""
+    assert lead.id is not None
+    other = int(match.key)
+    if storage.duplicates.flag_between(session, lead.id, other) is not None:
+        return None
+    created = storage.duplicates.add_flag(
+        session,
+        DuplicateFlag(
+            lead_id=lead.id,
+            other_id=other,
+            score=round(match.score, 4),
+            reasons=list(match.reasons),
+            found_by=found_by,
+        ),
+    )
+    storage.timeline.append(
+        session,
+        lead.id,
+        actor=actor,
+        kind="duplicate.flagged",
+        summary=match.describe(lead_label(other)),
+        data={"other": lead_label(other), "score": round(match.score, 4), "reasons": match.reasons},
+    )
+    return created
+
+
+def not_duplicate(session: Session, lead: Lead, other: Lead, actor: str) -> DuplicateFlag:
+    """A person says the two are different people: never flagged or merged again."""
+    assert lead.id is not None and other.id is not None
+    if lead.id == other.id:
+        raise ValueError("a lead is not a duplicate of itself")
+    existing = storage.duplicates.flag_between(session, lead.id, other.id)
+    if existing is None:
+        existing = storage.duplicates.add_flag(
+            session, DuplicateFlag(lead_id=lead.id, other_id=other.id, score=0.0, found_by="person")
+        )
+    storage.duplicates.decide(session, existing, "not_duplicate", actor)
+    for one, two in ((lead, other), (other, lead)):
+        assert one.id is not None
+        storage.timeline.append(
+            session,
+            one.id,
+            actor=actor,
+            kind="duplicate.dismissed",
+            summary=f"not a duplicate of {lead_label(two.id)}",
+            data={"other": lead_label(two.id)},
+        )
+    return existing

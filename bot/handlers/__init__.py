@@ -1,1 +1,0 @@
-"""Thin handlers: decode an outside event, call the domain, answer."""

@@ -1,0 +1,1 @@
+"""Outside services leadbot talks to, one package each."""

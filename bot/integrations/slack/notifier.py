@@ -1,0 +1,180 @@
+"""The Slack notifier: an outbox item becomes a lead card in the rep's direct messages (or in the
+leads channel when nobody is assigned), and a card can be redrawn in place later.
+
+Retries belong to the outbox dispatcher, so the Web API client has no retry handlers of its own:
+a 429 becomes `RetryLater(Retry-After)`, a 5xx or a connection error an exception the dispatcher
+backs off from. A delivery returns `"{channel}:{ts}"`, which is what `update_card` takes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+import storage.reps
+import storage.timeline
+from bot.integrations.slack.blocks import lead_card, lead_card_text
+from bot.notify.dispatcher import RetryLater
+from bot.public_links import PublicLinks
+from storage.engine import Store
+from storage.models import Lead, OutboxItem, Rep, TimelineEntry
+
+log = logging.getLogger(__name__)
+
+TimelineLookup = Callable[[int], Sequence[TimelineEntry]]
+OwnerNameLookup = Callable[[int], str | None]
+
+NO_RECIPIENT = "skipped:no-recipient"
+NO_LEAD = "skipped:no-lead"
+DEFAULT_RETRY_AFTER = 1.0
+
+
+class SlackDeliveryError(Exception):
+    """Slack refused or failed a call; the dispatcher retries with backoff."""
+
+
+class SlackNotifier:
+    name = "slack"
+
+    def __init__(
+        self,
+        token: str,
+        *,
+        base_url: str,
+        links: PublicLinks,
+        timeline_for: TimelineLookup,
+        owner_name_for: OwnerNameLookup | None = None,
+        channel: str | None = None,
+        timeout: int = 10,
+    ) -> None:
+        # retry_handlers=[]: slack_sdk would otherwise retry connection errors itself.
+        self.client = WebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=[])
+        self.links = links
+        self.timeline_for = timeline_for
+        self.owner_name_for = owner_name_for
+        self.channel = channel or None
+        self._dm_channels: dict[str, str] = {}
+
+    def deliver(self, item: OutboxItem, lead: Lead | None, rep: Rep | None) -> str:
+        """Post the lead's card to the rep (or the leads channel); returns `channel:ts`."""
+        if lead is None or lead.id is None:
+            log.info("outbox %s (%s) has no lead; nothing to post", item.id, item.kind)
+            return NO_LEAD
+        channel = self.recipient(rep)
+        if channel is None:
+            return NO_RECIPIENT
+        blocks, text = self.card(lead, rep)
+        response = self._call(
+            "chat.postMessage",
+            lambda: self.client.chat_postMessage(
+                channel=channel, blocks=blocks, text=text, unfurl_links=False, unfurl_media=False
+            ),
+        )
+        return f"{response['channel']}:{response['ts']}"
+
+    def recipient(self, rep: Rep | None) -> str | None:
+        """The rep's DM channel when they are on Slack, else the leads channel, else None."""
+        if rep is not None and not rep.slack_user_id:
+            self.link_by_email(rep)
+        if rep is not None and rep.slack_user_id:
+            return self.dm_channel(rep.slack_user_id)
+        return self.channel
+
+    def link_by_email(self, rep: Rep) -> None:
+        """Find the rep's Slack user by email (users.lookupByEmail). The id is set on the rep the
+        dispatcher loaded, so it is saved in the transaction that marks the notification sent."""
+        try:
+            response = self.client.users_lookupByEmail(email=rep.email)
+        except SlackApiError as exc:
+            if exc.response.status_code == 429:
+                raise RetryLater(_retry_after(exc.response.headers), "lookupByEmail") from exc
+            if exc.response.get("error") == "users_not_found":
+                log.info("no Slack user with the email of rep %s (%s)", rep.id, rep.email)
+                return
+            raise SlackDeliveryError(f"users.lookupByEmail: {exc.response.get('error')}") from exc
+        rep.slack_user_id = response["user"]["id"]
+
+    def dm_channel(self, user_id: str) -> str:
+        if user_id not in self._dm_channels:
+            response = self._call(
+                "conversations.open", lambda: self.client.conversations_open(users=user_id)
+            )
+            self._dm_channels[user_id] = response["channel"]["id"]
+        return self._dm_channels[user_id]
+
+    def card(self, lead: Lead, rep: Rep | None) -> tuple[list[dict[str, Any]], str]:
+        assert lead.id is not None
+        timeline = list(self.timeline_for(lead.id))
+        blocks = lead_card(lead, timeline, self.owner_name(lead, rep), self.links)
+        return blocks, lead_card_text(lead)
+
+    def owner_name(self, lead: Lead, rep: Rep | None) -> str | None:
+        if lead.owner_id is None:
+            return None
+        if rep is not None and rep.id == lead.owner_id:
+            return rep.name
+        if self.owner_name_for is not None:
+            return self.owner_name_for(lead.owner_id)
+        return f"R-{lead.owner_id}"
+
+    def update_card(self, ref: str, blocks: list[dict[str, Any]], text: str) -> None:
+        """Redraw a card where it was posted (`ref` is what `deliver` returned)."""
+        channel, _, ts = ref.partition(":")
+        if not channel or not ts:
+            raise ValueError(f"not a Slack message reference: {ref!r}")
+        self._call(
+            "chat.update",
+            lambda: self.client.chat_update(channel=channel, ts=ts, blocks=blocks, text=text),
+        )
+
+    def _call(self, method: str, request: Callable[[], Any]) -> Any:
+        """Run one Web API call, turning Slack's answers into what the dispatcher understands."""
+        try:
+            return request()
+        except SlackApiError as exc:
+            response = exc.response
+            error = response.get("error") if isinstance(response.data, dict) else None
+            if response.status_code == 429:
+                raise RetryLater(_retry_after(response.headers), f"{method}: rate limited") from exc
+            raise SlackDeliveryError(
+                f"{method}: HTTP {response.status_code} {error or 'error'}"
+            ) from exc
+
+
+def _retry_after(headers: dict[str, Any]) -> float:
+    for name, value in headers.items():
+        if name.lower() == "retry-after":
+            raw = value[0] if isinstance(value, list) else value
+            try:
+                return max(0.0, float(raw))
+            except (TypeError, ValueError):
+                break
+    return DEFAULT_RETRY_AFTER
+
+
+def recent_timeline(store: Store, count: int = 3) -> TimelineLookup:
+    """A `timeline_for` that reads the lead's last `count` entries in a read-only transaction
+    (the dispatcher holds the write transaction while it delivers)."""
+
+    def lookup(lead_id: int) -> list[TimelineEntry]:
+        with store.reading() as session:
+            entries = list(storage.timeline.for_lead(session, lead_id))[-count:]
+            session.expunge_all()  # keep them loaded: the read-only session rolls back
+            return entries
+
+    return lookup
+
+
+def owner_names(store: Store) -> OwnerNameLookup:
+    """An `owner_name_for` that reads the rep's name in a read-only transaction."""
+
+    def lookup(rep_id: int) -> str | None:
+        with store.reading() as session:
+            rep = storage.reps.by_id(session, rep_id)
+            return rep.name if rep else None
+
+    return lookup

@@ -1,1 +1,0 @@
-"""Transports: they accept input, hand it off and know nothing of leads."""

@@ -1,0 +1,158 @@
+"""Raw bytes → InboundMail, with mail-parser.
+
+This is the only module that knows mail-parser. It raises `UndecodableMail` when the parser
+gives up, so the pipeline can quarantine the message with the parser's own error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.errors
+import email.header
+import email.utils
+import logging
+from email.message import Message
+
+import mailparser
+
+from bot.mail_in.message import InboundMail, MailPart
+
+# mail-parser logs a warning for every part type it does not turn into text (delivery reports,
+# attached headers); we read those parts ourselves below, so its warnings are noise.
+logging.getLogger("mailparser").setLevel(logging.ERROR)
+
+MAX_PART_CHARS = 200_000
+
+
+class UndecodableMail(Exception):
+    """The message could not be parsed at all; the text says why."""
+
+
+def decode_mail(
+    raw: bytes, envelope_sender: str = "", envelope_recipients: tuple[str, ...] = ()
+) -> InboundMail:
+    try:
+        parsed = mailparser.parse_from_bytes(raw)
+        message: Message = parsed.message
+        headers = _headers_of(message)
+        from_name, from_address = _first_address(parsed.from_, headers.get("from", ()))
+        return InboundMail(
+            message_id=_clean_id(parsed.message_id),
+            subject=_first_text(parsed.subject),
+            from_name=from_name,
+            from_address=from_address,
+            to=tuple(_no_nul(addr) for _, addr in parsed.to if addr),
+            cc=tuple(_no_nul(addr) for _, addr in parsed.cc if addr),
+            envelope_sender=envelope_sender,
+            envelope_recipients=envelope_recipients,
+            in_reply_to=_clean_id(message.get("In-Reply-To")),
+            references=tuple(_ids(message.get_all("References") or [])),
+            headers=headers,
+            content_type=message.get_content_type(),
+            text=_no_nul("\n".join(parsed.text_plain)).strip(),
+            html=_no_nul("\n".join(parsed.text_html)).strip(),
+            parts=tuple(_leaf_parts(message)),
+        )
+    except UndecodableMail:
+        raise
+    except Exception as exc:  # mail-parser raises many kinds on real mail
+        raise UndecodableMail(f"{type(exc).__name__}: {exc}") from exc
+
+
+def _first_text(value: object) -> str:
+    """mail-parser gives a list for a repeated header (two Subject lines); the first one counts."""
+    if isinstance(value, list):
+        value = value[0] if value else ""
+    return " ".join(_no_nul(str(value or "")).split())
+
+
+def _headers_of(message: Message) -> dict[str, tuple[str, ...]]:
+    headers: dict[str, list[str]] = {}
+    for name, value in message.items():
+        headers.setdefault(name.lower(), []).append(_header_text(value))
+    return {name: tuple(values) for name, values in headers.items()}
+
+
+def _header_text(value: object) -> str:
+    text = str(value)
+    if "=?" in text:
+        with contextlib.suppress(UnicodeError, LookupError, email.errors.HeaderParseError):
+            text = str(email.header.make_header(email.header.decode_header(text)))
+    return " ".join(_no_nul(text).split())
+
+
+def _no_nul(text: str) -> str:
+    """NUL never reaches the domain: PostgreSQL text refuses it, and it means nothing in mail."""
+    return text.replace("\x00", "") if "\x00" in text else text
+
+
+def _first_address(
+    parsed_from: list[tuple[str, str]], raw_from: tuple[str, ...]
+) -> tuple[str, str]:
+    for name, address in parsed_from:
+        if address:
+            return _no_nul(name).strip(), _no_nul(address).strip()
+    # mail-parser drops addresses without a domain ("MAILER-DAEMON"); keep what the header says.
+    for value in raw_from:
+        name, address = email.utils.parseaddr(_no_nul(value))
+        if name or address:
+            return name.strip(), address.strip()
+    return "", ""
+
+
+def _clean_id(value: object) -> str | None:
+    if not value:
+        return None
+    found = _ids([str(value)])
+    return found[0] if found else None
+
+
+def _ids(values: list[str]) -> list[str]:
+    ids: list[str] = []
+    for value in values:
+        for token in str(value).replace(",", " ").split():
+            token = token.strip()
+            if token.startswith("<") and token.endswith(">") and len(token) > 2:
+                ids.append(token)
+            elif "@" in token and "<" not in token and ">" not in token:
+                ids.append(f"<{token}>")
+    return ids
+
+
+def _leaf_parts(message: Message) -> list[MailPart]:
+    """Every leaf as text; message/* parts (delivery-status, rfc822) as their header blocks."""
+    parts: list[MailPart] = []
+    for part in message.walk():
+        ctype = part.get_content_type()
+        if part.is_multipart() and not ctype.startswith("message/"):
+            continue
+        if ctype.startswith("message/") or ctype == "text/rfc822-headers":
+            payload = part.get_payload()
+            if isinstance(payload, list):
+                text = "\n".join(_message_headers_text(sub) for sub in payload)
+            else:
+                text = _decoded_payload(part)
+        elif ctype.startswith("text/"):
+            text = _decoded_payload(part)
+        else:
+            continue
+        parts.append(MailPart(ctype, _no_nul(text[:MAX_PART_CHARS])))
+    return parts
+
+
+def _message_headers_text(sub: object) -> str:
+    if isinstance(sub, Message):
+        return "\n".join(f"{k}: {_header_text(v)}" for k, v in sub.items())
+    return str(sub)
+
+
+def _decoded_payload(part: Message) -> str:
+    payload = part.get_payload(decode=True)
+    if payload is None:
+        raw = part.get_payload()
+        return raw if isinstance(raw, str) else ""
+    charset = part.get_content_charset() or "utf-8"
+    try:
+        return payload.decode(charset, errors="replace")
+    except LookupError:
+        return payload.decode("utf-8", errors="replace")

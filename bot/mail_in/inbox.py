@@ -1,0 +1,174 @@
+"""Inbound email: accept raw bytes into the inbox queue, and process queued messages.
+
+`accept_raw` is what the transports call (SMTP after DATA, IMAP per fetched message): it commits
+the bytes and nothing else, so the transport can acknowledge at once. `InboundMailHandler`
+claims one queued row at a time, decodes it with mail-parser and runs the domain pipeline; if
+anything fails, the savepoint is rolled back and the message is quarantined with its error, in the
+same transaction, so a message is never half-applied and never lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+
+from sqlmodel import Session
+
+import storage.inbox
+from bot.mail_in.decode import decode_mail
+from bot.mail_in import pipeline
+from bot.dedupe.match import MatchRules
+from storage.engine import Store
+from storage.models import InboundMessage
+
+log = logging.getLogger(__name__)
+
+_header_parser = BytesHeaderParser(policy=compat32)
+
+
+def message_id_of(raw: bytes) -> str | None:
+    """The Message-ID header, read from the header block only (cheap enough for the SMTP path)."""
+    head, _, _ = raw.partition(b"\r\n\r\n") if b"\r\n\r\n" in raw else raw.partition(b"\n\n")
+    try:
+        value = _header_parser.parsebytes(head).get("Message-ID")
+    except Exception:  # a broken header block is the pipeline's problem, not the listener's
+        return None
+    if not value:
+        return None
+    value = "".join(str(value).split())
+    return value[:995] or None
+
+
+def accept_raw(
+    store: Store,
+    raw: bytes,
+    *,
+    channel: str,
+    mail_from: str = "",
+    rcpt_tos: list[str] | None = None,
+    source_key: str | None = None,
+) -> InboundMessage:
+    """Commit the raw message to the inbox queue; returns the stored row (maybe a duplicate)."""
+    with store.transaction() as session:
+        return storage.inbox.enqueue(
+            session,
+            InboundMessage(
+                channel=channel,
+                source_key=source_key,
+                mail_from=mail_from.replace("\x00", ""),
+                rcpt_tos=[rcpt.replace("\x00", "") for rcpt in rcpt_tos or []],
+                message_id=message_id_of(raw),
+                raw=raw,
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class Processed:
+    inbound_id: int
+    state: str
+    classification: str | None
+    lead_id: int | None
+    error: str | None = None
+
+
+class InboundMailHandler:
+    """Takes queued inbound messages through decode → pipeline, one transaction each."""
+
+    def __init__(
+        self,
+        store: Store,
+        reply_address: str,
+        steps: tuple[str, ...] = pipeline.DEFAULT_STEPS,
+        match_rules: Callable[[], MatchRules] = MatchRules,
+    ) -> None:
+        self.store = store
+        self.reply_address = reply_address
+        self.steps = steps
+        # Called per message: a MatchRulesFile re-reads the rules file when it changes.
+        self.match_rules = match_rules
+
+    def process_next(self) -> Processed | None:
+        """Process the oldest queued message; None when there is none.
+
+        PostgreSQL: claim it (SKIP LOCKED), then parse; a row lock stops no one else. SQLite has
+        one writer for the whole file, so the message is parsed before the write lock is taken,
+        and the SMTP listener's commits never wait behind mail-parser.
+        """
+        if not self.store.is_sqlite:
+            with self.store.transaction() as session:
+                row = storage.inbox.claim_next(session)
+                if row is None:
+                    return None
+                return self._apply(session, row, self._prepare(row))
+        with self.store.reading() as session:
+            peeked = storage.inbox.next_queued(session)
+            prepared = self._prepare(peeked) if peeked is not None else None
+            peeked_id = peeked.id if peeked is not None else None
+        if peeked_id is None or prepared is None:
+            return None
+        with self.store.transaction() as session:
+            row = storage.inbox.queued_by_id(session, peeked_id)
+            if row is None:  # a retry or another process took it meanwhile
+                return Processed(peeked_id, "skipped", None, None)
+            return self._apply(session, row, prepared)
+
+    def _prepare(self, row: InboundMessage) -> pipeline.MailEvent | Exception:
+        """Decode and run the pure steps; a failure is kept, to be quarantined in `_apply`."""
+        assert row.id is not None
+        try:
+            mail = decode_mail(row.raw, row.mail_from, tuple(row.rcpt_tos or ()))
+            event = pipeline.MailEvent(
+                row.id, mail, self.reply_address, match_rules=self.match_rules()
+            )
+            return pipeline.prepare(event, self.steps)
+        except Exception as exc:
+            return exc
+
+    def _apply(
+        self, session: Session, row: InboundMessage, prepared: pipeline.MailEvent | Exception
+    ) -> Processed:
+        assert row.id is not None
+        try:
+            if isinstance(prepared, Exception):
+                raise prepared
+            with session.begin_nested():
+                event = pipeline.run(session, prepared, self.steps)
+                storage.inbox.mark_done(
+                    session,
+                    row,
+                    classification=event.outcome or "ignored",
+                    reason=event.reason,
+                    lead_id=event.lead.id if event.lead else None,
+                    subject=event.mail.subject,
+                    from_address=event.mail.from_address,
+                )
+                session.flush()
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            log.warning("inbound message %s quarantined: %s", row.id, error)
+            detail = "".join(traceback.format_exception(exc, limit=-4))
+            storage.inbox.quarantine(session, row, f"{error}\n\n{detail}")
+            return Processed(row.id, "quarantined", None, None, error)
+        return Processed(row.id, "done", row.classification, row.lead_id)
+
+    def drain(self, limit: int | None = None) -> int:
+        """Process queued messages until none is left (or `limit`); returns how many."""
+        done = 0
+        while limit is None or done < limit:
+            if self.process_next() is None:
+                break
+            done += 1
+        return done
+
+    def retry(self, inbound_id: int) -> bool:
+        with self.store.transaction() as session:
+            row = storage.inbox.by_id(session, inbound_id)
+            if row is None or row.state != "quarantined":
+                return False
+            storage.inbox.requeue(session, row)
+            return True

@@ -1,0 +1,1 @@
+"""Nurture campaigns: segments, compose, send, relay, tracking links, opens."""

@@ -1,0 +1,180 @@
+"""One nurture email, rendered and built: templates → links rewritten to signed click URLs, an
+open pixel, an opt-out link → a multipart/alternative EmailMessage with RFC 8058 headers.
+
+Headers are built with email.message.EmailMessage and email.headerregistry.Address: CR, LF and
+other control characters in names and subjects are replaced by spaces before they get there, an
+address that does not parse is refused, and non-ASCII or long subjects are RFC 2047-encoded and
+folded by the SMTP policy. HTML is auto-escaped (Jinja2); a missing variable raises
+(StrictUndefined).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, field
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader
+from markupsafe import Markup
+
+from bot.nurture.links import TrackingLinks
+from bot.templates import environment as package_environment
+from bot.templates import make_environment
+
+BUILTIN_PREFIX = "email/nurture"
+SMTP_POLICY = policy.SMTP
+CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]+")
+HREF = re.compile(r"""(<a\b[^>]*?\bhref\s*=\s*)(["'])(https?://[^"'\s>]+)\2""", re.I)
+TEXT_URL = re.compile(r"https?://[^\s<>\"')\]]+[^\s<>\"')\].,;:!?]")
+BODY_END = re.compile(r"</body\s*>", re.I)
+
+
+class BadAddress(ValueError):
+    """An address that would not make a safe header."""
+
+
+@cache
+def folder_environment(folder: str) -> Environment:
+    """A user's template folder, rendered with the same rules as the package templates."""
+    return make_environment(FileSystemLoader(folder))
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateSet:
+    """Where a campaign's step templates are: bot/templates/email/nurture/<name>/, or a folder."""
+
+    name: str
+    folder: str = ""
+
+    def environment(self) -> Environment:
+        return folder_environment(self.folder) if self.folder else package_environment()
+
+    def path(self, step: str, part: str) -> str:
+        file = f"{step}.{part}.j2"
+        return file if self.folder else f"{BUILTIN_PREFIX}/{self.name}/{file}"
+
+    def check(self, step: str) -> None:
+        """Raise (TemplateNotFound, TemplateSyntaxError) unless the step's three parts load."""
+        env = self.environment()
+        for part in ("subject", "txt", "html"):
+            env.get_template(self.path(step, part))
+
+    def render(self, step: str, context: dict[str, Any]) -> tuple[str, str, str]:
+        env = self.environment()
+        subject, text, body = (
+            env.get_template(self.path(step, part)).render(**context)
+            for part in ("subject", "txt", "html")
+        )
+        return subject, text, body
+
+
+def builtin_sets() -> list[str]:
+    root = Path(__file__).resolve().parents[1] / "templates" / BUILTIN_PREFIX
+    return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+
+
+@dataclass(slots=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+    links: list[str] = field(default_factory=list)
+
+
+def render_email(
+    templates: TemplateSet,
+    step: str,
+    context: dict[str, Any],
+    links: TrackingLinks,
+    send_id: int,
+) -> Rendered:
+    """Render a step for one lead and rewrite it for tracking: every http(s) link in the HTML and
+    text parts points at a signed click URL (the originals are returned, in index order), the
+    HTML gets the open pixel; links to our own server (the opt-out link) stay as they are."""
+    opt_out = links.opt_out(send_id)
+    context = {
+        **context,
+        "unsubscribe_url": opt_out,
+        "opt_out_link": lambda text="Unsubscribe": Markup('<a href="{}">{}</a>').format(
+            opt_out, text
+        ),
+    }
+    subject, text, body = templates.render(step, context)
+    originals: list[str] = []
+    index_of: dict[str, int] = {}
+
+    def tracked(url: str) -> str:
+        if url.startswith(links.public_url + "/"):
+            return url
+        if url not in index_of:
+            index_of[url] = len(originals)
+            originals.append(url)
+        return links.click(send_id, index_of[url])
+
+    def rewrite_href(match: re.Match[str]) -> str:
+        url = html.unescape(match.group(3))
+        return f"{match.group(1)}{match.group(2)}{html.escape(tracked(url))}{match.group(2)}"
+
+    body = HREF.sub(rewrite_href, body)
+    text = TEXT_URL.sub(lambda m: tracked(m.group(0)), text)
+    pixel = f'<img src="{html.escape(links.pixel(send_id))}" width="1" height="1" alt="">'
+    if BODY_END.search(body):
+        body = BODY_END.sub(lambda m: pixel + m.group(0), body, count=1)
+    else:
+        body += pixel
+    return Rendered(one_line(subject), text, body, originals)
+
+
+def one_line(value: str) -> str:
+    """Header text with every control character (CR, LF, TAB, NUL, …) turned into one space."""
+    return " ".join(CONTROL_CHARS.sub(" ", value).split())
+
+
+def address(display_name: str, addr_spec: str) -> Address:
+    spec = addr_spec.strip()
+    if not spec or CONTROL_CHARS.search(spec) or spec.count("@") != 1 or " " in spec:
+        raise BadAddress(f"not a usable address: {addr_spec!r}")
+    try:
+        return Address(display_name=one_line(display_name), addr_spec=spec)
+    except (ValueError, IndexError) as exc:
+        raise BadAddress(f"not a usable address: {addr_spec!r}") from exc
+
+
+def new_message_id(sender: str) -> str:
+    domain = sender.rpartition("@")[2] or "localhost"
+    return make_msgid(domain=one_line(domain).replace(" ", "") or "localhost")
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    sender: Address
+    to: Address
+    reply_to: Address
+    message_id: str
+    unsubscribe_https: str
+    unsubscribe_mailto: str
+    date: Any
+
+
+def build_message(envelope: Envelope, rendered: Rendered) -> EmailMessage:
+    """multipart/alternative (text, then HTML) with Message-ID, Reply-To and RFC 8058 headers."""
+    message = EmailMessage(policy=SMTP_POLICY)
+    message["Message-ID"] = envelope.message_id
+    message["Date"] = format_datetime(envelope.date)
+    message["From"] = envelope.sender
+    message["To"] = envelope.to
+    message["Reply-To"] = envelope.reply_to
+    message["Subject"] = rendered.subject
+    mailto = f"mailto:{envelope.unsubscribe_mailto}?subject=unsubscribe"
+    message["List-Unsubscribe"] = f"<{envelope.unsubscribe_https}>, <{mailto}>"
+    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    message.set_content(rendered.text, cte="quoted-printable")
+    message.add_alternative(rendered.html, subtype="html", cte="quoted-printable")
+    return message

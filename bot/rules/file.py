@@ -1,0 +1,692 @@
+"""The rules file (LEADBOT_RULES, TOML): scoring points, grading, MQL thresholds, assignment rules.
+
+`parse_rules` turns the text into frozen dataclasses or raises RulesError with the line and the
+reason; `RulesFile` keeps the last good rules and reloads when the file changes (mtime), so an
+edit takes effect without a restart and a broken edit changes nothing. With no file, the
+embedded DEFAULT_RULES apply, so `make run` works out of the box.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+import threading
+import time
+import tomllib
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+# Behaviour events the scorer counts: rules-file name → timeline kind.
+EVENT_KINDS: dict[str, str] = {
+    "enquiry": "email.enquiry",
+    "reply": "email.reply",
+    "open": "email.opened",
+    "click": "email.clicked",
+    "form_post": "form.post",
+    "page_visit": "page.visit",
+}
+GRADES = ("A", "B", "C", "D")
+OWN_SECTIONS = ("scoring", "grading", "mql", "assignment", "territories")
+# Tables of the same file that other parts of leadbot read (dedupe: bot/rules/dedupe_rules.py).
+OTHER_SECTIONS = ("dedupe", "retention", "nurture")
+SENIORITY_LEVELS = ("executive", "vp", "director", "manager", "individual")
+STRATEGIES = ("round_robin", "weighted_round_robin", "least_loaded")
+# Conditions an assignment rule may put on a lead: name → kind of value.
+CONDITIONS: dict[str, str] = {
+    "country": "list",
+    "territory": "list",
+    "language": "list",
+    "industry": "list",
+    "product": "list",
+    "grade": "list",
+    "source": "list",
+    "company_size_min": "int",
+    "company_size_max": "int",
+}
+
+DEFAULT_RULES = """\
+# leadbot's embedded rules: used when LEADBOT_RULES names no file.
+
+[scoring]
+half_life_days = 30            # a point is worth half after this many days
+
+[scoring.points]
+enquiry = 25                   # an inbound enquiry (new lead or new question)
+reply = 15                     # a reply in a lead's thread
+open = 2                       # a human open of a nurture email (proxies/scanners do not count)
+click = 5                      # a tracked link clicked
+form_post = 20                 # a web form posted
+page_visit = 1                 # a page visit reported through the API
+
+[grading]
+# Fit points per criterion are added up; a total at or above a threshold gets that grade, else D.
+thresholds = { A = 60, B = 40, C = 20 }
+company_size = { 1 = 0, 11 = 10, 51 = 20, 201 = 30 }   # at least N employees → points
+seniority = { executive = 25, vp = 20, director = 15, manager = 10, individual = 0 }
+email = { company = 10, freemail = -10 }
+
+[grading.industry]
+software = 15
+"*" = 0
+
+[grading.country]
+"*" = 0
+
+[mql]
+min_score = 50
+min_grade = "B"
+enquiries_enter_queue = false  # true: every inbound enquiry is offered to sales at once
+
+[assignment]
+default_sla_minutes = 60
+recheck_seconds = 10           # how often a lead nobody could take is looked at again
+# manager = "manager@example.com"   # told when an SLA lapses; default: reps with role manager
+
+[[assignment.rule]]
+name = "everyone"
+pool = "all"
+strategy = "round_robin"
+"""
+
+
+class RulesError(ValueError):
+    """A rules file that cannot be used: where (line) and why."""
+
+    def __init__(self, reason: str, line: int | None = None, source: str = "") -> None:
+        self.reason = reason
+        self.line = line
+        self.source = source
+        where = source or "rules"
+        super().__init__(f"{where}:{line}: {reason}" if line else f"{where}: {reason}")
+
+
+@dataclass(frozen=True)
+class Scoring:
+    points: dict[str, float]
+    half_life_days: float
+
+
+@dataclass(frozen=True)
+class Grading:
+    thresholds: dict[str, float]
+    company_size: tuple[tuple[int, float], ...]
+    seniority: dict[str, float]
+    email: dict[str, float]
+    industry: dict[str, float]
+    country: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Qualification:
+    min_score: float
+    min_grade: str
+    enquiries_enter_queue: bool
+
+
+@dataclass(frozen=True)
+class AssignmentRule:
+    name: str
+    when: dict[str, Any]
+    # A single rep (email) or a pool: rep emails, or ("all",) for every rep.
+    rep: str | None
+    pool: tuple[str, ...]
+    strategy: str
+    sla_minutes: int
+    skills: tuple[str, ...] = ()
+    match_language: bool = True
+    match_territory: bool = False
+    line: int | None = None
+
+    @property
+    def pool_is_everyone(self) -> bool:
+        return self.pool == ("all",)
+
+
+@dataclass(frozen=True)
+class Rules:
+    scoring: Scoring
+    grading: Grading
+    mql: Qualification
+    rules: tuple[AssignmentRule, ...]
+    territories: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    manager: str | None = None
+    default_sla_minutes: int = 60
+    recheck_seconds: float = 10.0
+    source: str = "embedded default"
+    # Tables of the file that other parts of leadbot read ([dedupe], …).
+    other_sections: tuple[str, ...] = ()
+
+    def territories_of(self, country: str) -> tuple[str, ...]:
+        code = country.strip().upper()
+        return tuple(name for name, codes in self.territories.items() if code and code in codes)
+
+
+# --- parsing -------------------------------------------------------------------------------
+
+Path_ = tuple[str | int, ...]
+
+
+class _Invalid(Exception):
+    def __init__(self, path: Path_, reason: str) -> None:
+        super().__init__(reason)
+        self.path = path
+        self.reason = reason
+
+
+def parse_rules(text: str, source: str = "rules") -> Rules:
+    """The rules in `text`, or RulesError naming the line and the reason."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line = _line_from_message(str(exc))
+        reason = re.sub(r"\s*\(at line \d+, column (\d+)\)$", r" (column \1)", str(exc))
+        raise RulesError(f"TOML syntax: {reason}", line, source) from None
+    try:
+        return _build(data, source)
+    except _Invalid as exc:
+        path = _show_path(exc.path)
+        reason = f"{path}: {exc.reason}" if path else exc.reason
+        raise RulesError(reason, locate(text, exc.path), source) from None
+
+
+def _show_path(path: Path_) -> str:
+    """("assignment", "rule", 1, "strategy") → "assignment.rule[2].strategy" (counted from 1)."""
+    shown = ""
+    for part in path:
+        shown += f"[{part + 1}]" if isinstance(part, int) else (f".{part}" if shown else part)
+    return shown
+
+
+def _line_from_message(message: str) -> int | None:
+    found = re.search(r"at line (\d+)", message)
+    return int(found.group(1)) if found else None
+
+
+def _table(data: dict[str, Any], key: str, path: Path_) -> dict[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise _Invalid((*path, key), "must be a table")
+    return value
+
+
+def _number(value: Any, path: Path_, *, minimum: float | None = None) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _Invalid(path, f"must be a number, not {value!r}")
+    if minimum is not None and value < minimum:
+        raise _Invalid(path, f"must be at least {minimum:g}, not {value!r}")
+    return float(value)
+
+
+def _strings(value: Any, path: Path_) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _Invalid(path, f"must be a string or a list of strings, not {value!r}")
+    return tuple(value)
+
+
+def _unknown(table: dict[str, Any], known: tuple[str, ...], path: Path_) -> None:
+    for key in table:
+        if key not in known:
+            raise _Invalid((*path, key), f"unknown key; known: {', '.join(known)}")
+
+
+def _points(table: dict[str, Any], path: Path_) -> dict[str, float]:
+    return {str(k).lower(): _number(v, (*path, k)) for k, v in table.items()}
+
+
+@functools.cache
+def _default_data() -> dict[str, Any]:
+    return tomllib.loads(DEFAULT_RULES)
+
+
+def _build(data: dict[str, Any], source: str) -> Rules:
+    _unknown(data, (*OWN_SECTIONS, *OTHER_SECTIONS), ())
+    others = tuple(key for key in data if key in OTHER_SECTIONS)
+    # A section the file leaves out is the embedded default's; a section written is used as is.
+    data = {**_default_data(), **data}
+    scoring_data = _table(data, "scoring", ())
+    _unknown(scoring_data, ("half_life_days", "points"), ("scoring",))
+    points_data = _table(scoring_data, "points", ("scoring",))
+    _unknown(points_data, tuple(EVENT_KINDS), ("scoring", "points"))
+    scoring = Scoring(
+        points={
+            EVENT_KINDS[name]: _number(value, ("scoring", "points", name))
+            for name, value in points_data.items()
+        },
+        half_life_days=_number(
+            scoring_data.get("half_life_days", 30), ("scoring", "half_life_days"), minimum=0.01
+        ),
+    )
+    grading = _build_grading(_table(data, "grading", ()))
+    mql_data = _table(data, "mql", ())
+    _unknown(mql_data, ("min_score", "min_grade", "enquiries_enter_queue"), ("mql",))
+    min_grade = mql_data.get("min_grade", "D")
+    if min_grade not in GRADES:
+        raise _Invalid(("mql", "min_grade"), f"must be one of {', '.join(GRADES)}")
+    enquiries = mql_data.get("enquiries_enter_queue", False)
+    if not isinstance(enquiries, bool):
+        raise _Invalid(("mql", "enquiries_enter_queue"), "must be true or false")
+    mql = Qualification(
+        min_score=_number(mql_data.get("min_score", 0), ("mql", "min_score")),
+        min_grade=min_grade,
+        enquiries_enter_queue=enquiries,
+    )
+    territories = {
+        str(name): tuple(code.upper() for code in _strings(codes, ("territories", name)))
+        for name, codes in _table(data, "territories", ()).items()
+    }
+    assignment = _table(data, "assignment", ())
+    _unknown(
+        assignment,
+        ("default_sla_minutes", "recheck_seconds", "manager", "rule"),
+        ("assignment",),
+    )
+    default_sla = int(
+        _number(
+            assignment.get("default_sla_minutes", 60),
+            ("assignment", "default_sla_minutes"),
+            minimum=1,
+        )
+    )
+    manager = assignment.get("manager")
+    if manager is not None and not isinstance(manager, str):
+        raise _Invalid(("assignment", "manager"), "must be a rep's email")
+    raw_rules = assignment.get("rule", [])
+    if not isinstance(raw_rules, list):
+        raise _Invalid(("assignment", "rule"), "must be an array of tables: [[assignment.rule]]")
+    rules = tuple(
+        _build_rule(raw, index, default_sla, territories) for index, raw in enumerate(raw_rules)
+    )
+    names = [rule.name for rule in rules]
+    for index, name in enumerate(names):
+        if name in names[:index]:
+            raise _Invalid(("assignment", "rule", index, "name"), f"rule {name!r} is named twice")
+    return Rules(
+        scoring=scoring,
+        grading=grading,
+        mql=mql,
+        rules=rules,
+        territories=territories,
+        manager=manager.strip().lower() if manager else None,
+        default_sla_minutes=default_sla,
+        recheck_seconds=_number(
+            assignment.get("recheck_seconds", 10), ("assignment", "recheck_seconds"), minimum=0
+        ),
+        source=source,
+        other_sections=others,
+    )
+
+
+def _build_grading(data: dict[str, Any]) -> Grading:
+    path: Path_ = ("grading",)
+    _unknown(
+        data, ("thresholds", "company_size", "seniority", "email", "industry", "country"), path
+    )
+    thresholds_data = _table(data, "thresholds", path)
+    _unknown(thresholds_data, GRADES[:3], (*path, "thresholds"))
+    thresholds = _points(thresholds_data, (*path, "thresholds"))
+    thresholds = {k.upper(): v for k, v in thresholds.items()}
+    ordered = [thresholds[g] for g in GRADES[:3] if g in thresholds]
+    if ordered != sorted(ordered, reverse=True):
+        raise _Invalid((*path, "thresholds"), "A must need more points than B, and B than C")
+    bands = []
+    for key, value in _table(data, "company_size", path).items():
+        if not str(key).isdigit():
+            raise _Invalid((*path, "company_size", key), 'keys are employee counts ("51")')
+        bands.append((int(key), _number(value, (*path, "company_size", key))))
+    seniority = _points(_table(data, "seniority", path), (*path, "seniority"))
+    for level in seniority:
+        if level not in SENIORITY_LEVELS:
+            raise _Invalid(
+                (*path, "seniority", level), f"unknown level; known: {', '.join(SENIORITY_LEVELS)}"
+            )
+    email = _points(_table(data, "email", path), (*path, "email"))
+    _unknown(email, ("company", "freemail"), (*path, "email"))
+    country = {
+        k.upper() if k != "*" else k: v
+        for k, v in _points(_table(data, "country", path), (*path, "country")).items()
+    }
+    return Grading(
+        thresholds=thresholds,
+        company_size=tuple(sorted(bands)),
+        seniority=seniority,
+        email=email,
+        industry=_points(_table(data, "industry", path), (*path, "industry")),
+        country=country,
+    )
+
+
+def _build_rule(
+    raw: Any, index: int, default_sla: int, territories: dict[str, tuple[str, ...]]
+) -> AssignmentRule:
+    path: Path_ = ("assignment", "rule", index)
+    if not isinstance(raw, dict):
+        raise _Invalid(path, "must be a table")
+    _unknown(
+        raw,
+        (
+            "name",
+            "when",
+            "rep",
+            "pool",
+            "strategy",
+            "sla_minutes",
+            "skills",
+            "match_language",
+            "match_territory",
+        ),
+        path,
+    )
+    name = raw.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise _Invalid((*path, "name") if "name" in raw else path, "every rule needs a name")
+    when_data = raw.get("when", {})
+    if not isinstance(when_data, dict):
+        raise _Invalid((*path, "when"), "must be a table of conditions")
+    when: dict[str, Any] = {}
+    for key, value in when_data.items():
+        kind = CONDITIONS.get(key)
+        if kind is None:
+            raise _Invalid(
+                (*path, "when", key), f"unknown condition; known: {', '.join(CONDITIONS)}"
+            )
+        if kind == "int":
+            when[key] = int(_number(value, (*path, "when", key), minimum=0))
+            continue
+        values = _strings(value, (*path, "when", key))
+        if key == "grade" and any(v.upper() not in GRADES for v in values):
+            raise _Invalid((*path, "when", key), f"grades are {', '.join(GRADES)}")
+        if key == "territory":
+            missing = [v for v in values if v not in territories]
+            if missing:
+                raise _Invalid(
+                    (*path, "when", key), f"no territory {missing[0]!r} in [territories]"
+                )
+            when[key] = frozenset(values)
+            continue
+        when[key] = frozenset(v.strip().lower() for v in values)
+    rep, pool = raw.get("rep"), raw.get("pool")
+    if (rep is None) == (pool is None):
+        raise _Invalid(path, f"rule {name!r} needs a rep or a pool (one of them)")
+    if rep is not None and not isinstance(rep, str):
+        raise _Invalid((*path, "rep"), "must be a rep's email")
+    pool_members: tuple[str, ...] = ()
+    if pool is not None:
+        pool_members = _strings(pool, (*path, "pool"))
+        if pool_members == ("all",):
+            pass
+        elif not pool_members or not all("@" in member for member in pool_members):
+            raise _Invalid((*path, "pool"), 'must be "all" or a list of rep emails')
+    strategy = raw.get("strategy", "round_robin")
+    if strategy not in STRATEGIES:
+        raise _Invalid(
+            (*path, "strategy"), f"unknown strategy {strategy!r}; known: {', '.join(STRATEGIES)}"
+        )
+    flags = {}
+    for flag, default in (("match_language", True), ("match_territory", False)):
+        value = raw.get(flag, default)
+        if not isinstance(value, bool):
+            raise _Invalid((*path, flag), "must be true or false")
+        flags[flag] = value
+    return AssignmentRule(
+        name=name.strip(),
+        when=when,
+        rep=rep.strip().lower() if isinstance(rep, str) else None,
+        pool=tuple(m.strip().lower() for m in pool_members),
+        strategy=strategy,
+        sla_minutes=int(
+            _number(raw.get("sla_minutes", default_sla), (*path, "sla_minutes"), minimum=1)
+        ),
+        skills=tuple(s.lower() for s in _strings(raw.get("skills", []), (*path, "skills"))),
+        **flags,
+    )
+
+
+# --- where a key is written -----------------------------------------------------------------
+
+_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(?:#.*)?$")
+
+
+def _split_key(text: str) -> list[str]:
+    """`a."b.c".d` → ["a", "b.c", "d"]."""
+    parts, current, quote = [], "", ""
+    for char in text:
+        if quote:
+            if char == quote:
+                quote = ""
+            else:
+                current += char
+        elif char in "\"'":
+            quote = char
+        elif char == ".":
+            parts.append(current.strip())
+            current = ""
+        else:
+            current += char
+    parts.append(current.strip())
+    return parts
+
+
+def _key_of(line: str) -> str | None:
+    """The key of a `key = value` line (quotes respected), or None."""
+    quote = ""
+    for position, char in enumerate(line):
+        if quote:
+            if char == quote:
+                quote = ""
+        elif char in "\"'":
+            quote = char
+        elif char == "=":
+            return line[:position].strip() or None
+        elif char == "#":
+            return None
+    return None
+
+
+def locate(text: str, path: Path_) -> int | None:
+    """The line where `path` (("assignment", "rule", 2, "strategy")) is written, or that of its
+    nearest written parent. tomllib keeps no positions and no well-kept TOML library exposes
+    them (tomlkit round-trips text but has no line API), so this reads the headers and keys."""
+    seen: dict[Path_, int] = {}
+    counters: dict[tuple[str, ...], int] = {}
+    table: Path_ = ()
+    depth = 0  # open brackets/braces of a multi-line value: its lines hold no keys of ours
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if depth == 0 and (header := _HEADER.match(line)):
+            names = tuple(_split_key(header.group(2)))
+            if header.group(1) == "[[":
+                counters[names] = counters.get(names, -1) + 1
+                table = (*names, counters[names])
+            else:
+                table = names
+            seen.setdefault(table, number)
+            continue
+        if depth == 0 and stripped and not stripped.startswith("#"):
+            key = _key_of(stripped)
+            if key is not None:
+                full = (*table, *_split_key(key))
+                seen.setdefault(full, number)
+                # Inline tables: `when = { country = ["DE"] }` → the keys inside, same line.
+                for inner in re.findall(r"[{,]\s*([\w\"'.-]+)\s*=", stripped):
+                    seen.setdefault((*full, *_split_key(inner)), number)
+        depth += _brackets(stripped)
+        depth = max(depth, 0)
+    for cut in range(len(path), 0, -1):
+        normalised = tuple(str(part) if not isinstance(part, int) else part for part in path[:cut])
+        if normalised in seen:
+            return seen[normalised]
+    return None
+
+
+def _brackets(line: str) -> int:
+    balance, quote = 0, ""
+    for char in line:
+        if quote:
+            if char == quote:
+                quote = ""
+        elif char in "\"'":
+            quote = char
+        elif char == "#":
+            break
+        elif char in "[{":
+            balance += 1
+        elif char in "]}":
+            balance -= 1
+    if _HEADER.match(line):
+        return 0
+    return balance
+
+
+# --- the file, reloaded on change ------------------------------------------------------------
+
+
+def load_file(path: str | Path) -> Rules:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RulesError(f"cannot read: {exc.strerror or exc}", None, str(path)) from None
+    return parse_rules(text, str(path))
+
+
+@cache
+def default_rules() -> Rules:
+    """The embedded default, parsed once (Rules is frozen)."""
+    return parse_rules(DEFAULT_RULES, "embedded default")
+
+
+class RulesFile:
+    """The rules in force: the file's last good version, re-read when its mtime changes.
+
+    A bad edit is logged and reported (`error`) while the last good rules stay in force; with no
+    file at all the embedded default applies."""
+
+    def __init__(self, path: str | Path | None, check_every: float = 0.5) -> None:
+        self.path = Path(path) if path else None
+        self.check_every = check_every
+        self.error: RulesError | None = None
+        self._lock = threading.Lock()
+        self._rules = default_rules()
+        self._stamp: tuple[float, int] | None = None
+        self._checked = float("-inf")
+        self.reload()
+
+    def _file_stamp(self) -> tuple[float, int] | None:
+        if self.path is None:
+            return None
+        try:
+            stat = self.path.stat()
+        except OSError:
+            return None
+        return (stat.st_mtime, stat.st_size)
+
+    def reload(self) -> bool:
+        """Re-read the file if it changed; True when new rules took effect."""
+        with self._lock:
+            self._checked = time.monotonic()
+            stamp = self._file_stamp()
+            if stamp == self._stamp:
+                return False
+            self._stamp = stamp
+            if stamp is None:
+                if self._rules.source != "embedded default" and self.path is not None:
+                    log.warning("rules file %s is gone; keeping the last good rules", self.path)
+                return False
+            assert self.path is not None
+            try:
+                rules = load_file(self.path)
+            except RulesError as exc:
+                self.error = exc
+                log.error("rules not changed: %s (the last good rules stay in force)", exc)
+                return False
+            self._rules, self.error = rules, None
+            log.info("rules loaded from %s: %d assignment rules", self.path, len(rules.rules))
+            return True
+
+    def get(self) -> Rules:
+        if time.monotonic() - self._checked >= self.check_every:
+            self.reload()
+        return self._rules
+
+
+def describe(rules: Rules) -> str:
+    """What the rules say, in words (`leadbot rules check`)."""
+    kinds = {kind: name for name, kind in EVENT_KINDS.items()}
+    lines = [f"rules from {rules.source}", "scoring:"]
+    points = ", ".join(f"{kinds[k]} {v:g}" for k, v in rules.scoring.points.items())
+    lines.append(f"  points: {points or 'none'}; half-life {rules.scoring.half_life_days:g} days")
+    g = rules.grading
+    lines.append("grading:")
+    lines.append(
+        "  thresholds: " + ", ".join(f"{k} ≥ {v:g}" for k, v in g.thresholds.items()) + ", else D"
+    )
+    if g.company_size:
+        lines.append("  company size: " + ", ".join(f"≥{n} → {p:g}" for n, p in g.company_size))
+    for title, table in (
+        ("seniority", g.seniority),
+        ("email", g.email),
+        ("industry", g.industry),
+        ("country", g.country),
+    ):
+        if table:
+            lines.append(f"  {title}: " + ", ".join(f"{k} {v:g}" for k, v in table.items()))
+    m = rules.mql
+    lines.append(
+        f"mql: score ≥ {m.min_score:g} and grade {m.min_grade} or better"
+        + ("; inbound enquiries enter the queue directly" if m.enquiries_enter_queue else "")
+    )
+    if rules.territories:
+        lines.append(
+            "territories: "
+            + "; ".join(f"{name} = {', '.join(codes)}" for name, codes in rules.territories.items())
+        )
+    lines.append(
+        f"assignment (first match wins; default SLA {rules.default_sla_minutes} min, "
+        f"manager {rules.manager or 'reps with role manager'}):"
+    )
+    for number, rule in enumerate(rules.rules, start=1):
+        lines.append(f"  {number}. {rule.name}: {describe_rule(rule)}")
+    if not rules.rules:
+        lines.append("  none: leads wait in the queue until assigned by hand")
+    if rules.other_sections:
+        tables = ", ".join(f"[{name}]" for name in rules.other_sections)
+        lines.append(f"also in the file, read elsewhere: {tables}")
+    return "\n".join(lines)
+
+
+def describe_rule(rule: AssignmentRule) -> str:
+    conditions = []
+    for key, value in rule.when.items():
+        shown = ", ".join(sorted(value)) if isinstance(value, frozenset) else str(value)
+        conditions.append(f"{key} {shown}")
+    when = "when " + " and ".join(conditions) if conditions else "any lead"
+    if rule.rep:
+        target = f"→ {rule.rep}"
+    elif rule.pool_is_everyone:
+        target = f"→ every rep by {rule.strategy}"
+    else:
+        target = f"→ pool {', '.join(rule.pool)} by {rule.strategy}"
+    extra = [f"SLA {rule.sla_minutes} min"]
+    if rule.skills:
+        extra.append(f"skills {', '.join(rule.skills)}")
+    if rule.match_territory:
+        extra.append("rep territory must match")
+    return f"{when} {target} ({'; '.join(extra)})"
+
+
+def rules_from_settings() -> Rules:
+    """The rules a one-off command uses: LEADBOT_RULES when it is a good file, else the default
+    (`serve` keeps a RulesFile instead, which reloads on change)."""
+    from bot.config import load_settings
+
+    source = RulesFile(load_settings().rules)
+    if source.error is not None:
+        log.warning("%s; using the last good rules", source.error)
+    return source.get()

@@ -1,0 +1,1 @@
+"""Behaviour score, fit grade and the MQL decision."""

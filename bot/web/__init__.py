@@ -1,0 +1,1 @@
+"""The HTTP side: the ASGI app and its routes (health, lead page, events, tracking)."""

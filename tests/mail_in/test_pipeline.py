@@ -1,0 +1,202 @@
+"""The inbound pipeline on a real store (SQLite file and PostgreSQL), one behaviour per test."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+import pytest
+
+import storage.inbox
+import storage.leads
+import storage.outbox
+import storage.timeline
+from bot.mail_in.inbox import InboundMailHandler, accept_raw
+from bot.mail_in import pipeline
+from bot.leads.reply_address import reply_address_for
+from storage.engine import Store
+
+REPLY_BASE = "leads@acme-leads.test"
+
+
+def mail(sender: str = "Jane Doe <jane@acme-robotics.io>", body: str = "Please call me.",
+         subject: str = "Enquiry", to: str = REPLY_BASE, **headers: str) -> bytes:  # fmt: skip
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = to
+    message["Subject"] = subject
+    if "Message_ID" not in headers:
+        message["Message-ID"] = make_msgid(domain="test")
+    for name, value in headers.items():
+        message[name.replace("_", "-")] = value
+    message.set_content(body)
+    return message.as_bytes()
+
+
+def deliver(store: Store, raw: bytes, rcpt: str = REPLY_BASE) -> int:
+    row = accept_raw(store, raw, channel="smtp", mail_from="x@y.test", rcpt_tos=[rcpt])
+    InboundMailHandler(store, REPLY_BASE).drain()
+    assert row.id is not None
+    return row.id
+
+
+def message_row(store: Store, inbound_id: int):  # type: ignore[no-untyped-def]
+    with store.transaction() as session:
+        return storage.inbox.by_id(session, inbound_id)
+
+
+def test_enquiry_creates_lead_timeline_and_notification_together(store: Store) -> None:
+    inbound_id = deliver(store, mail())
+    with store.transaction() as session:
+        lead = storage.leads.by_email(session, "jane@acme-robotics.io")
+        assert lead is not None and lead.id is not None
+        kinds = [e.kind for e in storage.timeline.for_lead(session, lead.id)]
+        [note] = storage.outbox.listing(session)
+    assert kinds == ["created", "email.enquiry"]
+    assert (note.kind, note.lead_id, note.payload["lead"]) == ("lead.new", lead.id, f"L-{lead.id}")
+    row = message_row(store, inbound_id)
+    assert (row.state, row.classification, row.lead_id) == ("done", "enquiry", lead.id)
+
+
+def test_same_sender_in_other_case_updates_one_lead(store: Store) -> None:
+    deliver(store, mail(sender="jane@acme-robotics.io"))
+    deliver(store, mail(sender="Jane Doe <JANE@Acme-Robotics.IO>", body="Any news?"))
+    with store.transaction() as session:
+        assert storage.leads.count(session) == 1
+        lead = storage.leads.by_email(session, "jane@acme-robotics.io")
+        assert lead is not None and lead.id is not None
+        assert lead.first_name == "Jane"  # the second mail filled the gap
+        kinds = [e.kind for e in storage.timeline.for_lead(session, lead.id)]
+    assert kinds == ["created", "email.enquiry", "email.enquiry"]
+
+
+def test_reply_to_per_lead_address_matches_without_headers(store: Store) -> None:
+    deliver(store, mail())
+    with store.transaction() as session:
+        lead = storage.leads.by_email(session, "jane@acme-robotics.io")
+        assert lead is not None
+    address = reply_address_for(lead.reply_token, REPLY_BASE)
+    inbound_id = deliver(store, mail(sender="assistant@elsewhere.test", to=address), rcpt=address)
+    row = message_row(store, inbound_id)
+    assert (row.classification, row.lead_id) == ("reply", lead.id)
+    assert "reply address" in (row.reason or "")
+    with store.transaction() as session:
+        assert storage.leads.count(session) == 1
+
+
+def test_reply_by_references_header(store: Store) -> None:
+    first = mail(Message_ID="<thread-1@acme.test>")
+    deliver(store, first)
+    inbound_id = deliver(
+        store, mail(sender="other@acme.test", References="<x@y> <thread-1@acme.test>")
+    )
+    row = message_row(store, inbound_id)
+    assert row.classification == "reply"
+
+
+def test_auto_reply_never_creates_a_lead(store: Store) -> None:
+    inbound_id = deliver(
+        store,
+        mail(sender="ooo@new-company.test", subject="Out of Office", Auto_Submitted="auto-replied"),
+    )
+    row = message_row(store, inbound_id)
+    assert (row.state, row.classification, row.lead_id) == ("done", "auto_reply", None)
+    with store.transaction() as session:
+        assert storage.leads.count(session) == 0
+
+
+def test_bounce_marks_the_address_bounced(store: Store) -> None:
+    deliver(store, mail(sender="gone@acme-robotics.io"))
+    bounce = (
+        "From: Mail Delivery System <MAILER-DAEMON@mx.acme-leads.test>\r\n"
+        f"To: {REPLY_BASE}\r\n"
+        "Subject: Undelivered Mail Returned to Sender\r\n"
+        "Message-ID: <bounce-1@mx.acme-leads.test>\r\n"
+        "MIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="b1"\r\n\r\n'
+        "--b1\r\nContent-Type: text/plain\r\n\r\n"
+        "Your message could not be delivered.\r\n"
+        "--b1\r\nContent-Type: message/delivery-status\r\n\r\n"
+        "Reporting-MTA: dns; mx.acme-leads.test\r\n\r\n"
+        "Final-Recipient: rfc822; gone@acme-robotics.io\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        "--b1--\r\n"
+    ).encode()
+    inbound_id = deliver(store, bounce)
+    row = message_row(store, inbound_id)
+    assert row.classification == "bounce"
+    with store.transaction() as session:
+        lead = storage.leads.by_email(session, "gone@acme-robotics.io")
+        assert lead is not None and lead.email_status == "bounced"
+
+
+def test_unsubscribe_by_email_opts_out(store: Store) -> None:
+    deliver(store, mail(sender="jane@acme-robotics.io"))
+    deliver(store, mail(sender="jane@acme-robotics.io", subject="unsubscribe", body="unsubscribe"))
+    with store.transaction() as session:
+        lead = storage.leads.by_email(session, "jane@acme-robotics.io")
+        assert lead is not None and lead.email_status == "opted_out"
+
+
+def test_undecodable_mail_is_quarantined_kept_and_retryable(store: Store) -> None:
+    from tests.corpora import CORPORA
+
+    raw = (CORPORA / "mail/sisimai/bsd/lhost-sendgrid-01.eml").read_bytes()
+    inbound_id = deliver(store, raw)
+    row = message_row(store, inbound_id)
+    assert row.state == "quarantined"
+    assert row.error.startswith("UndecodableMail: AttributeError")
+    assert row.raw == raw
+    handler = InboundMailHandler(store, REPLY_BASE)
+    assert handler.retry(inbound_id) is True
+    handler.drain()
+    assert message_row(store, inbound_id).attempts == 2
+    assert handler.retry(inbound_id + 1000) is False
+
+
+def test_a_failing_step_rolls_back_everything_and_quarantines(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken_notify(session, event):  # type: ignore[no-untyped-def]
+        raise RuntimeError("notifier table on fire")
+
+    monkeypatch.setitem(pipeline.STEPS, "notify", broken_notify)
+    inbound_id = deliver(store, mail())
+    row = message_row(store, inbound_id)
+    assert row.state == "quarantined" and "notifier table on fire" in row.error
+    with store.transaction() as session:
+        assert storage.leads.count(session) == 0  # the lead the apply step made was rolled back
+        assert storage.outbox.listing(session) == []
+
+    monkeypatch.undo()
+    handler = InboundMailHandler(store, REPLY_BASE)
+    handler.retry(inbound_id)
+    handler.drain()
+    row = message_row(store, inbound_id)
+    assert (row.state, row.classification) == ("done", "enquiry")
+    with store.transaction() as session:
+        assert storage.leads.count(session) == 1
+
+
+def test_mail_without_from_uses_the_envelope_sender_or_is_quarantined(store: Store) -> None:
+    raw = b"To: leads@acme-leads.test\r\nSubject: who am I\r\nMessage-ID: <x@y>\r\n\r\nhello\r\n"
+    row = message_row(store, deliver(store, raw))  # the envelope said MAIL FROM:<x@y.test>
+    assert (row.state, row.classification) == ("done", "enquiry")
+    with store.transaction() as session:
+        assert storage.leads.by_email(session, "x@y.test") is not None
+
+    nobody = accept_raw(store, raw.replace(b"<x@y>", b"<z@y>"), channel="smtp", mail_from="")
+    InboundMailHandler(store, REPLY_BASE).drain()
+    row = message_row(store, nobody.id or 0)
+    assert row.state == "quarantined" and "no sender address" in row.error
+
+
+def test_steps_are_data_and_unknown_ones_are_refused(store: Store) -> None:
+    handler = InboundMailHandler(store, REPLY_BASE, steps=("classify", "apply"))
+    accept_raw(store, mail(), channel="smtp")
+    handler.drain()
+    with store.transaction() as session:
+        assert storage.leads.count(session) == 1
+        assert storage.outbox.listing(session) == []  # no notify step, no notification
+    bad = InboundMailHandler(store, REPLY_BASE, steps=("classify", "teleport"))
+    accept_raw(store, mail(sender="x@acme.test"), channel="smtp")
+    assert bad.process_next().error.startswith("ValueError: unknown inbound steps ['teleport']")

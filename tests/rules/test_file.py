@@ -1,0 +1,208 @@
+"""The rules file: what it understands, the line and reason of a bad one, and reload on change."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import pytest
+
+from bot.rules.file import (
+    RulesError,
+    RulesFile,
+    default_rules,
+    describe,
+    locate,
+    parse_rules,
+)
+
+GOOD = """\
+[scoring]
+half_life_days = 7
+
+[scoring.points]
+enquiry = 30
+open = 1
+
+[mql]
+min_score = 20
+min_grade = "C"
+enquiries_enter_queue = true
+
+[territories]
+dach = ["DE", "AT", "CH"]
+
+[assignment]
+default_sla_minutes = 45
+manager = "Meg@Sales.test"
+
+[[assignment.rule]]
+name = "dach enterprise"
+when = { territory = "dach", company_size_min = 200, grade = ["A", "B"] }
+pool = ["ann@sales.test", "bob@sales.test"]
+strategy = "weighted_round_robin"
+sla_minutes = 15
+
+[[assignment.rule]]
+name = "named account"
+when = { industry = ["Banking"] }
+rep = "carol@sales.test"
+
+[[assignment.rule]]
+name = "everyone else"
+pool = "all"
+strategy = "least_loaded"
+skills = ["Spanish"]
+"""
+
+
+def error_of(text: str) -> RulesError:
+    with pytest.raises(RulesError) as caught:
+        parse_rules(text, "rules.toml")
+    return caught.value
+
+
+def test_the_embedded_default_is_valid_and_offers_to_everyone() -> None:
+    rules = default_rules()
+    assert rules.source == "embedded default"
+    assert [rule.name for rule in rules.rules] == ["everyone"]
+    assert rules.rules[0].pool_is_everyone and rules.rules[0].strategy == "round_robin"
+    assert rules.mql.enquiries_enter_queue is False
+    assert rules.scoring.points["email.enquiry"] == 25
+
+
+def test_a_good_file_is_understood() -> None:
+    rules = parse_rules(GOOD, "rules.toml")
+    assert rules.scoring.half_life_days == 7
+    assert rules.scoring.points == {"email.enquiry": 30, "email.opened": 1}
+    assert (rules.mql.min_score, rules.mql.min_grade, rules.mql.enquiries_enter_queue) == (
+        20, "C", True)  # fmt: skip
+    dach, named, rest = rules.rules
+    assert dach.when == {"territory": frozenset({"dach"}), "company_size_min": 200,
+                         "grade": frozenset({"a", "b"})}  # fmt: skip
+    assert dach.pool == ("ann@sales.test", "bob@sales.test") and dach.sla_minutes == 15
+    assert named.rep == "carol@sales.test" and named.sla_minutes == 45
+    assert rest.strategy == "least_loaded" and rest.skills == ("spanish",)
+    assert rules.manager == "meg@sales.test"
+    assert rules.territories_of("at") == ("dach",)
+    # Sections the file leaves out are the embedded default's.
+    assert rules.grading == default_rules().grading
+
+
+def test_check_prints_what_it_understood() -> None:
+    text = describe(parse_rules(GOOD, "rules.toml"))
+    assert "rules from rules.toml" in text
+    assert "points: enquiry 30, open 1; half-life 7 days" in text
+    assert "mql: score ≥ 20 and grade C or better; inbound enquiries enter the queue" in text
+    assert "territories: dach = DE, AT, CH" in text
+    assert (
+        "1. dach enterprise: when territory dach and company_size_min 200 and grade a, b "
+        "→ pool ann@sales.test, bob@sales.test by weighted_round_robin (SLA 15 min)"
+    ) in text
+    assert "2. named account: when industry banking → carol@sales.test (SLA 45 min)" in text
+    assert (
+        "3. everyone else: any lead → every rep by least_loaded (SLA 45 min; skills spanish)"
+        in (text)
+    )
+
+
+def test_a_syntax_error_names_its_line() -> None:
+    error = error_of("[scoring]\nhalf_life_days = 7\n\n[mql\nmin_score = 3\n")
+    assert error.line == 4
+    assert str(error).startswith("rules.toml:4: TOML syntax: ")
+
+
+@pytest.mark.parametrize(
+    ("change", "line", "reason"),
+    [
+        (("strategy = \"least_loaded\"", "strategy = \"lottery\""), 35,
+         "assignment.rule[3].strategy: unknown strategy 'lottery'"),
+        (("company_size_min = 200", "company_size_min = \"big\""), 22,
+         "assignment.rule[1].when.company_size_min: must be a number, not 'big'"),
+        (("grade = [\"A\", \"B\"]", "colour = \"red\""), 22,
+         "assignment.rule[1].when.colour: unknown condition"),
+        (("rep = \"carol@sales.test\"", ""), 27,
+         "assignment.rule[2]: rule 'named account' needs a rep or a pool"),
+        (("open = 1", "opens = 1"), 6, "scoring.points.opens: unknown key"),
+        (("min_grade = \"C\"", "min_grade = \"E\""), 10,
+         "mql.min_grade: must be one of A, B, C, D"),
+        (("territory = \"dach\"", "territory = \"nordics\""), 22,
+         "no territory 'nordics' in [territories]"),
+        (("half_life_days = 7", "half_life_days = 0"), 2,
+         "scoring.half_life_days: must be at least 0.01"),
+        (("name = \"named account\"", "name = \"everyone else\""), 33,
+         "rule 'everyone else' is named twice"),
+    ],
+)  # fmt: skip
+def test_a_meaningless_value_names_its_line_and_reason(
+    change: tuple[str, str], line: int, reason: str
+) -> None:
+    error = error_of(GOOD.replace(*change))
+    assert error.line == line, str(error)
+    assert reason in error.reason
+
+
+def test_locate_reads_headers_inline_tables_and_quoted_keys() -> None:
+    text = '[a]\nx = 1\n"b.c" = { d = 2 }\n[[r]]\nn = 1\n[[r]]\nn = [\n  1,\n]\nm = 2\n'
+    assert locate(text, ("a", "x")) == 2
+    assert locate(text, ("a", "b.c", "d")) == 3
+    assert locate(text, ("r", 1, "m")) == 10
+    assert locate(text, ("r", 1, "zzz")) == 6  # the nearest written parent
+
+
+def write(path: Path, text: str, mtime: float) -> None:
+    path.write_text(text)
+    os.utime(path, (mtime, mtime))
+
+
+def test_the_file_reloads_on_change_and_a_bad_edit_keeps_the_last_good_rules(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "rules.toml"
+    write(path, GOOD, 1_000_000)
+    source = RulesFile(path, check_every=0)
+    assert source.get().rules[0].name == "dach enterprise"
+
+    write(path, GOOD.replace("min_score = 20", "min_score = 35"), 1_000_010)
+    assert source.get().mql.min_score == 35  # no restart
+
+    with caplog.at_level(logging.ERROR, logger="bot.rules.file"):
+        write(path, GOOD.replace('strategy = "least_loaded"', "strategy = 7"), 1_000_020)
+        rules = source.get()
+    assert rules.mql.min_score == 35 and rules.rules[2].strategy == "least_loaded"
+    assert source.error is not None and source.error.line == 35
+    assert "the last good rules stay in force" in caplog.text
+
+    write(path, GOOD.replace("min_score = 20", "min_score = 5"), 1_000_030)
+    assert source.get().mql.min_score == 5 and source.error is None
+
+
+def test_a_missing_file_means_the_embedded_default(tmp_path: Path) -> None:
+    source = RulesFile(tmp_path / "nothing.toml", check_every=0)
+    assert source.get().source == "embedded default"
+    assert source.error is None
+
+
+def test_a_file_that_starts_bad_leaves_the_embedded_default_in_force(tmp_path: Path) -> None:
+    path = tmp_path / "rules.toml"
+    path.write_text("[mql]\nmin_grade = 'Z'\n")
+    source = RulesFile(path)
+    assert source.get().source == "embedded default"
+    assert source.error is not None and source.error.line == 2
+
+
+def test_the_readme_example_is_a_valid_rules_file() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    blocks = [block.split("```", 1)[0] for block in readme.split("```toml\n")[1:]]
+    [example] = [block for block in blocks if "[[assignment.rule]]" in block]
+    rules = parse_rules(example, "README.md")
+    assert [rule.name for rule in rules.rules] == ["DACH enterprise", "robots", "everyone"]
+
+
+def test_tables_other_parts_of_leadbot_read_are_left_to_them() -> None:
+    rules = parse_rules(GOOD + "\n[dedupe]\nmerge_threshold = 0.9\n", "rules.toml")
+    assert rules.other_sections == ("dedupe",)
+    assert "also in the file, read elsewhere: [dedupe]" in describe(rules)
+    error = error_of(GOOD + "\n[scorring]\nx = 1\n")
+    assert (error.line, error.reason.split(";")[0]) == (38, "scorring: unknown key")
