@@ -17,19 +17,19 @@ import storage.inbox
 import storage.leads
 import storage.reps
 import storage.timeline
-from bot.app.serve import serve as bot_app
+from bot.app import serve as bot_app
 from bot.cli import assign
 from bot.cli.campaign import campaign_cli
 from bot.cli.dedupe import account_cli, dedupe_cli
 from bot.cli.output import JsonOption, err, fail, out, print_json
 from bot.cli.output import services as load_services
 from bot.config import load_settings
-from bot.mail_in.inbox import accept_raw
 from bot.leads import actions, commands
-from bot.rules import dedupe_rules
 from bot.leads.lifecycle import IllegalTransition
 from bot.leads.permissions import Actor, NotAllowed
 from bot.leads.views import flag_dict, inbound_dict, lead_dict, rep_dict, timeline_dict
+from bot.mail_in.inbox import accept_raw
+from bot.rules import dedupe_rules
 from storage import migrate
 from storage.models import Rep
 
