@@ -23,8 +23,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import storage.campaigns
-from bot.web.tracking import GIF
 from bot.nurture.links import TrackingLinks
+from bot.web.tracking import GIF
 from storage.engine import Store
 from storage.migrate import upgrade
 from tests.campaign_helpers import add_campaign, add_leads, sent_sends

@@ -23,7 +23,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import storage.campaigns
 from bot.config import Settings
 from bot.nurture import campaigns
-from bot.nurture.send import CampaignSender
 from bot.nurture.compose import (
     Envelope,
     TemplateSet,
@@ -33,6 +32,7 @@ from bot.nurture.compose import (
     render_email,
 )
 from bot.nurture.links import TrackingLinks
+from bot.nurture.send import CampaignSender
 from storage.engine import Store
 from storage.migrate import upgrade
 from storage.models import Campaign, utcnow

@@ -29,8 +29,6 @@ from bot.leads.reply_address import new_reply_token
 from storage.engine import Store
 from storage.migrate import upgrade
 from storage.models import Lead, Rep, utcnow
-from tests.services.bot import running_bot
-from tests.services.postgres import create_database, postgres_server
 from tests.fakes.slack_api import slack_api_server
 from tests.fakes.slack_signing import (
     block_actions_payload,
@@ -38,6 +36,8 @@ from tests.fakes.slack_signing import (
     signed_headers,
     slash_command_body,
 )
+from tests.services.bot import running_bot
+from tests.services.postgres import create_database, postgres_server
 
 SECRET = "bench-signing-secret"
 REPS = 20

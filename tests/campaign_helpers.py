@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import storage.campaigns
-from bot.nurture.campaigns import Segment
 from bot.leads.reply_address import new_reply_token
+from bot.nurture.campaigns import Segment
 from storage.engine import Store
 from storage.models import Campaign, Lead, Rep
 

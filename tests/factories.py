@@ -6,8 +6,8 @@ from __future__ import annotations
 from sqlmodel import Session
 
 import storage.leads
-from bot.leads import commands
 from bot.dedupe.index import index
+from bot.leads import commands
 from bot.leads.permissions import Actor
 from bot.leads.reply_address import new_reply_token
 from storage.models import Lead

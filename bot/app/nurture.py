@@ -9,10 +9,10 @@ import logging
 from typing import Any
 
 from bot.config import Settings
-from bot.web.tracking import HitBuffer, PixelFastPath, tracking_routes
-from bot.nurture.tracking_writer import TrackingWriter
-from bot.nurture.send import CampaignSender
 from bot.nurture.links import TrackingLinks
+from bot.nurture.send import CampaignSender
+from bot.nurture.tracking_writer import TrackingWriter
+from bot.web.tracking import HitBuffer, PixelFastPath, tracking_routes
 from storage.engine import Store
 
 log = logging.getLogger("leadbot.nurture")

@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any
 import storage.inbox
 from bot.config import Settings
 from bot.mail_in.inbox import InboundMailHandler, accept_raw
-from bot.rules.dedupe_rules import MatchRulesFile
 from bot.notify.console import ConsoleNotifier
 from bot.notify.dispatcher import Notifier, OutboxDispatcher
 from bot.public_links import PublicLinks
+from bot.rules.dedupe_rules import MatchRulesFile
 from storage.engine import Store
 from storage.migrate import ensure_schema
 
@@ -124,11 +124,11 @@ async def serve(settings: Settings, ready: Callable[[], Awaitable[None]] | None 
     # The server stack is imported here so that CLI commands do not pay for it.
     import uvicorn
 
-    from bot.web.lead_page import lead_page_routes
-    from bot.web.app import build_http_app
     from bot.app.nurture import NurtureRuntime
     from bot.mail_in.smtp import InboxSMTPHandler, start_smtp_server
     from bot.public_links import PublicLinks
+    from bot.web.app import build_http_app
+    from bot.web.lead_page import lead_page_routes
 
     class EmbeddedUvicorn(uvicorn.Server):
         """uvicorn inside our loop: signals are ours, so it must not capture them."""
@@ -140,9 +140,9 @@ async def serve(settings: Settings, ready: Callable[[], Awaitable[None]] | None 
     services = build_services(settings)
     links = PublicLinks(settings.public_url, settings.signing_key())
     # Scoring, the MQL queue and assignment (bot/assignment/decide.py); the rules reload on edit.
-    from bot.web.events import events_routes
     from bot.assignment.decide import Assigner
     from bot.rules.file import RulesFile
+    from bot.web.events import events_routes
 
     rules = RulesFile(settings.rules)
     assigner = Assigner(services.store, rules.get)

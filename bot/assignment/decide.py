@@ -33,9 +33,9 @@ import storage.leads
 import storage.outbox
 import storage.reps
 import storage.timeline
-from bot.scoring import qualification
 from bot.leads.refs import lead_label
 from bot.rules.file import AssignmentRule, Rules
+from bot.scoring import qualification
 from bot.scoring.score import company_size_of
 from storage.engine import Store
 from storage.models import Assignment, Lead, QueueItem, Rep, utcnow

@@ -14,15 +14,15 @@ import storage.assignment
 import storage.leads
 import storage.reps
 import storage.timeline
+from bot.assignment.decide import Assigner, explain, parse_absence, parse_days, parse_hours, zone
 from bot.cli.output import JsonOption, err, fail, out, print_json
 from bot.cli.output import services as load_services
 from bot.config import load_settings
 from bot.leads import actions
-from bot.scoring import qualification
-from bot.assignment.decide import Assigner, explain, parse_absence, parse_days, parse_hours, zone
 from bot.leads.refs import lead_label
-from bot.rules.file import RulesError, RulesFile, describe, load_file
 from bot.leads.views import iso, rep_dict
+from bot.rules.file import RulesError, RulesFile, describe, load_file
+from bot.scoring import qualification
 from storage.models import Rep, utcnow
 
 assign_cli = typer.Typer(

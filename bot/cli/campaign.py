@@ -16,8 +16,8 @@ import storage.reps
 from bot.cli.output import JsonOption, err, fail, out, print_json
 from bot.cli.output import services as load_services
 from bot.leads import actions
-from bot.nurture import campaigns
 from bot.leads.reply_address import reply_address_for
+from bot.nurture import campaigns
 from bot.nurture.compose import (
     BadAddress,
     Envelope,

@@ -15,11 +15,11 @@ import storage.duplicates
 import storage.leads
 import storage.reps
 from bot.cli.output import JsonOption, err, fail, out, print_json, services
-from bot.leads import companies
-from bot.rules import dedupe_rules
 from bot.dedupe import scan
+from bot.leads import companies
 from bot.leads.refs import lead_label
 from bot.leads.views import flag_dict, lead_dict
+from bot.rules import dedupe_rules
 
 dedupe_cli = typer.Typer(
     help="Duplicate leads: scan the store, review the pairs.", no_args_is_help=True

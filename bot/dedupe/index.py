@@ -9,8 +9,8 @@ from __future__ import annotations
 from sqlmodel import Session
 
 import storage.duplicates
-from bot.leads import companies
 from bot.dedupe.match import Person, form_of, keys_of, prepare
+from bot.leads import companies
 from storage.models import Lead
 
 

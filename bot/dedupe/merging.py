@@ -21,11 +21,11 @@ from sqlmodel import Session
 import storage.duplicates
 import storage.leads
 import storage.timeline
-from bot.scoring import qualification
-from bot.dedupe.match import Match, MatchRules
 from bot.dedupe.index import index
+from bot.dedupe.match import Match, MatchRules
 from bot.leads.refs import lead_label
 from bot.rules.file import Rules, rules_from_settings
+from bot.scoring import qualification
 from storage.models import Lead, LeadMerge, utcnow
 
 # Fields the survivor may take from the merged lead.

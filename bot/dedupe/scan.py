@@ -22,11 +22,10 @@ from pathlib import Path
 import storage.accounts
 import storage.duplicates
 import storage.leads
-from bot.leads import companies
-from bot.dedupe import store_match
-from bot.dedupe import merging
-from bot.dedupe.match import Match, MatchRules, Person, prepare, scan, score_prepared
+from bot.dedupe import merging, store_match
 from bot.dedupe.index import index, person_of
+from bot.dedupe.match import Match, MatchRules, Person, prepare, scan, score_prepared
+from bot.leads import companies
 from bot.leads.refs import lead_label
 from bot.rules.file import rules_from_settings
 from storage.engine import Store

@@ -23,6 +23,7 @@ from sqlmodel import Session
 import storage.duplicates
 import storage.timeline
 from bot.dedupe import merging
+from bot.dedupe.index import index, person_of
 from bot.dedupe.match import (
     Match,
     MatchRules,
@@ -32,7 +33,6 @@ from bot.dedupe.match import (
     prepare,
     score_prepared,
 )
-from bot.dedupe.index import index, person_of
 from bot.leads.refs import lead_label
 from storage.models import DuplicateFlag, Lead
 

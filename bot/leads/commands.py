@@ -16,15 +16,14 @@ from sqlmodel import Session
 
 import storage.leads
 import storage.reps
-from bot.leads import actions, conversion, lifecycle
-from bot.dedupe import store_match
-from bot.dedupe import merging
-from bot.scoring import qualification
-from bot.dedupe.match import MatchRules, prepare, score_prepared
+from bot.dedupe import merging, store_match
 from bot.dedupe.index import person_of
+from bot.dedupe.match import MatchRules, prepare, score_prepared
+from bot.leads import actions, conversion, lifecycle
 from bot.leads.permissions import Actor, authorize, authorize_assign
 from bot.leads.refs import lead_label
 from bot.rules.file import Rules, rules_from_settings
+from bot.scoring import qualification
 from storage.models import Lead, utcnow
 
 USAGE: dict[str, str] = {

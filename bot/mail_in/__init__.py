@@ -1,1 +1,1 @@
-"""Mail in: the SMTP listener, the IMAP poller, decoding, classifying, extracting, the mail steps."""
+"""Mail in: the SMTP listener, the IMAP poller, decode, classify, extract, the mail pipeline."""

@@ -19,9 +19,9 @@ from email.policy import compat32
 from sqlmodel import Session
 
 import storage.inbox
-from bot.mail_in.decode import decode_mail
-from bot.mail_in import pipeline
 from bot.dedupe.match import MatchRules
+from bot.mail_in import pipeline
+from bot.mail_in.decode import decode_mail
 from storage.engine import Store
 from storage.models import InboundMessage
 

@@ -19,8 +19,8 @@ from sqlmodel import Session
 import storage.campaigns
 import storage.leads
 import storage.timeline
-from bot.nurture.opens import BURST_SECONDS, HUMAN, SCANNER, open_verdict
 from bot.leads.views import LEAD_FIELDS
+from bot.nurture.opens import BURST_SECONDS, HUMAN, SCANNER, open_verdict
 from storage.engine import Store
 from storage.models import Campaign, CampaignMember, Lead, Rep, TrackingEvent, utcnow
 

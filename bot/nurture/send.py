@@ -1,6 +1,7 @@
 """Delivers due campaign steps (plan, claim, render, SMTP, record), at most once per lead and step.
 
-1. Plan (bot.nurture.campaigns.plan_due): new segment matches join; due steps become `pending` sends.
+1. Plan (bot.nurture.campaigns.plan_due): new segment matches join; due steps become `pending`
+   sends.
 2. Claim, in one transaction: pending sends are locked (SKIP LOCKED on PostgreSQL, the one write
    lock on SQLite), rendered, and marked `sending` with their Message-ID and links, before any
    byte goes out. An address opted out or bounced since planning is `skipped`; a template that
@@ -27,8 +28,8 @@ from jinja2 import TemplateError
 
 import storage.campaigns
 from bot.config import Settings
-from bot.nurture import campaigns
 from bot.leads.reply_address import reply_address_for
+from bot.nurture import campaigns
 from bot.nurture.compose import (
     BadAddress,
     Envelope,
@@ -38,8 +39,8 @@ from bot.nurture.compose import (
     new_message_id,
     render_email,
 )
-from bot.nurture.relay import Connection, Relay, Result
 from bot.nurture.links import TrackingLinks
+from bot.nurture.relay import Connection, Relay, Result
 from storage.engine import Store
 from storage.models import Campaign, CampaignStep, utcnow
 

@@ -17,9 +17,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from bot.leads import actions
-
-from bot.scoring import qualification
 from bot.leads.refs import lead_label
+from bot.scoring import qualification
 from storage.engine import Store
 
 

@@ -15,12 +15,12 @@ import storage.leads
 import storage.outbox
 import storage.reps
 import storage.timeline
-from bot.leads import actions, commands
-from bot.scoring import qualification
 from bot.assignment.decide import Assigner, explain
+from bot.leads import actions, commands
 from bot.leads.permissions import Actor
 from bot.leads.reply_address import new_reply_token
 from bot.rules.file import Rules, parse_rules
+from bot.scoring import qualification
 from storage.engine import Store
 from storage.models import Lead, Rep, utcnow
 

@@ -10,10 +10,9 @@ import storage.leads
 import storage.outbox
 import storage.reps
 import storage.timeline
-from bot.leads import commands
-from bot.dedupe import store_match
-from bot.dedupe import merging
+from bot.dedupe import merging, store_match
 from bot.dedupe.match import MatchRules
+from bot.leads import commands
 from bot.leads.permissions import Actor, NotAllowed
 from bot.leads.reply_address import reply_address_for
 from storage.engine import Store

@@ -20,10 +20,10 @@ import pytest
 import storage.campaigns
 from storage.engine import Store
 from tests.campaign_helpers import add_leads, make_next_steps_due
+from tests.fakes.smtp_sink import Sink, smtp_sink
 from tests.services.bot import RunningBot, bot_env
 from tests.services.chromium import chromium_page
 from tests.services.ports import free_port
-from tests.fakes.smtp_sink import Sink, smtp_sink
 
 
 class Landing(BaseHTTPRequestHandler):

@@ -12,7 +12,6 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.services.bot import RunningBot, running_bot
 from tests.fakes.slack_api import SlackApiStandIn, slack_api_server
 from tests.fakes.slack_signing import (
     app_home_opened_event,
@@ -23,6 +22,7 @@ from tests.fakes.slack_signing import (
     slash_command_body,
     view_submission_payload,
 )
+from tests.services.bot import RunningBot, running_bot
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 ANN, BOB = "U0ANN", "U0BOB"

@@ -21,7 +21,6 @@ from tests.e2e.test_slack import (
     replies,
     wait_for,
 )
-from tests.services.bot import RunningBot, running_bot
 from tests.fakes.slack_api import SlackApiStandIn, slack_api_server
 from tests.fakes.slack_signing import (
     app_home_opened_event,
@@ -31,6 +30,7 @@ from tests.fakes.slack_signing import (
     view_submission_payload,
 )
 from tests.fakes.slack_socket import SocketModeStandIn, socket_mode_server
+from tests.services.bot import RunningBot, running_bot
 
 APP_TOKEN = "xapp-test"
 ACK_SECONDS = 10.0  # generous: CI shares the machine; an idle one acks in milliseconds

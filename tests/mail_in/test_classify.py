@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from bot.mail_in.decode import UndecodableMail, decode_mail
 from bot.mail_in.classify import Classification, Kind, classify
+from bot.mail_in.decode import UndecodableMail, decode_mail
 from bot.mail_in.message import InboundMail, MailPart
 from tests.corpora import CORPORA, mail_files
 

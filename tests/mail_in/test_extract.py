@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.leads.freemail import is_freemail, is_role_address, registrable_domain
 from bot.mail_in.decode import decode_mail
 from bot.mail_in.extract import (
     MAX_ENQUIRY_CHARS,
@@ -17,7 +18,6 @@ from bot.mail_in.extract import (
     html_to_text,
     split_reply,
 )
-from bot.leads.freemail import is_freemail, is_role_address, registrable_domain
 from bot.mail_in.message import InboundMail
 from tests.corpora import CORPORA, mail_files
 

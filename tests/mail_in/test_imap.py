@@ -27,8 +27,8 @@ import storage.inbox
 import storage.leads
 from bot.app.serve import build_services
 from bot.config import Settings
-from bot.mail_in.inbox import InboundMailHandler, message_id_of
 from bot.mail_in.imap import ImapAccount, ImapPoller, backoff_seconds, run_imap_poller
+from bot.mail_in.inbox import InboundMailHandler, message_id_of
 from storage.engine import Store
 from storage.models import ImapCursor, InboundMessage
 from tests.corpora import CORPORA

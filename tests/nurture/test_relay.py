@@ -11,8 +11,8 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from bot.nurture.relay import Connection, Relay, Result
-from tests.services.ports import free_port
 from tests.fakes.smtp_sink import Sink
+from tests.services.ports import free_port
 
 
 def test_relay_urls() -> None:

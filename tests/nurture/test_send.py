@@ -16,8 +16,8 @@ from bot.nurture.send import CampaignSender
 from storage.engine import Store
 from storage.models import Lead
 from tests.campaign_helpers import add_campaign, add_leads, make_next_steps_due
-from tests.nurture.conftest import settings_for
 from tests.fakes.smtp_sink import Sink
+from tests.nurture.conftest import settings_for
 
 
 def sender_for(store: Store, sink: Sink, **kwargs: object) -> CampaignSender:

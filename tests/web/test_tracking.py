@@ -12,9 +12,9 @@ import pytest
 import storage.campaigns
 import storage.leads
 import storage.timeline
-from bot.web.tracking import GIF, HitBuffer, PixelFastPath, tracking_routes
-from bot.web.app import build_http_app
 from bot.nurture.links import TrackingLinks
+from bot.web.app import build_http_app
+from bot.web.tracking import GIF, HitBuffer, PixelFastPath, tracking_routes
 from storage.engine import Store
 from tests.campaign_helpers import add_campaign, add_leads, sent_sends
 

@@ -15,14 +15,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bot.config import Settings
-from bot.integrations.slack.worker import SlackWorker
-from bot.integrations.slack.listeners import buttons
-from bot.integrations.slack.listeners import home
-from bot.integrations.slack.listeners import modals
-from bot.integrations.slack.listeners import slash_command
+from bot.integrations.slack.listeners import buttons, home, modals, slash_command
 from bot.integrations.slack.service import SlackService
-from bot.rules.dedupe_rules import MatchRulesFile
+from bot.integrations.slack.worker import SlackWorker
 from bot.public_links import PublicLinks
+from bot.rules.dedupe_rules import MatchRulesFile
 from storage.engine import Store
 
 LISTENER_MODULES = (slash_command, buttons, modals, home)

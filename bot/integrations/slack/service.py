@@ -17,8 +17,8 @@ from sqlmodel import Session
 import storage.leads
 import storage.reps
 import storage.timeline
-from bot.leads import actions, commands, conversion
 from bot.dedupe.match import MatchRules
+from bot.leads import actions, commands, conversion
 from bot.leads.lifecycle import IllegalTransition
 from bot.leads.permissions import Actor, NotAllowed, authorize
 from bot.public_links import PublicLinks

@@ -15,8 +15,13 @@ import storage.outbox
 import storage.reps
 import storage.timeline
 from bot.integrations.slack.blocks import lead_card, lead_card_text
+from bot.integrations.slack.notifier import (
+    SlackDeliveryError,
+    SlackNotifier,
+    owner_names,
+    recent_timeline,
+)
 from bot.notify.dispatcher import OutboxDispatcher, RetryLater, backoff_seconds
-from bot.integrations.slack.notifier import SlackDeliveryError, SlackNotifier, owner_names, recent_timeline
 from bot.public_links import PublicLinks
 from storage.engine import Store
 from storage.models import Lead, OutboxItem, Rep
