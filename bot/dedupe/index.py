@@ -10,27 +10,14 @@ from sqlmodel import Session
 
 import storage.duplicates
 from bot.dedupe.match import Person, form_of, keys_of, prepare
-from bot.leads import companies
+from bot.leads import companies, fields
 from storage.models import Lead
 
 
 def person_of(lead: Lead) -> Person:
     """The lead as the matcher sees it, keyed by its id."""
     assert lead.id is not None
-    return Person(
-        key=lead.id,
-        first_name=lead.first_name,
-        last_name=lead.last_name,
-        company=lead.company,
-        email=lead.email,
-        phone=lead.phone,
-        title=lead.title,
-        street=lead.street,
-        city=lead.city,
-        state=lead.state,
-        postal_code=lead.postal_code,
-        country=lead.country,
-    )
+    return Person(key=lead.id, **{name: getattr(lead, name) for name in fields.MATCHED})
 
 
 def index(session: Session, lead: Lead) -> None:

@@ -23,16 +23,14 @@ import storage.leads
 import storage.timeline
 from bot.dedupe.index import index
 from bot.dedupe.match import Match, MatchRules
+from bot.leads import fields
 from bot.leads.refs import lead_label
 from bot.rules.file import Rules, rules_from_settings
 from bot.scoring import qualification
 from storage.models import Lead, LeadMerge, utcnow
 
-# Fields the survivor may take from the merged lead.
-MERGED_FIELDS = (
-    "first_name", "last_name", "company", "title", "phone", "website", "street", "city", "state",
-    "postal_code", "country", "language", "industry", "company_size",
-)  # fmt: skip
+# Fields the survivor may take from the merged lead: every person field but the address.
+MERGED_FIELDS = fields.NAMES
 # Taken only when the survivor has none.
 FILLED_FIELDS = ("owner_id", "account_id", "proposed_owner_id", "grade")
 

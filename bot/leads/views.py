@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.leads import fields
 from bot.leads.refs import lead_label
 from storage.models import DuplicateFlag, InboundMessage, Lead, Rep, TimelineEntry
 
+# The person's fields (declared in bot.leads.fields), then where the lead stands.
 LEAD_FIELDS = (
-    "email", "first_name", "last_name", "company", "title", "phone", "website", "street", "city",
-    "state", "postal_code", "country", "language", "industry", "company_size", "source", "status",
-    "stage", "score", "grade", "email_status", "trash_reason",
+    "email", *fields.NAMES, "source", "status", "stage", "score", "grade", "email_status",
+    "trash_reason",
 )  # fmt: skip
 
 

@@ -9,27 +9,28 @@ caller's transaction, so the lead, its timeline, the message's state and the out
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from sqlmodel import Session
 
 import storage.inbox
 import storage.leads
 import storage.outbox
+import storage.reps
 import storage.timeline
-from bot.leads import companies
-from bot.dedupe import store_match
-from bot.mail_in.classify import Classification, Kind, classify
 from bot.dedupe.match import MatchRules
-from bot.mail_in.extract import LeadDraft, extract_lead
-from bot.dedupe.index import index
-from bot.mail_in.message import InboundMail
+from bot.leads.capture import Draft, Evidence, Source, capture
 from bot.leads.refs import lead_label
-from bot.leads.reply_address import new_reply_token, token_in
-from storage.models import Lead
+from bot.leads.reply_address import token_in
+from bot.mail_in.classify import Classification, Kind, classify
+from bot.mail_in.extract import LeadDraft, extract_lead
+from bot.mail_in.message import InboundMail
+from storage.models import Lead, Rep
 
 DEFAULT_STEPS: tuple[str, ...] = ("classify", "match_thread", "apply", "dedupe", "notify")
 EXCERPT_CHARS = 500
+# What a mail can tell about its sender (bot.mail_in.extract.LeadDraft).
+MAIL_FIELDS = ("first_name", "last_name", "company", "title", "phone", "website")
 
 
 class Unprocessable(Exception):
@@ -53,8 +54,9 @@ class MailEvent:
     created: bool = False
     touched: list[Lead] = field(default_factory=list)
     match_rules: MatchRules = field(default_factory=MatchRules)
-    # An existing lead's matching fields changed (a gap filled): its keys need recomputing.
-    fields_changed: bool = False
+    # The steps this event runs through (set by `run`): capture dedupes and notifies when
+    # "dedupe" and "notify" are among them.
+    steps: tuple[str, ...] = DEFAULT_STEPS
     # What de-duplication did with a new lead (merged it, flagged it), for the notification.
     duplicate: str = ""
 
@@ -103,40 +105,19 @@ def step_apply(session: Session, event: MailEvent) -> None:
 
 
 def step_dedupe(session: Session, event: MailEvent) -> None:
-    """A new lead is matched against the stored ones: merged into a sure duplicate (the
-    enquiry lands on the existing lead), flagged against likely ones, then linked to its
-    company's account. A known lead is re-indexed only when the mail filled one of its fields
-    (a reply or a repeat enquiry writes no keys)."""
-    lead = event.lead
-    if lead is None or lead.id is None:
-        return
-    if not event.created:
-        if event.fields_changed:
-            index(session, lead)
-        return
-    decision = store_match.on_capture(session, lead, event.match_rules, actor="system")
-    if decision.survivor is not None and decision.match is not None:
-        event.lead, event.created = decision.survivor, False
-        event.duplicate = decision.match.describe(lead_label(decision.survivor.id))
-        return
-    if decision.flagged:
-        event.duplicate = decision.flagged[0].describe(lead_label(int(decision.flagged[0].key)))
-    companies.link(session, lead)
+    """De-duplication is part of capture (bot.leads.capture), run inside `apply`; the step's
+    name stays so that LEADBOT_INBOUND_STEPS can leave it out, which turns it off."""
 
 
 def step_notify(session: Session, event: MailEvent) -> None:
+    """A reply in a known thread tells the owner; a capture queued its own notification."""
     lead = event.lead
-    if lead is None or lead.id is None:
+    if event.outcome != "reply" or lead is None or lead.id is None or lead.owner_id is None:
         return
-    payload = {"lead": lead_label(lead.id), "subject": event.mail.subject, "outcome": event.outcome}
-    if event.duplicate:
-        payload["duplicate"] = event.duplicate
-    if event.created:
-        storage.outbox.put(session, "lead.new", lead_id=lead.id, payload=payload)
-    elif event.outcome in ("enquiry", "reply") and lead.owner_id is not None:
-        storage.outbox.put(
-            session, f"lead.{event.outcome}", lead_id=lead.id, rep_id=lead.owner_id, payload=payload
-        )
+    payload = {"lead": lead_label(lead.id), "subject": event.mail.subject, "outcome": "reply"}
+    storage.outbox.put(
+        session, "lead.reply", lead_id=lead.id, rep_id=lead.owner_id, payload=payload
+    )
 
 
 STEPS: dict[str, Step] = {
@@ -152,6 +133,7 @@ def run(session: Session, event: MailEvent, steps: tuple[str, ...] = DEFAULT_STE
     unknown = [name for name in steps if name not in STEPS]
     if unknown:
         raise ValueError(f"unknown inbound steps {unknown}; known: {', '.join(STEPS)}")
+    event.steps = steps
     for name in steps:
         STEPS[name](session, event)
     return event
@@ -161,65 +143,76 @@ def run(session: Session, event: MailEvent, steps: tuple[str, ...] = DEFAULT_STE
 
 
 def _apply_message(session: Session, event: MailEvent) -> None:
+    rep = storage.reps.by_email(session, event.mail.from_address or "-")
+    if rep is not None:
+        _record_rep_mail(session, event, rep)
+        return
     if event.thread_lead is not None:
         _record_reply(session, event, event.thread_lead)
         return
-    draft = event.draft or extract_lead(event.mail)
-    if not draft.email and "@" in event.mail.envelope_sender:
+    found = event.draft or extract_lead(event.mail)
+    email = found.email
+    if not email and "@" in event.mail.envelope_sender:
         # No From header: the SMTP envelope sender is the best address left.
-        draft = replace(draft, email=event.mail.envelope_sender.strip().lower())
-    if not draft.email or "@" not in draft.email:
+        email = event.mail.envelope_sender.strip().lower()
+    if not email or "@" not in email:
         raise Unprocessable("no sender address to make a lead of")
-    existing = storage.leads.by_email(session, draft.email)
-    if existing is not None:
-        _update_lead(session, event, existing, draft)
-    else:
-        _create_lead(session, event, draft)
-
-
-def _create_lead(session: Session, event: MailEvent, draft: LeadDraft) -> None:
-    lead = storage.leads.add(
-        session,
-        Lead(
-            email=draft.email.lower(),
-            first_name=draft.first_name,
-            last_name=draft.last_name,
-            company=draft.company,
-            title=draft.title,
-            phone=draft.phone,
-            website=draft.website,
-            source="email",
-            enquiry=draft.enquiry,
-            reply_token=new_reply_token(),
-        ),
+    draft = Draft.of(
+        email,
+        enquiry=found.enquiry,
+        found=found.reasons,
+        **{name: getattr(found, name) for name in MAIL_FIELDS},
     )
-    assert lead.id is not None
-    storage.timeline.append(
+    source = Source("email", event.actor, f"an email to {_first_recipient(event)}")
+    evidence = Evidence("email.enquiry", event.mail.subject, _mail_data(event), event.inbound_id)
+    result = capture(
         session,
-        lead.id,
-        actor="system",
-        kind="created",
-        summary=f"lead created from an email to {_first_recipient(event)}",
-        data={"found": list(draft.reasons)},
-        inbound_message_id=event.inbound_id,
+        draft,
+        source,
+        evidence,
+        match_rules=event.match_rules,
+        dedupe="dedupe" in event.steps,
+        notify="notify" in event.steps,
     )
-    _append_email(session, event, lead, "email.enquiry", "enquiry")
-    event.outcome, event.lead, event.created = "enquiry", lead, True
+    event.outcome, event.lead, event.created = "enquiry", result.lead, result.created
+    event.duplicate = result.duplicate
 
 
-def _update_lead(session: Session, event: MailEvent, lead: Lead, draft: LeadDraft) -> None:
-    """A known sender wrote again without thread headers: fill gaps, keep what a person set."""
-    filled = []
-    for name in ("first_name", "last_name", "company", "title", "phone", "website"):
-        value = getattr(draft, name)
-        if value and not getattr(lead, name):
-            setattr(lead, name, value)
-            filled.append(name)
-    if draft.enquiry:
-        lead.enquiry = draft.enquiry
-    storage.leads.touch(session, lead)
-    _append_email(session, event, lead, "email.enquiry", "new enquiry", {"filled": filled})
-    event.outcome, event.lead, event.fields_changed = "enquiry", lead, bool(filled)
+def _record_rep_mail(session: Session, event: MailEvent, rep: Rep) -> None:
+    """Mail from a rep's own address (a reply to a prospect with the inbound address in Cc or
+    Bcc) is the rep's touch on the lead, not the lead's reply: no points, no "stop on reply"."""
+    leads = (
+        [event.thread_lead]
+        if event.thread_lead is not None
+        else _leads_among_recipients(session, event)
+    )
+    event.outcome = "rep_mail"
+    if not leads:
+        event.reason = f"{event.reason}; mail from rep {rep.name}, to no known lead"
+        return
+    for lead in leads:
+        storage.leads.touch(session, lead)
+        _append_email(
+            session,
+            event,
+            lead,
+            "email.rep",
+            "emailed",
+            {"rep": rep.email},
+            actor=f"rep:{rep.name}",
+        )
+    event.lead = leads[0]
+    event.reason = f"{event.reason}; mail from rep {rep.name}"
+
+
+def _leads_among_recipients(session: Session, event: MailEvent) -> list[Lead]:
+    """The known leads a rep wrote to (To and Cc), when the mail names no thread."""
+    found: dict[int, Lead] = {}
+    for address in event.mail.all_recipients:
+        lead = storage.leads.by_email(session, address)
+        if lead is not None and lead.id is not None:
+            found.setdefault(lead.id, lead)
+    return list(found.values())
 
 
 def _record_reply(session: Session, event: MailEvent, lead: Lead) -> None:
@@ -297,6 +290,16 @@ APPLY_BY_KIND: dict[Kind, Step] = {
 }
 
 
+def _mail_data(event: MailEvent) -> dict[str, object]:
+    text = event.mail.text or event.mail.html
+    return {
+        "subject": event.mail.subject,
+        "from": event.mail.from_address,
+        "message_id": event.mail.message_id,
+        "excerpt": text[:EXCERPT_CHARS],
+    }
+
+
 def _append_email(
     session: Session,
     event: MailEvent,
@@ -304,23 +307,16 @@ def _append_email(
     kind: str,
     what: str,
     extra: dict[str, object] | None = None,
+    actor: str | None = None,
 ) -> None:
     assert lead.id is not None
-    text = event.mail.text or event.mail.html
-    data: dict[str, object] = {
-        "subject": event.mail.subject,
-        "from": event.mail.from_address,
-        "message_id": event.mail.message_id,
-        "excerpt": text[:EXCERPT_CHARS],
-    }
-    data.update(extra or {})
     storage.timeline.append(
         session,
         lead.id,
-        actor=event.actor,
+        actor=actor or event.actor,
         kind=kind,
         summary=f"{what}: {event.mail.subject or '(no subject)'}",
-        data=data,
+        data={**_mail_data(event), **(extra or {})},
         inbound_message_id=event.inbound_id,
     )
 

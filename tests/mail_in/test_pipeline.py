@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import make_msgid
 
 import pytest
 
+import storage.campaigns
 import storage.inbox
 import storage.leads
 import storage.outbox
+import storage.reps
 import storage.timeline
-from bot.mail_in.inbox import InboundMailHandler, accept_raw
-from bot.mail_in import pipeline
 from bot.leads.reply_address import reply_address_for
+from bot.mail_in import pipeline
+from bot.mail_in.inbox import InboundMailHandler, accept_raw
+from bot.rules.file import default_rules
+from bot.scoring import qualification
 from storage.engine import Store
+from storage.models import Rep
 
 REPLY_BASE = "leads@acme-leads.test"
 
@@ -200,3 +206,60 @@ def test_steps_are_data_and_unknown_ones_are_refused(store: Store) -> None:
     bad = InboundMailHandler(store, REPLY_BASE, steps=("classify", "teleport"))
     accept_raw(store, mail(sender="x@acme.test"), channel="smtp")
     assert bad.process_next().error.startswith("ValueError: unknown inbound steps ['teleport']")
+
+
+def _rep_and_lead(store: Store) -> tuple[int, int]:
+    """A rep, and a lead (from an enquiry) that the rep owns."""
+    deliver(store, mail(Message_ID="<enquiry-1@acme-robotics.io>"))
+    with store.transaction() as session:
+        rep = storage.reps.add(session, Rep(name="Rita", email="rita@acme-leads.test"))
+        lead = storage.leads.by_email(session, "jane@acme-robotics.io")
+        assert lead is not None and lead.id is not None and rep.id is not None
+        lead.owner_id = rep.id
+        return rep.id, lead.id
+
+
+def test_a_reps_own_reply_in_the_thread_is_the_reps_touch_not_the_leads_reply(
+    store: Store,
+) -> None:
+    _, lead_id = _rep_and_lead(store)
+    reply = mail(sender="Rita <Rita@acme-leads.test>", to="jane@acme-robotics.io",
+                 subject="Re: Enquiry", body="Happy to help: when can we talk?",
+                 Cc=REPLY_BASE, In_Reply_To="<enquiry-1@acme-robotics.io>")  # fmt: skip
+    inbound_id = deliver(store, reply)
+    now = datetime.now(UTC)
+    with store.transaction() as session:
+        lead = storage.leads.by_id(session, lead_id)
+        assert lead is not None
+        entries = storage.timeline.for_lead(session, lead_id)
+        score = qualification.evaluation_of(session, lead, default_rules(), now).score.score
+        replied = storage.campaigns.last_reply_at(session, [lead_id])
+        notes = [n.kind for n in storage.outbox.listing(session)]
+        assert storage.leads.count(session) == 1  # the rep did not become a lead
+    last = entries[-1]
+    assert (last.kind, last.actor, last.summary) == (
+        "email.rep",
+        "rep:Rita",
+        "emailed: Re: Enquiry",
+    )
+    assert "email.reply" not in [e.kind for e in entries]
+    assert replied == {}  # a drip that stops "on reply" goes on
+    assert score == pytest.approx(25, abs=0.5)  # the enquiry's points only, none for the rep
+    assert "lead.reply" not in notes  # the rep is not told of their own mail
+    row = message_row(store, inbound_id)
+    assert (row.classification, row.lead_id) == ("rep_mail", lead_id)
+
+
+def test_a_reps_mail_with_no_thread_touches_the_leads_it_is_to(store: Store) -> None:
+    _, lead_id = _rep_and_lead(store)
+    inbound_id = deliver(store, mail(sender="rita@acme-leads.test", to="jane@acme-robotics.io",
+                                     subject="Checking in", Bcc=REPLY_BASE))  # fmt: skip
+    with store.transaction() as session:
+        kinds = [e.kind for e in storage.timeline.for_lead(session, lead_id)]
+        assert storage.leads.by_email(session, "rita@acme-leads.test") is None
+    assert kinds[-1] == "email.rep"
+    assert message_row(store, inbound_id).lead_id == lead_id
+    stray = deliver(store, mail(sender="rita@acme-leads.test", to="nobody@elsewhere.test"))
+    row = message_row(store, stray)
+    assert (row.state, row.classification, row.lead_id) == ("done", "rep_mail", None)
+    assert "to no known lead" in row.reason
