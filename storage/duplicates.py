@@ -5,22 +5,15 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import case, delete, func, insert, literal, or_, union_all, update
+from sqlalchemy import case, delete, func, insert, literal, or_, union_all
 from sqlmodel import Session, col, select
 
 from storage.models import (
-    CampaignMember,
-    CampaignSend,
-    Contact,
     DuplicateFlag,
-    InboundMessage,
     Lead,
     LeadBlockKey,
     LeadMatchForm,
     LeadMerge,
-    Opportunity,
-    TimelineEntry,
-    TrackingEvent,
     utcnow,
 )
 
@@ -181,46 +174,6 @@ def decide(session: Session, flag: DuplicateFlag, state: str, actor: str) -> Non
 
 
 # --- merges -----------------------------------------------------------------------------------
-
-
-# What belongs to a lead and goes with it when it is merged into another (and back on undo):
-# table, its lead column, and the column that is unique together with the lead (a lead is in a
-# campaign once, is sent a step once): a row whose twin the survivor already has stays behind.
-LEAD_ROWS: dict[str, tuple[Any, str, str | None]] = {
-    "timeline": (TimelineEntry, "lead_id", None),
-    "inbound_messages": (InboundMessage, "lead_id", None),
-    "contacts": (Contact, "lead_id", None),
-    "opportunities": (Opportunity, "lead_id", None),
-    "tracking_events": (TrackingEvent, "lead_id", None),
-    "campaign_members": (CampaignMember, "lead_id", "campaign_id"),
-    "campaign_sends": (CampaignSend, "lead_id", "step_id"),
-}
-
-
-def move_lead_rows(session: Session, src: int, dst: int) -> dict[str, list[int]]:
-    """Point every row of `LEAD_ROWS` that belongs to lead `src` at lead `dst`; the ids moved,
-    per table (what `restore_lead_rows` needs to move them back)."""
-    moved: dict[str, list[int]] = {}
-    for name, (table, column, unique_with) in LEAD_ROWS.items():
-        field = getattr(table, column)
-        query = select(table.id).where(field == src)
-        if unique_with is not None:
-            partner = getattr(table, unique_with)
-            taken = select(partner).where(field == dst)
-            query = query.where(col(partner).not_in(taken))
-        ids = list(session.exec(query).all())
-        if ids:
-            session.exec(update(table).where(col(table.id).in_(ids)).values({column: dst}))  # type: ignore[call-overload]
-            moved[name] = ids
-    return moved
-
-
-def restore_lead_rows(session: Session, moved: dict[str, list[int]], dst: int) -> None:
-    """Point the rows a merge moved back at the lead they came from."""
-    for name, ids in moved.items():
-        table, column, _ = LEAD_ROWS[name]
-        if ids:
-            session.exec(update(table).where(col(table.id).in_(ids)).values({column: dst}))  # type: ignore[call-overload]
 
 
 def add_merge(session: Session, merge: LeadMerge) -> LeadMerge:

@@ -4,7 +4,7 @@ The survivor keeps its id, address, reply token, status and owner; per field it 
 value of the two (`MatchRules.survivorship`: the newest non-empty value, or the value from the
 source ranked first in `source_priority`). Everything that belonged to the merged lead — its
 timeline, its emails, its contact and opportunity, and whatever later tables register in
-`storage.duplicates.LEAD_ROWS` (tracking events, campaign memberships) — moves to the survivor.
+`storage.lead_rows.LEAD_ROWS` (tracking events, campaign memberships) — moves to the survivor.
 The merged lead is not deleted: it stays, marked `merged_into_id`, as an alias (mail from its
 address or to its reply address reaches the survivor) and so that the merge can be undone.
 
@@ -19,6 +19,7 @@ from typing import Any
 from sqlmodel import Session
 
 import storage.duplicates
+import storage.lead_rows
 import storage.leads
 import storage.timeline
 from bot.dedupe.index import index
@@ -99,7 +100,7 @@ def merge(
         before.setdefault("enquiry", survivor.enquiry)
         survivor.enquiry = merged.enquiry
         changes["enquiry"] = merged.enquiry
-    moved = storage.duplicates.move_lead_rows(session, merged.id, survivor.id)
+    moved = storage.lead_rows.move(session, merged.id, survivor.id)
     merged.merged_into_id = survivor.id
     storage.leads.touch(session, merged)
     storage.leads.touch(session, survivor)
@@ -167,7 +168,7 @@ def unmerge(
             setattr(survivor, name, old)
         else:
             kept.append(name)
-    storage.duplicates.restore_lead_rows(session, record.moved, merged.id)
+    storage.lead_rows.restore(session, record.moved, merged.id)
     merged.merged_into_id = None
     record.undone_at, record.undone_by = utcnow(), actor
     session.add(record)

@@ -1,0 +1,93 @@
+"""The rows that hang off a lead, declared once: what a merge moves (and its undo moves back),
+and the list that export, erase and retention walk.
+
+Each entry names a table, its lead column, and whether a merge moves it to the survivor. A row
+unique together with its lead (a lead is in a campaign once, is sent a step once) names that
+column: a row whose twin the survivor already has stays behind. Rows a merge does not move are
+derived from the lead (blocking keys, match forms: recomputed), are about the merge itself
+(flags, merge records), or are work already done (outbox, assignment queue and log).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from storage.models import (
+    Assignment,
+    CampaignMember,
+    CampaignSend,
+    Contact,
+    DuplicateFlag,
+    InboundMessage,
+    LeadBlockKey,
+    LeadMatchForm,
+    LeadMerge,
+    Opportunity,
+    OutboxItem,
+    QueueItem,
+    TimelineEntry,
+    TrackingEvent,
+)
+
+
+@dataclass(frozen=True)
+class LeadRows:
+    table: Any
+    column: str
+    moves_on_merge: bool = True
+    unique_with: str | None = None
+
+
+LEAD_ROWS: dict[str, LeadRows] = {
+    "timeline": LeadRows(TimelineEntry, "lead_id"),
+    "inbound_messages": LeadRows(InboundMessage, "lead_id"),
+    "contacts": LeadRows(Contact, "lead_id"),
+    "opportunities": LeadRows(Opportunity, "lead_id"),
+    "tracking_events": LeadRows(TrackingEvent, "lead_id"),
+    "campaign_members": LeadRows(CampaignMember, "lead_id", unique_with="campaign_id"),
+    "campaign_sends": LeadRows(CampaignSend, "lead_id", unique_with="step_id"),
+    "outbox": LeadRows(OutboxItem, "lead_id", moves_on_merge=False),
+    "assignment_queue": LeadRows(QueueItem, "lead_id", moves_on_merge=False),
+    "assignments": LeadRows(Assignment, "lead_id", moves_on_merge=False),
+    "lead_block_keys": LeadRows(LeadBlockKey, "lead_id", moves_on_merge=False),
+    "lead_match_forms": LeadRows(LeadMatchForm, "lead_id", moves_on_merge=False),
+    "duplicate_flags": LeadRows(DuplicateFlag, "lead_id", moves_on_merge=False),
+    "duplicate_flags_other": LeadRows(DuplicateFlag, "other_id", moves_on_merge=False),
+    "lead_merges": LeadRows(LeadMerge, "merged_id", moves_on_merge=False),
+    "lead_merges_survivor": LeadRows(LeadMerge, "survivor_id", moves_on_merge=False),
+}
+
+
+def move(session: Session, src: int, dst: int) -> dict[str, list[int]]:
+    """Point every row a merge moves from lead `src` at lead `dst`; the ids moved, per table
+    (what `restore` needs to move them back)."""
+    moved: dict[str, list[int]] = {}
+    for name, rows in LEAD_ROWS.items():
+        if not rows.moves_on_merge:
+            continue
+        table, column = rows.table, rows.column
+        field = getattr(table, column)
+        query = select(table.id).where(field == src)
+        if rows.unique_with is not None:
+            partner = getattr(table, rows.unique_with)
+            taken = select(partner).where(field == dst)
+            query = query.where(col(partner).not_in(taken))
+        ids = list(session.exec(query).all())
+        if ids:
+            session.exec(update(table).where(col(table.id).in_(ids)).values({column: dst}))  # type: ignore[call-overload]
+            moved[name] = ids
+    return moved
+
+
+def restore(session: Session, moved: dict[str, list[int]], dst: int) -> None:
+    """Point the rows a merge moved back at the lead they came from."""
+    for name, ids in moved.items():
+        rows = LEAD_ROWS[name]
+        if ids:
+            session.exec(
+                update(rows.table).where(col(rows.table.id).in_(ids)).values({rows.column: dst})  # type: ignore[call-overload]
+            )
