@@ -19,7 +19,9 @@ from bot.cli.output import services as load_services
 from bot.config import load_settings
 from bot.leads import actions
 from bot.scoring import qualification
-from bot.assignment.decide import Assigner, explain, parse_absence, parse_days, parse_hours, zone
+from bot.assignment.assigner import Assigner
+from bot.assignment.explain import explain
+from bot.assignment.hours import parse_absence, parse_days, parse_hours, zone
 from bot.leads.refs import lead_label
 from bot.rules.file import RulesError, RulesFile, describe, load_file
 from bot.leads.views import iso, rep_dict
