@@ -49,7 +49,7 @@ import phonenumbers
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA, JaroWinkler
 
-from bot.mail_in.extract import company_from_domain
+from bot.mail_in.extract.names import company_from_domain
 from bot.leads.freemail import is_freemail, is_role_address, registrable_domain
 
 Key = int | str

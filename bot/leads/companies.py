@@ -20,7 +20,7 @@ import storage.accounts
 import storage.reps
 import storage.timeline
 from bot.dedupe.match import normalize_company
-from bot.mail_in.extract import company_from_domain
+from bot.mail_in.extract.names import company_from_domain
 from bot.leads.freemail import is_freemail, registrable_domain
 from bot.leads.refs import lead_label
 from storage.models import Account, Contact, Lead, Opportunity

@@ -21,7 +21,7 @@ from bot.leads import companies
 from bot.dedupe import store_match
 from bot.mail_in.classify import Classification, Kind, classify
 from bot.dedupe.match import MatchRules
-from bot.mail_in.extract import LeadDraft, extract_lead
+from bot.mail_in.extract.lead import LeadDraft, extract_lead
 from bot.dedupe.index import index
 from bot.mail_in.message import InboundMail
 from bot.leads.refs import lead_label
