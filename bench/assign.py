@@ -30,7 +30,7 @@ from sqlalchemy import insert, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.assignment.decide import Assigner
+from bot.assignment.assigner import Assigner
 from bot.rules.file import parse_rules
 from storage.engine import Store
 from storage.migrate import upgrade

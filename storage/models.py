@@ -35,7 +35,7 @@ class Rep(SQLModel, table=True):
     # Closing lines of nurture emails sent for this rep's leads ("" = name and email).
     signature: str = ""
     created_at: datetime = Field(default_factory=utcnow)
-    # Assignment (bot/assignment/decide.py): open leads at most, availability, routing fit.
+    # Assignment (bot/assignment/): open leads at most, availability, routing fit.
     capacity: int = Field(default=50, sa_column_kwargs={"server_default": "50"})
     # IANA zone of the working hours and out-of-office dates.
     timezone: str = Field(default="UTC", sa_column_kwargs={"server_default": "UTC"})

@@ -139,8 +139,8 @@ async def serve(settings: Settings, ready: Callable[[], Awaitable[None]] | None 
 
     services = build_services(settings)
     links = PublicLinks(settings.public_url, settings.signing_key())
-    # Scoring, the MQL queue and assignment (bot/assignment/decide.py); the rules reload on edit.
-    from bot.assignment.decide import Assigner
+    # Scoring, the MQL queue and assignment (bot/assignment/assigner.py); the rules reload on edit.
+    from bot.assignment.assigner import Assigner
     from bot.rules.file import RulesFile
     from bot.web.events import events_routes
 

@@ -14,7 +14,9 @@ import storage.assignment
 import storage.leads
 import storage.reps
 import storage.timeline
-from bot.assignment.decide import Assigner, explain, parse_absence, parse_days, parse_hours, zone
+from bot.assignment.assigner import Assigner
+from bot.assignment.explain import explain
+from bot.assignment.hours import parse_absence, parse_days, parse_hours, zone
 from bot.cli.output import JsonOption, err, fail, out, print_json
 from bot.cli.output import services as load_services
 from bot.config import load_settings

@@ -50,7 +50,7 @@ from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA, JaroWinkler
 
 from bot.leads.freemail import is_freemail, is_role_address, registrable_domain
-from bot.mail_in.extract import company_from_domain
+from bot.mail_in.extract.names import company_from_domain
 
 Key = int | str
 

@@ -23,7 +23,7 @@ from bot.leads.capture import Draft, Evidence, Source, capture
 from bot.leads.refs import lead_label
 from bot.leads.reply_address import token_in
 from bot.mail_in.classify import Classification, Kind, classify
-from bot.mail_in.extract import LeadDraft, extract_lead
+from bot.mail_in.extract.lead import LeadDraft, extract_lead
 from bot.mail_in.message import InboundMail
 from storage.models import Lead, Rep
 

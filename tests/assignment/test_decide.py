@@ -1,93 +1,19 @@
-"""One assignment decision, pure: conditions, first match, filters, availability, strategies."""
+"""One assignment decision, pure: conditions, first match, filters, strategies."""
 
 from __future__ import annotations
 
 import random
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
-from bot.assignment.decide import RepView, decide, explain_text, unavailable
-from bot.rules.file import Rules, parse_rules
-from storage.models import Lead
+from bot.assignment.availability import RepView
+from bot.assignment.decide import decide
+from tests.assignment.helpers import NOW, ROUTING, lead, pool_rule, rep, rules
 
-# A Monday, 14:00 UTC: 15:00 in Berlin, 09:00 in New York, 23:00 in Tokyo.
-NOW = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
+# --- conditions ----------------------------------------------------------------------------
 
-
-def rules(text: str) -> Rules:
-    return parse_rules(text, "test")
-
-
-def lead(**fields: object) -> Lead:
-    values: dict[str, object] = {"email": "jane@acme.test", "reply_token": "t", "id": 7}
-    values.update(fields)
-    return Lead(**values)  # type: ignore[arg-type]
-
-
-def rep(rep_id: int, name: str | None = None, **fields: object) -> RepView:
-    name = name or f"rep{rep_id}"
-    return RepView(id=rep_id, name=name, email=f"{name.lower()}@sales.test", **fields)  # type: ignore[arg-type]
-
-
-def pool_rule(strategy: str = "round_robin", extra: str = "") -> Rules:
-    return rules(f'[[assignment.rule]]\nname = "all"\npool = "all"\nstrategy = "{strategy}"\n'
-                 f"{extra}")  # fmt: skip
-
-
-# --- conditions --------------------------------------------------------------------------
-
-ROUTING = rules(
-    """
-[territories]
-dach = ["DE", "AT", "CH"]
-
-[[assignment.rule]]
-name = "territory"
-when = { territory = "dach" }
-rep = "t@sales.test"
-[[assignment.rule]]
-name = "country"
-when = { country = ["US", "CA"] }
-rep = "c@sales.test"
-[[assignment.rule]]
-name = "language"
-when = { language = "es" }
-rep = "l@sales.test"
-[[assignment.rule]]
-name = "industry"
-when = { industry = ["Banking", "Insurance"] }
-rep = "i@sales.test"
-[[assignment.rule]]
-name = "product"
-when = { product = ["Router Pro"] }
-rep = "p@sales.test"
-[[assignment.rule]]
-name = "big"
-when = { company_size_min = 1000 }
-rep = "b@sales.test"
-[[assignment.rule]]
-name = "small"
-when = { company_size_max = 10 }
-rep = "s@sales.test"
-[[assignment.rule]]
-name = "grade"
-when = { grade = "A" }
-rep = "g@sales.test"
-[[assignment.rule]]
-name = "source"
-when = { source = "form" }
-rep = "f@sales.test"
-[[assignment.rule]]
-name = "two conditions"
-when = { country = "FR", grade = ["B"] }
-rep = "x@sales.test"
-[[assignment.rule]]
-name = "fallback"
-pool = "all"
-"""
-)
 RULE_REP = {
     "territory": "t",
     "country": "c",
@@ -210,45 +136,7 @@ def test_nobody_available_means_waiting() -> None:
     assert decision.why == "no rep can take it now; it waits in the queue"
 
 
-# --- availability ----------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("fields", "reason"),
-    [
-        ({"timezone": "Europe/Berlin", "working_hours": "09:00-17:00"}, None),
-        ({"timezone": "America/New_York", "working_hours": "09:00-17:00"}, None),
-        ({"timezone": "America/Los_Angeles", "working_hours": "09:00-17:00"},
-         "outside working hours 09:00-17:00 (06:00 mon in America/Los_Angeles)"),
-        ({"timezone": "Asia/Tokyo", "working_hours": "09:00-17:00"},
-         "outside working hours 09:00-17:00 (23:00 mon in Asia/Tokyo)"),
-        ({"timezone": "Asia/Tokyo", "working_hours": "22:00-06:00"}, None),  # a night shift
-        ({"timezone": "Asia/Tokyo", "working_days": "tue-sat"},
-         "not a working day (mon in Asia/Tokyo)"),
-        ({"timezone": "Pacific/Auckland", "working_days": "mon-fri"}, None),  # Tuesday 03:00 there
-        ({"timezone": "Pacific/Auckland", "working_days": "mon"},
-         "not a working day (tue in Pacific/Auckland)"),
-        ({"out_of_office": ("2026-11-23",)}, "out of office 2026-11-23"),
-        ({"out_of_office": ("2026-11-20..2026-11-30",)}, "out of office 2026-11-20..2026-11-30"),
-        ({"out_of_office": ("2026-11-24",)}, None),
-        # A holiday is a date in the rep's own zone: in Tokyo it is already the 24th.
-        ({"timezone": "Asia/Tokyo", "out_of_office": ("2026-11-24",)}, None),
-        ({"timezone": "Pacific/Auckland", "out_of_office": ("2026-11-24",)},
-         "out of office 2026-11-24"),
-        ({"paused": True}, "paused"),
-    ],
-)  # fmt: skip
-def test_availability_in_the_reps_own_time_zone(fields: dict, reason: str | None) -> None:
-    assert unavailable(rep(1, **fields), NOW) == reason
-
-
-def test_working_hours_end_is_exclusive_and_24_means_midnight() -> None:
-    at_five = NOW.replace(hour=17)
-    assert unavailable(rep(1, working_hours="09:00-17:00"), at_five) is not None
-    assert unavailable(rep(1, working_hours="0-24"), at_five) is None
-
-
-# --- strategies ------------------------------------------------------------------------------
+# --- strategies ----------------------------------------------------------------------------
 
 
 def run_many(strategy: str, team: list[RepView], n: int, seed: int = 1) -> Counter[str]:
@@ -330,29 +218,3 @@ def test_the_account_owner_proposed_by_dedupe_comes_first_when_the_rule_lets_the
     full = [rep(1, "Ann", load=10, capacity=10), rep(2, "Bob")]
     decision = decide(lead(proposed_owner_id=1), pool_rule(), full, NOW)
     assert decision.chosen is not None and decision.chosen.name == "Bob"  # Ann is at capacity
-
-
-def test_explain_names_the_rule_and_each_rep() -> None:
-    team = [rep(1, "Ann"), rep(2, "Bob", paused=True), rep(3, "Cy", load=5, capacity=5)]
-    decision = decide(lead(country="FR"), ROUTING, team, NOW, rng=random.Random(0), explain=True)
-    text = explain_text(lead(country="FR"), decision, None)
-    assert text.splitlines() == [
-        "L-7 jane@acme.test",
-        "queue: not queued (not an MQL yet)",
-        "  skipped rule 'territory': country FR is not in territory dach",
-        "  skipped rule 'country': country fr is not ca, us",
-        "  skipped rule 'language': language unknown is not es",
-        "  skipped rule 'industry': industry unknown is not banking, insurance",
-        "  skipped rule 'product': asks about none of router pro",
-        "  skipped rule 'big': company size unknown",
-        "  skipped rule 'small': company size unknown",
-        "  skipped rule 'grade': grade unknown is not a",
-        "  skipped rule 'source': source email is not form",
-        "  skipped rule 'two conditions': grade unknown is not b",
-        "rule 'fallback' matches: any lead → every rep by round_robin (SLA 60 min)",
-        "reps considered:",
-        "  R-1 Ann <ann@sales.test> (0/50): chosen",
-        "  R-2 Bob <bob@sales.test> (0/50): skipped: paused",
-        "  R-3 Cy <cy@sales.test> (5/5): skipped: at capacity (5/5 open leads)",
-        "round robin among 1 of 3 reps",
-    ]

@@ -25,7 +25,7 @@ CAPACITY = [120] + [210] * (REPS - 1)
 WORKER = """
 import json, random, sys, time
 from pathlib import Path
-from bot.assignment.decide import Assigner
+from bot.assignment.assigner import Assigner
 from bot.rules.file import parse_rules
 from storage.engine import Store
 
