@@ -163,6 +163,8 @@ class Supervisor:
         they read and exit. Whatever is still running after `timeout` seconds is ended."""
         deadline = time.monotonic() + timeout
         with self._state:
+            if self._stopping:
+                return  # stopped already (or stopping in another thread)
             self._stopping = True
         if self._poster is not None:
             with contextlib.suppress(FutureTimeout):
