@@ -8,14 +8,19 @@ import contextlib
 import logging
 from typing import Any
 
+from bot.app.supervisor import Child, Supervisor
 from bot.config import Settings
+from bot.nurture import tracking_writer
+from bot.nurture.campaigns import Hit
 from bot.nurture.links import TrackingLinks
 from bot.nurture.send import CampaignSender
-from bot.nurture.tracking_writer import TrackingWriter
 from bot.web.tracking import HitBuffer, PixelFastPath, tracking_routes
 from storage.engine import Store
 
 log = logging.getLogger("leadbot.nurture")
+
+# How long the writer gets at stop to write what it was sent.
+WRITER_STOP_SECONDS = 60.0
 
 
 class NurtureRuntime:
@@ -23,10 +28,18 @@ class NurtureRuntime:
         self.settings = settings
         self.links = TrackingLinks(settings.public_url, settings.signing_key())
         # Opens and clicks are classified and written by a process of their own, off the GIL
-        # that answers the pixel.
-        self.writer = TrackingWriter(settings.model_dump(), log.getEffectiveLevel())
+        # that answers the pixel; it starts with the first batch.
+        self.writer = Supervisor(
+            Child(
+                tracking_writer.PROCESS_NAME,
+                tracking_writer.writer_main,
+                (settings.model_dump(), log.getEffectiveLevel()),
+                exited=tracking_writer.exited,
+                overdue=tracking_writer.overdue,
+            )
+        )
         self.buffer = HitBuffer(store, settings.tracking_flush_seconds,
-                                settings.scanner_window_seconds, self.writer.write)  # fmt: skip
+                                settings.scanner_window_seconds, self._write)  # fmt: skip
         self.sender = CampaignSender(store, settings)
         self.routes = tracking_routes(store, self.links, self.buffer)
         self._writer: asyncio.Task[None] | None = None
@@ -34,6 +47,11 @@ class NurtureRuntime:
 
     def wrap(self, app: Any) -> PixelFastPath:
         return PixelFastPath(app, self.links, self.buffer)
+
+    def _write(self, hits: list[Hit]) -> int:
+        """Hand a batch to the writer process (blocking while its pipe is full: off the loop)."""
+        self.writer.send(tracking_writer.batch(hits))
+        return len(hits)
 
     def start(self) -> None:
         self._writer = asyncio.create_task(self.buffer.run(), name="tracking-writer")
@@ -57,4 +75,4 @@ class NurtureRuntime:
                 await self._scheduler
         if self._writer is not None:
             await self.buffer.close(self._writer)
-        await asyncio.to_thread(self.writer.close)
+        await asyncio.to_thread(self.writer.stop, WRITER_STOP_SECONDS)

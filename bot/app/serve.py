@@ -1,8 +1,11 @@
-"""Composition root: builds the services from the settings and runs the listeners together.
+"""`leadbot serve`: every listener, loop and worker process of the bot, declared as tables.
 
-`build_services` is what the CLI and the tests use; `serve` starts the SMTP listener, the HTTP
-server, the inbox worker, the outbox dispatcher and (when configured) the IMAP poller in one
-asyncio loop, and stops them cleanly on SIGINT/SIGTERM.
+Read it top to bottom: RUNNERS are the loops that run as long as serve does (name, what runs,
+when the settings want it), ROUTES are who contributes HTTP routes, STARTUP is the order things
+start in and SHUTDOWN the order they stop in on SIGINT/SIGTERM, which is not the reverse (Slack
+stops taking requests first; nurture writes its buffered opens only once HTTP is closed). `serve`
+builds the `Parts` once from the settings and walks the tables. (Mailman declares its runners
+in mailman.cfg and one master starts them; Salmon's config/boot.py is the same idea, small.)
 """
 
 from __future__ import annotations
@@ -13,80 +16,46 @@ import gc
 import logging
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import storage.inbox
+import uvicorn
+from starlette.routing import BaseRoute
+
+from bot.app.nurture import NurtureRuntime
+from bot.app.services import Services, build_services
+from bot.app.supervisor import Child, Supervisor
+from bot.assignment.assigner import Assigner
 from bot.config import Settings
-from bot.mail_in.inbox import InboundMailHandler, accept_raw
-from bot.notify.console import ConsoleNotifier
-from bot.notify.dispatcher import Notifier, OutboxDispatcher
+from bot.mail_in import worker as inbox_worker
+from bot.mail_in.imap import run_imap_poller
+from bot.mail_in.smtp import InboxSMTPHandler, start_smtp_server
 from bot.public_links import PublicLinks
-from bot.rules.dedupe_rules import MatchRulesFile
-from storage.engine import Store
-from storage.migrate import ensure_schema
+from bot.rules.file import RulesFile
+from bot.web.app import build_http_app
+from bot.web.events import events_routes
+from bot.web.lead_page import lead_page_routes
 
 if TYPE_CHECKING:
-    from bot.mail_in.worker import WorkerPool
+    from bot.integrations.slack.app import SlackRuntime
 
 log = logging.getLogger("leadbot")
 
-
-@dataclass
-class Services:
-    settings: Settings
-    store: Store
-    inbound: InboundMailHandler
-    outbox: OutboxDispatcher
-
-    def accept_smtp(self, raw: bytes, mail_from: str, rcpt_tos: list[str]) -> int:
-        row = accept_raw(self.store, raw, channel="smtp", mail_from=mail_from, rcpt_tos=rcpt_tos)
-        assert row.id is not None
-        return row.id
-
-    def health(self) -> dict[str, Any]:
-        with self.store.transaction() as session:
-            counts = storage.inbox.counts_by_state(session)
-        return {"status": "ok", "inbox": counts}
+# How long worker processes get at stop to finish what they hold before they are ended.
+WORKERS_STOP_SECONDS = 15.0
 
 
-def build_services(settings: Settings, *, migrate: bool = True) -> Services:
-    if migrate:
-        ensure_schema(settings.database_url)
-    store = Store(settings.database_url)
-    return Services(
-        settings=settings,
-        store=store,
-        inbound=InboundMailHandler(
-            store,
-            settings.reply_address,
-            tuple(settings.inbound_steps),
-            match_rules=MatchRulesFile(settings.rules),
-        ),
-        outbox=OutboxDispatcher(
-            store, build_notifier(settings, store), settings.outbox_max_attempts
-        ),
-    )
+@dataclass(frozen=True)
+class Runner:
+    """A loop that runs as long as serve does, started only if the settings asked for it."""
+
+    name: str
+    run: Callable[[Parts], Coroutine[Any, Any, None]]
+    wanted: Callable[[Parts], bool] = lambda parts: True
 
 
-def build_notifier(settings: Settings, store: Store) -> Notifier:
-    """Slack when a bot token is configured, else the console."""
-    if not settings.slack_bot_token:
-        return ConsoleNotifier()
-    from bot.integrations.slack.notifier import SlackNotifier, owner_names, recent_timeline
-
-    return SlackNotifier(
-        token=settings.slack_bot_token,
-        base_url=settings.slack_api_url,
-        links=PublicLinks(settings.public_url, settings.signing_key()),
-        channel=settings.slack_channel or None,
-        timeline_for=recent_timeline(store),
-        owner_name_for=owner_names(store),
-    )
-
-
-async def _repeat(
+async def repeat(
     work: Callable[[], int], wake: asyncio.Event, idle_seconds: float, name: str
 ) -> None:
     """Run blocking `work` in a thread until it finds nothing, then wait for a wake-up or a tick."""
@@ -103,151 +72,218 @@ async def _repeat(
             await asyncio.wait_for(wake.wait(), timeout=idle_seconds)
 
 
-async def _bridge(wake: asyncio.Event, pool: WorkerPool) -> None:
-    """Pass wake-ups to the worker processes and restart any that died."""
-    while True:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wake.wait(), timeout=1.0)
-        if wake.is_set():
-            wake.clear()
-            pool.wake()
-        pool.supervise()
+class EmbeddedUvicorn(uvicorn.Server):
+    """uvicorn inside our loop: signals are ours, so it must not capture them."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
-async def _every(seconds: float, work: Callable[[], None]) -> None:
-    while True:
-        await asyncio.sleep(seconds)
-        work()
+@dataclass
+class Parts:
+    """What serve builds once from the settings: the tables below name its steps and loops."""
 
+    settings: Settings
+    services: Services
+    links: PublicLinks
+    assigner: Assigner
+    nurture: NurtureRuntime
+    inbox_workers: Supervisor | None
+    slack_worker: Supervisor | None
+    slack: SlackRuntime | None
+    loop: asyncio.AbstractEventLoop
+    inbox_wake: asyncio.Event = field(default_factory=asyncio.Event)
+    outbox_wake: asyncio.Event = field(default_factory=asyncio.Event)
+    smtp: asyncio.Server | None = None
+    http: EmbeddedUvicorn | None = None
+    serving_http: asyncio.Task[None] | None = None
+    runners: list[asyncio.Task[None]] = field(default_factory=list)
 
-async def serve(settings: Settings, ready: Callable[[], Awaitable[None]] | None = None) -> None:
-    # The server stack is imported here so that CLI commands do not pay for it.
-    import uvicorn
+    # The runners.
 
-    from bot.app.nurture import NurtureRuntime
-    from bot.mail_in.smtp import InboxSMTPHandler, start_smtp_server
-    from bot.public_links import PublicLinks
-    from bot.web.app import build_http_app
-    from bot.web.lead_page import lead_page_routes
+    async def drain_outbox(self) -> None:
+        await repeat(self.services.outbox.drain_once, self.outbox_wake, self.idle, "outbox")
 
-    class EmbeddedUvicorn(uvicorn.Server):
-        """uvicorn inside our loop: signals are ours, so it must not capture them."""
+    async def drain_inbox_here(self) -> None:
+        await repeat(self._drain_inbox, self.inbox_wake, self.idle, "inbox")
 
-        @contextlib.contextmanager
-        def capture_signals(self) -> Iterator[None]:
-            yield
+    async def wake_inbox_workers(self) -> None:
+        assert self.inbox_workers is not None
+        await self.inbox_workers.run(self.inbox_wake)
 
-    services = build_services(settings)
-    links = PublicLinks(settings.public_url, settings.signing_key())
-    # Scoring, the MQL queue and assignment (bot/assignment/assigner.py); the rules reload on edit.
-    from bot.assignment.assigner import Assigner
-    from bot.rules.file import RulesFile
-    from bot.web.events import events_routes
+    async def assign(self) -> None:
+        await repeat(self.assigner.tick, asyncio.Event(), self.idle, "assignment")
 
-    rules = RulesFile(settings.rules)
-    assigner = Assigner(services.store, rules.get)
-    nurture = NurtureRuntime(settings, services.store)
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    async def watch_slack_worker(self) -> None:
+        assert self.slack_worker is not None
+        await self.slack_worker.run()
 
-    inbox_wake = asyncio.Event()
-    outbox_wake = asyncio.Event()
+    async def poll_imap(self) -> None:
+        await run_imap_poller(self.settings, self.services, self.inbox_wake)
 
-    def on_stored() -> None:
-        inbox_wake.set()
+    # The start-up steps.
 
-    def process_inbox() -> int:
-        done = services.inbound.drain(limit=100)
-        if done:
-            loop.call_soon_threadsafe(outbox_wake.set)
-        return done
+    async def listen_smtp(self) -> None:
+        wake = self.inbox_wake.set
+        handler = InboxSMTPHandler(
+            self.services.accept_smtp, self.settings.inbound_address_list(), wake
+        )
+        self.smtp = await start_smtp_server(
+            handler,
+            self.settings.smtp_host,
+            self.settings.smtp_port,
+            self.settings.smtp_max_message_size,
+        )
 
-    smtp_server = await start_smtp_server(
-        InboxSMTPHandler(services.accept_smtp, settings.inbound_address_list(), on_stored),
-        settings.smtp_host,
-        settings.smtp_port,
-        settings.smtp_max_message_size,
-    )
-    slack = None
-    if settings.slack_bot_token:
-        from bot.integrations.slack.app import build_slack_runtime
+    async def start_slack_worker(self) -> None:
+        if self.slack_worker is not None:
+            self.slack_worker.start()
 
-        slack = build_slack_runtime(settings, services.store, log.getEffectiveLevel())
-    http_server = EmbeddedUvicorn(
-        uvicorn.Config(
-            nurture.wrap(
-                build_http_app(
-                    services.health,
-                    [
-                        *lead_page_routes(services.store, links),
-                        *events_routes(services.store, settings.signing_key()),
-                        *nurture.routes,
-                        *(slack.routes if slack else []),
-                    ],
-                )
-            ),
-            host=settings.http_host,
-            port=settings.http_port,
+    async def start_nurture(self) -> None:
+        self.nurture.start()
+
+    async def start_http(self) -> None:
+        routes = [route for contribute in ROUTES for route in contribute(self)]
+        app = self.nurture.wrap(build_http_app(self.services.health, routes))
+        config = uvicorn.Config(
+            app,
+            host=self.settings.http_host,
+            port=self.settings.http_port,
             log_level="warning",
             access_log=False,
             lifespan="on",
         )
-    )
-    nurture.start()
-    tasks = [
-        asyncio.create_task(http_server.serve(), name="http"),
-        asyncio.create_task(
-            _repeat(
-                services.outbox.drain_once, outbox_wake, settings.worker_idle_seconds, "outbox"
-            ),
-            name="outbox",
-        ),
-    ]
-    pool = None
-    if settings.inbox_workers > 0:
-        from bot.mail_in.worker import WorkerPool
+        self.http = EmbeddedUvicorn(config)
+        self.serving_http = asyncio.create_task(self.http.serve(), name="http")
 
-        pool = WorkerPool(settings.model_dump(), settings.inbox_workers, log.getEffectiveLevel())
-        pool.start()
-        tasks.append(asyncio.create_task(_bridge(inbox_wake, pool), name="inbox-wake"))
-    else:
-        tasks.append(
-            asyncio.create_task(
-                _repeat(process_inbox, inbox_wake, settings.worker_idle_seconds, "inbox"),
-                name="inbox",
-            )
-        )
-    tasks.append(
-        asyncio.create_task(
-            _repeat(assigner.tick, asyncio.Event(), settings.worker_idle_seconds, "assignment"),
-            name="assignment",
-        )
-    )
-    if slack is not None:
-        tasks.append(asyncio.create_task(_every(1.0, slack.supervise), name="slack-supervise"))
-    if settings.imap_host:
-        from bot.mail_in.imap import run_imap_poller
+    async def start_inbox_workers(self) -> None:
+        if self.inbox_workers is not None:
+            self.inbox_workers.start()
 
-        tasks.append(
-            asyncio.create_task(run_imap_poller(settings, services, inbox_wake), name="imap")
-        )
-    while not http_server.started and not tasks[0].done():
-        await asyncio.sleep(0.01)
-    if slack is not None:
-        await slack.connect()
+    async def start_runners(self) -> None:
+        for runner in RUNNERS:
+            if runner.wanted(self):
+                self.runners.append(asyncio.create_task(runner.run(self), name=runner.name))
+
+    async def wait_for_http(self) -> None:
+        assert self.http is not None and self.serving_http is not None
+        while not self.http.started and not self.serving_http.done():
+            await asyncio.sleep(0.01)
+
+    async def connect_slack(self) -> None:
+        if self.slack is not None:
+            await self.slack.connect()
+
+    # The shutdown steps.
+
+    async def disconnect_slack(self) -> None:
+        if self.slack is not None:
+            await self.slack.disconnect()
+
+    async def close_smtp(self) -> None:
+        if self.smtp is not None:
+            self.smtp.close()
+            await self.smtp.wait_closed()
+
+    async def stop_http(self) -> None:
+        if self.http is not None and self.serving_http is not None:
+            self.http.should_exit = True
+            await self.serving_http
+
+    async def stop_nurture(self) -> None:
+        await self.nurture.stop()
+
+    async def cancel_runners(self) -> None:
+        for task in self.runners:
+            task.cancel()
+        await asyncio.gather(*self.runners, return_exceptions=True)
+
+    async def stop_inbox_workers(self) -> None:
+        if self.inbox_workers is not None:
+            await asyncio.to_thread(self.inbox_workers.stop, WORKERS_STOP_SECONDS)
+
+    async def stop_slack_worker(self) -> None:
+        if self.slack_worker is not None:
+            await asyncio.to_thread(self.slack_worker.stop, WORKERS_STOP_SECONDS)
+
+    async def dispose_store(self) -> None:
+        self.services.store.dispose()
+
+    @property
+    def idle(self) -> float:
+        return self.settings.worker_idle_seconds
+
+    def _drain_inbox(self) -> int:
+        done = self.services.inbound.drain(limit=100)
+        if done:
+            self.loop.call_soon_threadsafe(self.outbox_wake.set)
+        return done
+
+
+RUNNERS: tuple[Runner, ...] = (
+    Runner("outbox", Parts.drain_outbox),
+    # LEADBOT_INBOX_WORKERS=0: the inbox is processed in this process, else by worker processes
+    Runner("inbox", Parts.drain_inbox_here, lambda p: p.inbox_workers is None),
+    Runner("inbox-wake", Parts.wake_inbox_workers, lambda p: p.inbox_workers is not None),
+    Runner("assignment", Parts.assign),
+    Runner("slack-supervise", Parts.watch_slack_worker, lambda p: p.slack_worker is not None),
+    Runner("imap", Parts.poll_imap, lambda p: bool(p.settings.imap_host)),
+)
+
+ROUTES: tuple[Callable[[Parts], list[BaseRoute]], ...] = (
+    # /lead/…: the signed lead page that Slack cards link to
+    lambda parts: lead_page_routes(parts.services.store, parts.links),
+    # /events: behaviour events posted by the website
+    lambda parts: events_routes(parts.services.store, parts.settings.signing_key()),
+    # the open pixel, tracked clicks and the opt-out page
+    lambda parts: parts.nurture.routes,
+    # /slack/events, when a signing secret is set
+    lambda parts: parts.slack.routes if parts.slack else [],
+)
+
+STARTUP: tuple[Callable[[Parts], Awaitable[None]], ...] = (
+    Parts.listen_smtp,
+    Parts.start_slack_worker,
+    Parts.start_nurture,  # the tracking buffer and the campaign scheduler
+    Parts.start_http,
+    Parts.start_inbox_workers,
+    Parts.start_runners,
+    Parts.wait_for_http,
+    Parts.connect_slack,  # Socket Mode, once HTTP answers
+)
+
+SHUTDOWN: tuple[Callable[[Parts], Awaitable[None]], ...] = (
+    Parts.disconnect_slack,  # first: no new requests over Socket Mode
+    Parts.close_smtp,
+    Parts.stop_http,
+    Parts.stop_nurture,  # after HTTP: every buffered open and click is written
+    Parts.cancel_runners,
+    Parts.stop_inbox_workers,
+    Parts.stop_slack_worker,  # once HTTP is closed too: no acked request is left without its work
+    Parts.dispose_store,  # what was accepted but not yet processed stays queued for the next start
+)
+
+
+async def serve(settings: Settings, ready: Callable[[], Awaitable[None]] | None = None) -> None:
+    """Run the bot until SIGINT or SIGTERM; `ready` is awaited once everything is up."""
+    stop = asyncio.Event()
+    parts = build_parts(settings)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        parts.loop.add_signal_handler(sig, stop.set)
+    for step in STARTUP:
+        await step(parts)
     log.info(
         "leadbot serving: SMTP %s:%s, HTTP %s:%s, store %s, notifications %s",
         settings.smtp_host,
         settings.smtp_port,
         settings.http_host,
         settings.http_port,
-        services.store.engine.url.render_as_string(hide_password=True),
-        services.outbox.notifier.name,
+        parts.services.store.engine.url.render_as_string(hide_password=True),
+        parts.services.outbox.notifier.name,
     )
-    if slack is not None:
-        log.info("Slack: %s", ", ".join(slack.transports))
+    if parts.slack is not None:
+        log.info("Slack: %s", ", ".join(parts.slack.transports))
     # Everything built so far lives as long as serve: keep it out of the collector's full passes,
     # which otherwise stall the loop (and every ack and 250) for tens of milliseconds.
     gc.freeze()
@@ -256,19 +292,59 @@ async def serve(settings: Settings, ready: Callable[[], Awaitable[None]] | None 
         await ready()
     await stop.wait()
     log.info("leadbot stopping")
-    if slack is not None:
-        await slack.disconnect()
-    smtp_server.close()
-    await smtp_server.wait_closed()
-    http_server.should_exit = True
-    await tasks[0]
-    await nurture.stop()  # after HTTP: every buffered open and click is written
-    for task in tasks[1:]:
-        task.cancel()
-    await asyncio.gather(*tasks[1:], return_exceptions=True)
-    if pool is not None:
-        await asyncio.to_thread(pool.stop)
-    if slack is not None:
-        await slack.stop()
-    # Whatever was accepted but not yet processed stays queued for the next start.
-    services.store.dispose()
+    for step in SHUTDOWN:
+        await step(parts)
+
+
+def build_parts(settings: Settings) -> Parts:
+    """Everything serve runs, built from the settings (call it inside the running loop)."""
+    services = build_services(settings)
+    level = log.getEffectiveLevel()
+    inbox_workers = None
+    if settings.inbox_workers > 0:
+        child = Child(
+            inbox_worker.PROCESS_NAME,
+            inbox_worker.worker_main,
+            (settings.model_dump(), level),
+            exited=inbox_worker.exited,
+        )
+        inbox_workers = Supervisor(child, count=settings.inbox_workers)
+    slack, slack_worker = build_slack(settings, services, level)
+    return Parts(
+        settings=settings,
+        services=services,
+        links=PublicLinks(settings.public_url, settings.signing_key()),
+        # Scoring, the MQL queue and assignment; the rules reload when the file changes.
+        assigner=Assigner(services.store, RulesFile(settings.rules).get),
+        nurture=NurtureRuntime(settings, services.store),
+        inbox_workers=inbox_workers,
+        slack_worker=slack_worker,
+        slack=slack,
+        loop=asyncio.get_running_loop(),
+    )
+
+
+def build_slack(
+    settings: Settings, services: Services, level: int
+) -> tuple[SlackRuntime | None, Supervisor | None]:
+    """Slack's app and worker process, or nothing when no bot token is set."""
+    if not settings.slack_bot_token:
+        return None, None
+    # Imported only with a bot token: slack_bolt would cost every other serve half a second.
+    from bot.integrations.slack import worker as slack_worker
+    from bot.integrations.slack.app import build_slack_runtime
+
+    worker = None
+    if settings.slack_workers > 0:
+        child = Child(
+            slack_worker.PROCESS_NAME,
+            slack_worker.worker_main,
+            (settings.model_dump(), level),
+            exited=slack_worker.exited,
+            overdue=slack_worker.overdue,
+        )
+        worker = Supervisor(child)
+    slack = build_slack_runtime(settings, services.store, worker.post if worker else None)
+    if slack is None:  # no signing secret nor app token: nothing to hear from Slack
+        return None, None
+    return slack, worker

@@ -17,7 +17,6 @@ import storage.inbox
 import storage.leads
 import storage.reps
 import storage.timeline
-from bot.app import serve as bot_app
 from bot.cli import assign
 from bot.cli.campaign import campaign_cli
 from bot.cli.dedupe import account_cli, dedupe_cli
@@ -62,6 +61,8 @@ def serve(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     import uvloop
+
+    from bot.app import serve as bot_app  # the server stack, which no other command needs
 
     uvloop.install()  # a faster event loop for the listeners (acks, SMTP replies)
     asyncio.run(bot_app.serve(load_settings()))

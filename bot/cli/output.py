@@ -9,7 +9,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 
-from bot.app import serve as bot_app
+from bot.app import services as bot_app
 from bot.config import load_settings
 
 out = Console(soft_wrap=True)

@@ -139,15 +139,17 @@ class CampaignSender:
             leads, reps = storage.campaigns.leads_and_owners(session, {s.lead_id for s in sends})
             # Checked by address, over every lead record: opted out or bounced since planning?
             statuses = storage.campaigns.statuses_by_address(session, {s.address for s in sends})
-            campaigns: dict[int, Campaign | None] = {}
+            campaign_rows: dict[int, Campaign | None] = {}
             steps: dict[int, CampaignStep | None] = {}
             for send in sends:
                 assert send.id is not None
-                if send.campaign_id not in campaigns:
-                    campaigns[send.campaign_id] = storage.campaigns.by_id(session, send.campaign_id)
+                if send.campaign_id not in campaign_rows:
+                    campaign_rows[send.campaign_id] = storage.campaigns.by_id(
+                        session, send.campaign_id
+                    )
                 if send.step_id not in steps:
                     steps[send.step_id] = storage.campaigns.step_by_id(session, send.step_id)
-                campaign, step = campaigns[send.campaign_id], steps[send.step_id]
+                campaign, step = campaign_rows[send.campaign_id], steps[send.step_id]
                 lead = leads.get(send.lead_id)
                 status = statuses.get(send.address, "ok")
                 skip = "lead gone" if lead is None else None if status == "ok" else status

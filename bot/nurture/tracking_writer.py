@@ -5,34 +5,35 @@ would hold the GIL against the loop that answers the pixel (the p99 doubled). Th
 each batch over a pipe; the writer classifies and inserts it in one transaction. Closing the
 pipe is the stop signal: the writer first reads (and writes) every batch sent before it, so a
 clean stop loses nothing. A writer that died is started again on the next batch.
+
+The app's supervisor (bot/app/supervisor.py) spawns the writer and hands it the batches; this
+module keeps the writer's entry point and what it logs.
 """
 
 from __future__ import annotations
 
 import logging
-import multiprocessing
-import threading
+import time
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
 
+from bot.config import Settings
+from bot.nurture.campaigns import Hit, record_hits
+from storage.engine import Store
+
 log = logging.getLogger(__name__)
 
-_spawn = multiprocessing.get_context("spawn")
+PROCESS_NAME = "leadbot-tracking-writer"
 # Tries for one batch before the writer logs it and moves on (the store being down for minutes).
 ATTEMPTS = 30
 
 
-def writer_main(settings_data: dict[str, Any], batches: Connection, log_level: int) -> None:
+def writer_main(settings_data: dict[str, Any], log_level: int, batches: Connection) -> None:
+    """Entry point of the writer process; returns once the server has closed the pipe."""
     logging.basicConfig(
         level=log_level, format="%(asctime)s %(levelname)s %(name)s[tracking]: %(message)s"
     )
-    import time
-
-    from bot.config import Settings
-    from bot.nurture.campaigns import Hit, record_hits
-    from storage.engine import Store
-
     settings = Settings(**settings_data)
     store = Store(settings.database_url)
     try:
@@ -55,45 +56,16 @@ def writer_main(settings_data: dict[str, Any], batches: Connection, log_level: i
         store.dispose()
 
 
-class TrackingWriter:
-    """The writer process, as the HTTP server's HitBuffer sees it: `write(batch)` and `close()`."""
+def batch(hits: list[Hit]) -> list[tuple[Any, ...]]:
+    """What goes over the pipe for a batch of hits: plain tuples, cheap to pickle."""
+    return [tuple(hit) for hit in hits]
 
-    def __init__(self, settings_data: dict[str, Any], log_level: int) -> None:
-        self.settings_data = settings_data
-        self.log_level = log_level
-        self.process: BaseProcess | None = None
-        self.pipe: Connection | None = None
-        self.lock = threading.Lock()
 
-    def _start(self) -> None:
-        receiver, sender = _spawn.Pipe(duplex=False)
-        self.process = _spawn.Process(
-            target=writer_main, args=(self.settings_data, receiver, self.log_level),
-            name="leadbot-tracking-writer", daemon=True,
-        )  # fmt: skip
-        self.process.start()
-        receiver.close()
-        self.pipe = sender
+def exited(process: BaseProcess) -> None:
+    """Logged when the writer died and the next batch starts another."""
+    log.warning("tracking writer exited (%s); starting another", process.exitcode)
 
-    def write(self, hits: list[Any]) -> int:
-        """Hand a batch to the writer (blocking while the pipe is full: call it off the loop)."""
-        with self.lock:
-            if self.process is None or not self.process.is_alive():
-                if self.process is not None:
-                    log.warning("tracking writer exited (%s); starting another",
-                                self.process.exitcode)  # fmt: skip
-                self._start()
-            assert self.pipe is not None
-            self.pipe.send([tuple(hit) for hit in hits])
-            return len(hits)
 
-    def close(self, timeout: float = 60.0) -> None:
-        with self.lock:
-            if self.pipe is not None:
-                self.pipe.close()
-            if self.process is not None:
-                self.process.join(timeout)
-                if self.process.is_alive():
-                    log.error("tracking writer still busy after %ss; stopping it", timeout)
-                    self.process.terminate()
-                    self.process.join()
+def overdue(timeout: float) -> None:
+    """Logged when the writer is still busy at stop and is ended."""
+    log.error("tracking writer still busy after %ss; stopping it", timeout)

@@ -25,7 +25,7 @@ from imapclient import IMAPClient
 import storage.imap_cursors
 import storage.inbox
 import storage.leads
-from bot.app.serve import build_services
+from bot.app.services import build_services
 from bot.config import Settings
 from bot.mail_in.imap import ImapAccount, ImapPoller, backoff_seconds, run_imap_poller
 from bot.mail_in.inbox import InboundMailHandler, message_id_of
