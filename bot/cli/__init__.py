@@ -17,7 +17,7 @@ import storage.inbox
 import storage.leads
 import storage.reps
 import storage.timeline
-from bot.app.serve import serve as bot_app
+from bot.app.serve import serve as serve_bot
 from bot.cli import assign
 from bot.cli.campaign import campaign_cli
 from bot.cli.dedupe import account_cli, dedupe_cli
@@ -64,7 +64,7 @@ def serve(
     import uvloop
 
     uvloop.install()  # a faster event loop for the listeners (acks, SMTP replies)
-    asyncio.run(bot_app.serve(load_settings()))
+    asyncio.run(serve_bot(load_settings()))
 
 
 @db_cli.command("upgrade")

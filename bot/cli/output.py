@@ -9,7 +9,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 
-from bot.app.serve import serve as bot_app
+from bot.app.serve import Services, build_services
 from bot.config import load_settings
 
 out = Console(soft_wrap=True)
@@ -18,8 +18,8 @@ err = Console(stderr=True, soft_wrap=True)
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 
-def services() -> bot_app.Services:
-    return bot_app.build_services(load_settings())
+def services() -> Services:
+    return build_services(load_settings())
 
 
 def print_json(data: Any) -> None:
