@@ -98,4 +98,3 @@ def test_scan_indexes_flags_writes_the_review_list_and_applies_on_the_corpus(
         assert keys_of_merged == []
     again = scan.run(store, MatchRules(), apply=True)
     assert (again.merged, again.clusters) == (0, [])
-
