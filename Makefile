@@ -12,7 +12,10 @@ $(BIN)/leadbot: pyproject.toml requirements.lock
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
+# Byte-compile the project too: where PYTHONDONTWRITEBYTECODE=1 is set nothing writes .pyc files on
+# use, and each `leadbot …` subprocess (the tests start hundreds) would compile its imports again.
 install: $(BIN)/leadbot
+	$(BIN)/python -m compileall -q bot storage
 
 run: install
 	$(BIN)/leadbot serve

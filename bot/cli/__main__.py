@@ -1,4 +1,4 @@
-"""`python -m bot.cli`: the same as the `leadbot` command."""
+"""`python -m bot.cli …`: the same `leadbot` command, for tests and checkouts without the script."""
 
 from bot.cli import main
 

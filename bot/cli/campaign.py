@@ -4,34 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from jinja2 import TemplateError
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-import storage.campaigns
-import storage.reps
-from bot.cli.output import JsonOption, err, fail, out, print_json
-from bot.cli.output import services as load_services
-from bot.leads import actions
-from bot.leads.reply_address import reply_address_for
-from bot.nurture import campaigns
-from bot.nurture.compose import (
-    BadAddress,
-    Envelope,
-    TemplateSet,
-    address,
-    build_message,
-    builtin_sets,
-    new_message_id,
-    render_email,
-)
-from bot.nurture.links import TrackingLinks
-from storage.models import Campaign, utcnow
+from bot.cli.output import JsonOption, err, fail, load_settings, open_store, out, print_json
 
-campaign_cli = typer.Typer(
+if TYPE_CHECKING:
+    from storage.models import Campaign
+
+app = typer.Typer(
     help="Nurture campaigns: personalized emails with tracked opens and clicks.",
     no_args_is_help=True,
 )
@@ -39,6 +21,8 @@ Many = Annotated[list[str] | None, typer.Option()]
 
 
 def _campaign(session: Any, name: str) -> Campaign:
+    import storage.campaigns
+
     campaign = storage.campaigns.by_name(session, name)
     if campaign is None:
         fail(f"no campaign named {name!r} (see `leadbot campaign list`)")
@@ -50,7 +34,7 @@ def _split(values: list[str] | None) -> list[str]:
     return [v.strip() for value in values or [] for v in value.split(",") if v.strip()]
 
 
-@campaign_cli.command("create")
+@app.command("create")
 def create(
     name: str,
     step: Annotated[
@@ -78,6 +62,13 @@ def create(
     as_json: JsonOption = False,
 ) -> None:
     """Create a campaign (a draft until `campaign send`): a segment and a sequence of steps."""
+    from jinja2 import TemplateError
+
+    import storage.campaigns
+    from bot.nurture import campaigns
+    from bot.nurture.compose import TemplateSet, builtin_sets
+    from storage.models import Campaign
+
     try:
         steps = [campaigns.parse_step(spec) for spec in step]
     except campaigns.CampaignError as exc:
@@ -98,8 +89,7 @@ def create(
             template_files.check(template)
         except TemplateError as exc:
             fail(f"step {template!r}: templates missing or broken ({exc})")
-    services = load_services()
-    with services.store.transaction() as session:
+    with open_store().transaction() as session:
         if storage.campaigns.by_name(session, name):
             fail(f"a campaign named {name!r} exists")
         campaign = storage.campaigns.add(
@@ -127,11 +117,13 @@ def _campaign_dict(campaign: Campaign, steps: list[tuple[str, int]]) -> dict[str
     }  # fmt: skip
 
 
-@campaign_cli.command("list")
+@app.command("list")
 def list_campaigns(as_json: JsonOption = False) -> None:
     """Campaigns with their state, segment and steps."""
-    services = load_services()
-    with services.store.reading() as session:
+    import storage.campaigns
+    from bot.nurture import campaigns
+
+    with open_store().reading() as session:
         rows = [
             _campaign_dict(
                 c,
@@ -143,6 +135,8 @@ def list_campaigns(as_json: JsonOption = False) -> None:
     if as_json:
         print_json(rows)
         return
+    from rich.table import Table
+
     table = Table("name", "state", "segment", "steps", "templates")
     for row in rows:
         steps = ", ".join(
@@ -153,7 +147,7 @@ def list_campaigns(as_json: JsonOption = False) -> None:
     out.print(table)
 
 
-@campaign_cli.command("preview")
+@app.command("preview")
 def preview(
     name: str,
     lead: Annotated[str, typer.Option(help="The lead (L-1 or an email address).")],
@@ -163,10 +157,29 @@ def preview(
     step: Annotated[int, typer.Option(help="Which step, from 1.")] = 1,
 ) -> None:
     """Render one lead's email to a file; a template missing a variable fails here."""
-    services = load_services()
-    settings = services.settings
+    from jinja2 import TemplateError
+
+    import storage.campaigns
+    import storage.reps
+    from bot.leads import actions
+    from bot.leads.reply_address import reply_address_for
+    from bot.nurture import campaigns
+    from bot.nurture.compose import (
+        BadAddress,
+        Envelope,
+        TemplateSet,
+        address,
+        build_message,
+        new_message_id,
+        render_email,
+    )
+    from bot.nurture.links import TrackingLinks
+    from storage.models import utcnow
+
+    settings = load_settings()
+    store = open_store(settings)
     links = TrackingLinks(settings.public_url, settings.signing_key())
-    with services.store.reading() as session:
+    with store.reading() as session:
         campaign = _campaign(session, name)
         assert campaign.id is not None
         steps = storage.campaigns.steps_of(session, campaign.id)
@@ -211,7 +224,7 @@ def preview(
     out.print(f"wrote {out_file}: {rendered.subject!r}", highlight=False, markup=False)
 
 
-@campaign_cli.command("send")
+@app.command("send")
 def send(
     name: str,
     rate: Annotated[float | None, typer.Option(help="Emails per second (0 = no limit).")] = None,
@@ -222,16 +235,18 @@ def send(
     as_json: JsonOption = False,
 ) -> None:
     """Activate the campaign and send the steps due now (later steps: the scheduler in serve)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     from bot.nurture.send import CampaignSender
 
-    services = load_services()
-    settings = services.settings
-    with services.store.transaction() as session:
+    settings = load_settings()
+    store = open_store(settings)
+    with store.transaction() as session:
         campaign = _campaign(session, name)
         campaign.state = "active"
         session.add(campaign)
     assert campaign.id is not None
-    sender = CampaignSender(services.store, settings, rate=rate, connections=connections)
+    sender = CampaignSender(store, settings, rate=rate, connections=connections)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())  # fmt: skip
     with Progress(*columns, console=err, disable=as_json) as bar:
@@ -247,7 +262,7 @@ def send(
             return await sender.run(campaign.id, wait_for_retries=wait, progress=progress)
 
         totals = asyncio.run(run())
-    services.store.dispose()
+    store.dispose()
     summary = {k: totals.get(k, 0) for k in ("sent", "failed", "skipped", "unknown", "retry")}
     if as_json:
         print_json(summary)
@@ -255,26 +270,30 @@ def send(
     out.print(", ".join(f"{k} {v}" for k, v in summary.items()), highlight=False)
 
 
-@campaign_cli.command("stats")
+@app.command("stats")
 def stats(name: str, as_json: JsonOption = False) -> None:
     """Sent, delivered, bounced, opened (people and machines apart), clicked, replied, opted out."""
-    services = load_services()
-    with services.store.reading() as session:
+    from bot.nurture import campaigns
+
+    with open_store().reading() as session:
         data = campaigns.stats(session, _campaign(session, name))
     if as_json:
         print_json(data)
         return
+    from rich.table import Table
+
     table = Table("measure", "count")
     for key, value in data.items():
         table.add_row(key.replace("_", " "), str(value))
     out.print(table)
 
 
-@campaign_cli.command("signature")
+@app.command("signature")
 def signature(rep: str, text: str) -> None:
     """Set the closing lines nurture emails use for a rep's leads (\\n for a new line)."""
-    services = load_services()
-    with services.store.transaction() as session:
+    import storage.reps
+
+    with open_store().transaction() as session:
         found = storage.reps.by_email(session, rep)
         if found is None:
             fail(f"no rep with the email {rep!r}")

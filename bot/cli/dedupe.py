@@ -1,7 +1,4 @@
-"""`leadbot dedupe …` and `leadbot account …`: duplicates across the store, and one company's view.
-
-Registered on the main `leadbot` app by bot/cli/__init__.py.
-"""
+"""`leadbot dedupe scan|review`: duplicates across the whole store, and the pairs to review."""
 
 from __future__ import annotations
 
@@ -9,24 +6,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-import storage.duplicates
-import storage.leads
-import storage.reps
-from bot.cli.output import JsonOption, err, fail, out, print_json, services
-from bot.dedupe import scan
-from bot.leads import companies
-from bot.leads.refs import lead_label
-from bot.leads.views import flag_dict, lead_dict
-from bot.rules import dedupe_rules
+from bot.cli.output import JsonOption, err, fail, load_settings, open_store, out, print_json
 
-dedupe_cli = typer.Typer(
-    help="Duplicate leads: scan the store, review the pairs.", no_args_is_help=True
-)
-account_cli = typer.Typer(
-    help="Companies: every lead, contact and opportunity of one.", no_args_is_help=True
-)
+app = typer.Typer(help="Duplicate leads: scan the store, review the pairs.", no_args_is_help=True)
 
 PHASES = {
     "index": "indexing leads",
@@ -36,8 +19,8 @@ PHASES = {
 }
 
 
-@dedupe_cli.command("scan")
-def dedupe_scan_command(
+@app.command("scan")
+def scan(
     apply: Annotated[bool, typer.Option("--apply", help="Merge the sure duplicates.")] = False,
     review: Annotated[
         Path, typer.Option("--review", help="Where to write the review list (CSV).")
@@ -46,9 +29,15 @@ def dedupe_scan_command(
 ) -> None:
     """Find duplicates across the whole store; flag the likely ones for review, write the list,
     and with --apply merge the sure ones into the oldest lead of each group."""
-    settings_services = services()
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from bot.dedupe import scan as store_scan
+    from bot.rules import dedupe_rules
+
+    settings = load_settings()
+    store = open_store(settings)
     try:
-        rules = dedupe_rules.read(settings_services.settings.rules)
+        rules = dedupe_rules.read(settings.rules)
     except dedupe_rules.RulesError as exc:
         fail(str(exc))
     columns = (
@@ -65,8 +54,8 @@ def dedupe_scan_command(
                 tasks[phase] = bar.add_task(PHASES[phase], total=total)
             bar.update(tasks[phase], advance=advance)
 
-        report = scan.run(
-            settings_services.store,
+        report = store_scan.run(
+            store,
             rules,
             apply=apply,
             review_file=review,
@@ -89,13 +78,16 @@ def dedupe_scan_command(
     out.print(f"review list: {report.review_file}", highlight=False)
 
 
-@dedupe_cli.command("review")
-def dedupe_review(
+@app.command("review")
+def review(
     limit: Annotated[int, typer.Option(help="At most this many pairs.")] = 50,
     as_json: JsonOption = False,
 ) -> None:
     """Pairs waiting for a person's decision, most alike first."""
-    with services().store.reading() as session:
+    import storage.duplicates
+    from bot.leads.views import flag_dict
+
+    with open_store().reading() as session:
         flags = storage.duplicates.open_flags(session, limit=limit)
         rows = []
         for flag in flags:
@@ -118,91 +110,4 @@ def dedupe_review(
             f"{row['other_email']}: leadbot lead merge|notdup {row['lead']} {row['other']}",
             highlight=False,
             markup=False,
-        )
-
-
-@account_cli.command("show")
-def account_show(
-    company: Annotated[str, typer.Argument(help="A-3, a domain (acme.io) or a company name.")],
-    as_json: JsonOption = False,
-) -> None:
-    """Every lead, contact and opportunity of one company, and who owns it."""
-    with services().store.reading() as session:
-        view = companies.view(session, company)
-        owners = {rep.id: rep for rep in storage.reps.listing(session)}
-        account = view.account
-        owner = owners.get(account.owner_id) if account and account.owner_id else None
-        data: dict[str, Any] = {
-            "query": view.query,
-            "account": (
-                {
-                    "id": companies.account_ref(account.id),
-                    "name": account.name,
-                    "domain": account.domain,
-                    "owner": owner.email if owner else None,
-                }
-                if account is not None and account.id is not None
-                else None
-            ),
-            "domain": view.domain or None,
-            "leads": [lead_dict(lead, owners.get(lead.owner_id)) for lead in view.leads],
-            "contacts": [
-                {
-                    "id": contact.id,
-                    "name": f"{contact.first_name} {contact.last_name}".strip(),
-                    "email": contact.email,
-                    "title": contact.title,
-                    "lead": lead_label(contact.lead_id) if contact.lead_id else None,
-                }
-                for contact in view.contacts
-            ],
-            "opportunities": [
-                {
-                    "id": opportunity.id,
-                    "name": opportunity.name,
-                    "amount": opportunity.amount,
-                    "stage": opportunity.stage,
-                    "close_date": opportunity.close_date.isoformat()
-                    if opportunity.close_date
-                    else None,
-                    "lead": lead_label(opportunity.lead_id) if opportunity.lead_id else None,
-                }
-                for opportunity in view.opportunities
-            ],
-        }
-    if as_json:
-        print_json(data)
-        return
-    if data["account"] is None and not data["leads"]:
-        fail(f"no account or lead matches {company!r}")
-    if data["account"]:
-        acc = data["account"]
-        out.print(
-            f"[bold]{acc['id']}[/bold] {acc['name']}  domain {acc['domain'] or '-'}  "
-            f"owner {acc['owner'] or 'nobody'}",
-            highlight=False,
-        )
-    else:
-        out.print(
-            f"no account yet for {company!r} (nobody converted a lead there)", highlight=False
-        )
-    for row in data["leads"]:
-        name = f"{row['first_name']} {row['last_name']}".strip()
-        owner = f" owner {row['owner']}" if row["owner"] else ""
-        out.print(
-            f"  {row['id']:<7} {row['status']:<10} {row['email']:<32} {name}{owner}",
-            highlight=False,
-            markup=False,
-        )
-    for contact in data["contacts"]:
-        out.print(
-            f"  contact {contact['name']} <{contact['email']}> from {contact['lead']}",
-            highlight=False,
-        )
-    for opportunity in data["opportunities"]:
-        amount = f" {opportunity['amount']:,.2f}" if opportunity["amount"] is not None else ""
-        out.print(
-            f"  opportunity {opportunity['name']}{amount} ({opportunity['stage']}, "
-            f"closes {opportunity['close_date']})",
-            highlight=False,
         )

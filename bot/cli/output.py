@@ -1,16 +1,24 @@
-"""What every `leadbot` command shares: the consoles, `--json`, errors, and the services."""
+"""What every `leadbot` command shares: the consoles, `--json`, errors, times, and the store.
+
+Every `leadbot …` process imports this module and every noun module before it runs a command
+(the e2e tests run hundreds), so only typer and rich are imported here: the settings, the store
+and the domain are imported by the functions that need them, when a command runs.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated, Any, NoReturn
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 
-from bot.app import services as bot_app
-from bot.config import load_settings
+if TYPE_CHECKING:
+    from bot.app.services import Services
+    from bot.config import Settings
+    from storage.engine import Store
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -18,8 +26,29 @@ err = Console(stderr=True, soft_wrap=True)
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 
-def services() -> bot_app.Services:
-    return bot_app.build_services(load_settings())
+def load_settings() -> Settings:
+    """The settings from LEADBOT_* and the config file (pydantic-settings: imported on use)."""
+    from bot.config import load_settings as read_settings
+
+    return read_settings()
+
+
+def open_store(settings: Settings | None = None) -> Store:
+    """The store at LEADBOT_DATABASE_URL, migrated first when it is behind, as `serve` does:
+    all most commands need, without the inbox worker and notifiers `services()` builds."""
+    from storage.engine import Store
+    from storage.migrate import ensure_schema
+
+    url = (settings or load_settings()).database_url
+    ensure_schema(url)
+    return Store(url)
+
+
+def services() -> Services:
+    """The bot's services (store, inbox worker, outbox), for the commands that process mail."""
+    from bot.app.services import build_services
+
+    return build_services(load_settings())
 
 
 def print_json(data: Any) -> None:
@@ -29,3 +58,16 @@ def print_json(data: Any) -> None:
 def fail(message: str, code: int = 1) -> NoReturn:
     err.print(f"[red]error:[/red] {message}", markup=True, highlight=False)
     raise typer.Exit(code)
+
+
+def moment(text: str | None) -> datetime:
+    """An ISO time given on the command line (UTC unless it says otherwise); now when empty."""
+    from storage.models import utcnow
+
+    if not text:
+        return utcnow()
+    try:
+        at = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        fail(f"{text!r} is not a time: use 2026-11-23T15:00:00Z", code=2)
+    return at if at.tzinfo else at.replace(tzinfo=UTC)

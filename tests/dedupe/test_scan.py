@@ -4,9 +4,6 @@ de-duplication existed, scanned, reviewed and merged, then measured against its 
 from __future__ import annotations
 
 import csv
-import json
-import subprocess
-import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -25,7 +22,6 @@ from tests.corpora import CORPORA
 CORPUS = CORPORA / "dedupe" / "csv_example_input_with_true_ids.csv"
 COLUMNS = {"Site name": "company", "Address": "street", "Zip": "postal_code", "Phone": "phone",
            "Email Address": "email"}  # fmt: skip
-REPO = Path(__file__).resolve().parents[2]
 
 
 def load_corpus(store: Store) -> dict[int, str]:
@@ -102,29 +98,3 @@ def test_scan_indexes_flags_writes_the_review_list_and_applies_on_the_corpus(
         assert keys_of_merged == []
     again = scan.run(store, MatchRules(), apply=True)
     assert (again.merged, again.clusters) == (0, [])
-
-
-def test_the_cli_scan_prints_json_and_keeps_apart_what_a_person_separated(
-    database_url: str, store: Store, tmp_path: Path
-) -> None:
-    with store.transaction() as session:
-        for email in ("jane@acme.io", "jane.doe@acme.io", "jd@gmail.com"):
-            session.add(Lead(email=email, first_name="Jane", last_name="Doe", company="Acme",
-                             phone="+1 415 555 0134", reply_token=new_reply_token()))  # fmt: skip
-    env = {"LEADBOT_DATABASE_URL": database_url, "PYTHONPATH": str(REPO), "PATH": "/usr/bin"}
-
-    def leadbot(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "bot.cli", *args], cwd=tmp_path, env=env,
-                              capture_output=True, text=True, timeout=120, check=True)  # fmt: skip
-
-    leadbot("lead", "notdup", "L-3", "L-1")
-    leadbot("lead", "notdup", "L-3", "L-2")
-    report = json.loads(leadbot("dedupe", "scan", "--apply", "--json").stdout)
-    assert report["clusters"] == [["L-1", "L-2"]] and report["merged"] == 1
-    assert (
-        report["review_file"] == "dedupe-review.csv" and (tmp_path / "dedupe-review.csv").exists()
-    )
-    shown = json.loads(leadbot("leads", "show", "L-2", "--json").stdout)
-    assert shown["merged_into"] == "L-1"
-    text = leadbot("dedupe", "scan").stdout
-    assert "2 leads scanned" in text and "0 sure duplicates" in text

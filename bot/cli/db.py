@@ -1,0 +1,27 @@
+"""`leadbot db …`: the store's schema, migrated with Alembic."""
+
+from __future__ import annotations
+
+import typer
+
+from bot.cli.output import load_settings, out
+
+app = typer.Typer(help="The store: migrations.", no_args_is_help=True)
+
+
+@app.command("upgrade")
+def upgrade(revision: str = "head") -> None:
+    """Apply the schema migrations (Alembic) to LEADBOT_DATABASE_URL."""
+    from storage import migrate
+
+    settings = load_settings()
+    migrate.upgrade(settings.database_url, revision)
+    out.print(f"database at revision {migrate.current(settings.database_url)}")
+
+
+@app.command("current")
+def current() -> None:
+    """Print the schema revision the store is at."""
+    from storage import migrate
+
+    out.print(migrate.current(load_settings().database_url) or "empty (run leadbot db upgrade)")

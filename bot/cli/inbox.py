@@ -1,0 +1,110 @@
+"""`leadbot inbox …`: the inbound-message queue: list it, retry quarantined mail, import .eml."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from bot.cli.output import JsonOption, err, fail, open_store, out, print_json
+from bot.cli.output import services as load_services
+
+app = typer.Typer(help="The inbound-message queue: every accepted mail.", no_args_is_help=True)
+
+
+@app.command("list")
+def list_messages(
+    state: Annotated[
+        str | None, typer.Option(help="queued, done, quarantined or duplicate.")
+    ] = None,
+    limit: int = 200,
+    offset: int = 0,
+    as_json: JsonOption = False,
+) -> None:
+    """Every inbound message: classification, the lead it touched, and errors."""
+    import storage.inbox
+    from bot.leads.views import inbound_dict
+
+    with open_store().transaction() as session:
+        rows = [inbound_dict(m) for m in storage.inbox.listing(session, state=state, limit=limit,
+                                                                 offset=offset)]  # fmt: skip
+    _print_inbox(rows, as_json)
+
+
+@app.command("quarantined")
+def quarantined(as_json: JsonOption = False) -> None:
+    """Messages that could not be processed, with the error; retry them with `inbox retry`."""
+    import storage.inbox
+    from bot.leads.views import inbound_dict
+
+    with open_store().transaction() as session:
+        rows = [inbound_dict(m) for m in storage.inbox.listing(session, state="quarantined")]
+    _print_inbox(rows, as_json)
+
+
+def _print_inbox(rows: list[dict[str, Any]], as_json: bool) -> None:
+    if as_json:
+        print_json(rows)
+        return
+    from rich.table import Table
+
+    table = Table("id", "received", "state", "class", "lead", "from", "subject", "error")
+    for row in rows:
+        error = (row["error"] or "").splitlines()[0] if row["error"] else ""
+        table.add_row(str(row["id"]), row["received_at"], row["state"],
+                      row["classification"] or "", row["lead"] or "", row["from"] or "",
+                      (row["subject"] or "")[:50], error[:60])  # fmt: skip
+    out.print(table)
+
+
+@app.command("retry")
+def retry(
+    ids: Annotated[list[int] | None, typer.Argument(help="Message ids.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Every quarantined message.")] = False,
+) -> None:
+    """Queue quarantined messages again and process them now."""
+    import storage.inbox
+
+    services = load_services()
+    if all_:
+        with services.store.transaction() as session:
+            ids = [m.id for m in storage.inbox.listing(session, state="quarantined", limit=100000)
+                   if m.id is not None]  # fmt: skip
+    if not ids:
+        fail("name message ids or --all", code=2)
+    queued = [i for i in ids or [] if services.inbound.retry(i)]
+    services.inbound.drain()
+    with services.store.transaction() as session:
+        for message_id in queued:
+            row = storage.inbox.by_id(session, message_id)
+            assert row is not None
+            out.print(f"{message_id}: {row.state} {row.classification or row.error or ''}".strip(),
+                      highlight=False, markup=False)  # fmt: skip
+    for missing in sorted(set(ids or []) - set(queued)):
+        err.print(f"{missing}: not a quarantined message", highlight=False)
+
+
+@app.command("import")
+def import_files(
+    files: Annotated[list[Path], typer.Argument(help=".eml files or folders of them.")],
+) -> None:
+    """Feed saved mails (.eml) through the pipeline, as if they had arrived by SMTP."""
+    from rich.progress import track
+
+    from bot.mail_in.inbox import accept_raw
+
+    paths: list[Path] = []
+    for path in files:
+        paths += sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    services = load_services()
+    for path in track(paths, description="importing", console=err, disable=len(paths) < 20):
+        accept_raw(services.store, path.read_bytes(), channel="file", mail_from="")
+    processed = services.inbound.drain()
+    out.print(f"imported {len(paths)} messages, processed {processed}")
+
+
+@app.command("process")
+def process() -> None:
+    """Process whatever is queued now (what `serve` does continuously)."""
+    out.print(f"processed {load_services().inbound.drain()} messages")

@@ -1,0 +1,84 @@
+"""`leadbot lead <verb> <lead> [args]`: the Slack grammar (bot/leads/commands.py) from a shell."""
+
+from __future__ import annotations
+
+import getpass
+from typing import Annotated
+
+import typer
+
+from bot.cli.leads import show_lead
+from bot.cli.output import JsonOption, fail, load_settings, open_store, out, print_json
+
+app = typer.Typer()
+
+
+@app.command(
+    "lead",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def lead_command(
+    words: Annotated[
+        list[str] | None, typer.Argument(help="<verb> <lead> [args], as in Slack.")
+    ] = None,
+    as_rep: Annotated[
+        str | None,
+        typer.Option("--as", help="Act as this rep (email), with a rep's permissions."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Act on leads with the Slack grammar: qualify, nurture, trash, convert, assign, mine, …"""
+    import storage.reps
+    from bot.leads import actions, commands
+    from bot.leads.lifecycle import IllegalTransition
+    from bot.leads.permissions import Actor, NotAllowed
+    from bot.leads.views import lead_dict
+    from bot.rules import dedupe_rules
+
+    try:
+        command = commands.parse(words or [])
+    except commands.UsageError as exc:
+        fail(str(exc), code=2)
+    if command.verb == "help":
+        out.print(commands.usage_text(), highlight=False, markup=False)
+        return
+    if command.verb == "show":
+        show_lead(command.lead_ref, as_json)
+        return
+    settings = load_settings()
+    store = open_store(settings)
+    try:
+        with store.transaction() as session:
+            actor = Actor.operator(getpass.getuser())
+            if as_rep:
+                rep = storage.reps.by_email(session, as_rep)
+                if rep is None:
+                    fail(f"no rep {as_rep} (see leadbot reps list)")
+                actor = Actor.for_rep(rep)
+            outcome = commands.execute(
+                session, command, actor, match_rules=dedupe_rules.read(settings.rules)
+            )
+            result = lead_dict(outcome.lead) if outcome.lead else None
+            listed = [lead_dict(lead) for lead in outcome.leads]
+    except commands.NeedsInput as exc:
+        fail(str(exc), code=2)
+    except (
+        actions.LeadNotFound,
+        actions.RepNotFound,
+        actions.StaleLead,
+        IllegalTransition,
+        NotAllowed,
+        ValueError,
+    ) as exc:
+        fail(str(exc))
+    if as_json:
+        print_json({"message": outcome.message, "lead": result, "leads": listed})
+        return
+    out.print(outcome.message, highlight=False, markup=False)
+    for row in listed:
+        name = f"{row['first_name']} {row['last_name']}".strip()
+        out.print(
+            f"  {row['id']:<7} {row['status']:<10} {row['email']:<32} {name} {row['company']}",
+            highlight=False,
+            markup=False,
+        )

@@ -1,0 +1,105 @@
+"""`leadbot leads list|show`: the leads in the store, as a table or `--json`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from bot.cli.output import JsonOption, fail, open_store, out, print_json
+
+app = typer.Typer(help="List and show leads.", no_args_is_help=True)
+
+
+@app.command("list")
+def list_leads(
+    status: Annotated[str | None, typer.Option(help="Only leads in this status.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many.")] = 100,
+    offset: int = 0,
+    as_json: JsonOption = False,
+) -> None:
+    """List leads, oldest first."""
+    import storage.leads
+    import storage.reps
+    from bot.leads.views import lead_dict
+
+    with open_store().transaction() as session:
+        owners = {rep.id: rep for rep in storage.reps.listing(session)}
+        rows = [
+            lead_dict(lead, owners.get(lead.owner_id))
+            for lead in storage.leads.listing(session, status=status, limit=limit, offset=offset)
+        ]
+    if as_json:
+        print_json(rows)
+        return
+    from rich.table import Table
+
+    table = Table("id", "email", "name", "company", "status", "stage", "owner", "created")
+    for row in rows:
+        name = f"{row['first_name']} {row['last_name']}".strip()
+        table.add_row(row["id"], row["email"], name, row["company"], row["status"],
+                      row["stage"], row["owner"] or "", row["created_at"])  # fmt: skip
+    out.print(table)
+
+
+@app.command("show")
+def show(lead: str, as_json: JsonOption = False) -> None:
+    """Show one lead (L-12 or an email address) with its timeline."""
+    show_lead(lead, as_json)
+
+
+def lead_with_timeline(ref: str) -> dict[str, Any]:
+    """The lead's `--json` shape plus its proposed owner, open duplicate flags and timeline."""
+    import storage.duplicates
+    import storage.reps
+    import storage.timeline
+    from bot.leads import actions
+    from bot.leads.views import flag_dict, lead_dict, timeline_dict
+
+    with open_store().transaction() as session:
+        lead = actions.find_lead(session, ref)
+        owner = storage.reps.by_id(session, lead.owner_id) if lead.owner_id else None
+        data = lead_dict(lead, owner)
+        assert lead.id is not None
+        proposed = (
+            storage.reps.by_id(session, lead.proposed_owner_id) if lead.proposed_owner_id else None
+        )
+        data["proposed_owner"] = proposed.email if proposed else None
+        data["duplicates"] = [
+            flag_dict(flag, lead.id) for flag in storage.duplicates.open_flags(session, lead.id)
+        ]
+        data["timeline"] = [timeline_dict(e) for e in storage.timeline.for_lead(session, lead.id)]
+    return data
+
+
+def show_lead(ref: str, as_json: bool) -> None:
+    """Print one lead: shared by `leads show` and the grammar's `lead show`."""
+    from bot.leads import actions
+
+    try:
+        data = lead_with_timeline(ref)
+    except (actions.LeadNotFound, ValueError) as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(data)
+        return
+    name = f"{data['first_name']} {data['last_name']}".strip() or data["email"]
+    out.print(f"[bold]{data['id']}[/bold] {name} <{data['email']}>", highlight=False)
+    for field in ("company", "title", "phone", "website", "status", "stage", "owner",
+                  "proposed_owner", "account", "merged_into", "source", "email_status",
+                  "created_at"):  # fmt: skip
+        if data.get(field):
+            out.print(f"  {field:<15} {data[field]}", highlight=False, markup=False)
+    for flag in data["duplicates"]:
+        out.print(f"  possible duplicate of {flag['other']} ({flag['percent']}%): "
+                  f"leadbot lead merge {data['id']} {flag['other']} | "
+                  f"leadbot lead notdup {data['id']} {flag['other']}",
+                  highlight=False, markup=False)  # fmt: skip
+    if data["enquiry"]:
+        out.print("  enquiry", highlight=False)
+        for line in data["enquiry"].splitlines()[:12]:
+            out.print(f"    {line}", highlight=False, markup=False)
+    out.print("  timeline", highlight=False)
+    for entry in data["timeline"]:
+        out.print(f"    {entry['at']}  {entry['actor']:<28} {entry['summary']}",
+                  highlight=False, markup=False)  # fmt: skip
