@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import storage.inbox
 from bot.config import Settings
+from bot.leads.intake import IntakeRulesFile
 from bot.mail_in.inbox import InboundMailHandler, accept_raw
 from bot.notify.console import ConsoleNotifier
 from bot.notify.dispatcher import Notifier, OutboxDispatcher
@@ -63,6 +64,7 @@ def build_services(settings: Settings, *, migrate: bool = True) -> Services:
             settings.reply_address,
             tuple(settings.inbound_steps),
             match_rules=MatchRulesFile(settings.rules),
+            intake_rules=IntakeRulesFile(settings.rules),
         ),
         outbox=OutboxDispatcher(
             store, build_notifier(settings, store), settings.outbox_max_attempts

@@ -132,8 +132,19 @@ def test_dedupe_and_notify_can_be_left_out(store: Store) -> None:
 
 @pytest.mark.parametrize("address", ["", "   ", "not-an-address"])
 def test_no_usable_address_is_refused_with_the_reason(store: Store, address: str) -> None:
+    # With the intake checks off (an approval's replay): nothing to hold it in, so refused.
     with store.transaction() as session, pytest.raises(BadDraft, match="no sender address"):
-        take(session, Draft.of(address, first_name="Ann"))
+        take(session, Draft.of(address, first_name="Ann"), checks=False)
+
+
+@pytest.mark.parametrize("address", ["", "   ", "not-an-address"])
+def test_no_usable_address_is_held_with_the_reason(store: Store, address: str) -> None:
+    with store.transaction() as session:
+        result = take(session, Draft.of(address, first_name="Ann"))
+        assert storage.leads.count(session) == 0 and storage.outbox.listing(session) == []
+    assert result.lead is None and not result.created and result.hold is not None
+    assert [r["check"] for r in result.hold.reasons] == ["address"]
+    assert result.hold.state == "held" and result.hold.draft["values"] == {"first_name": "Ann"}
 
 
 def test_a_draft_takes_only_declared_fields() -> None:
