@@ -21,6 +21,7 @@ from bot.app import serve as bot_app
 from bot.cli import assign
 from bot.cli.campaign import campaign_cli
 from bot.cli.dedupe import account_cli, dedupe_cli
+from bot.cli.intake import intake_cli
 from bot.cli.output import JsonOption, err, fail, out, print_json
 from bot.cli.output import services as load_services
 from bot.config import load_settings
@@ -45,6 +46,7 @@ inbox_cli = typer.Typer(
 cli.add_typer(db_cli, name="db")
 cli.add_typer(leads_cli, name="leads")
 cli.add_typer(inbox_cli, name="inbox")
+cli.add_typer(intake_cli, name="intake")
 cli.add_typer(reps_cli, name="reps")
 cli.add_typer(dedupe_cli, name="dedupe")
 cli.add_typer(account_cli, name="account")

@@ -18,7 +18,7 @@ from bot.assignment.decide import Assigner, explain, parse_absence, parse_days, 
 from bot.cli.output import JsonOption, err, fail, out, print_json
 from bot.cli.output import services as load_services
 from bot.config import load_settings
-from bot.leads import actions
+from bot.leads import actions, intake
 from bot.leads.refs import lead_label
 from bot.leads.views import iso, rep_dict
 from bot.rules.file import RulesError, RulesFile, describe, load_file
@@ -210,6 +210,7 @@ def rules_check(
         return
     try:
         rules = load_file(path)
+        intake.parse(Path(path).read_text(encoding="utf-8"), str(path))  # [intake], its own reader
     except RulesError as exc:
         fail(str(exc))
     out.print(describe(rules), highlight=False, markup=False)

@@ -203,21 +203,23 @@ def approve(
     """Capture a held draft for real, as it arrived, with the checks off; the lead's timeline
     says who approved it and why it had been held. Of two people approving the same hold at
     once, one makes the lead and the other gets NotHeld (storage.intake.decide)."""
-    if not storage.intake.decide(session, hold_id, "approved", actor):
-        raise NotHeld(_not_held(session, hold_id))
-    record = storage.intake.by_id(session, hold_id)
-    assert record is not None
-    evidence = Evidence.from_data(record.evidence)
-    result = capture(
-        session,
-        Draft.from_data(record.draft),
-        Source.from_data(record.source),
-        evidence,
-        match_rules=match_rules,
-        checks=False,
-        dedupe=dedupe,
-        notify=notify,
-    )
+    # In a savepoint: a draft that cannot become a lead (BadDraft) leaves the hold held.
+    with session.begin_nested():
+        if not storage.intake.decide(session, hold_id, "approved", actor):
+            raise NotHeld(_not_held(session, hold_id))
+        record = storage.intake.by_id(session, hold_id)
+        assert record is not None
+        evidence = Evidence.from_data(record.evidence)
+        result = capture(
+            session,
+            Draft.from_data(record.draft),
+            Source.from_data(record.source),
+            evidence,
+            match_rules=match_rules,
+            checks=False,
+            dedupe=dedupe,
+            notify=notify,
+        )
     lead = result.lead
     assert lead is not None and lead.id is not None
     storage.intake.set_lead(session, record, lead.id)
