@@ -154,13 +154,14 @@ def _approve_message(app: Any, message_id: int, as_json: bool) -> None:
                 "lead": lead_dict(lead) if lead else None}  # fmt: skip
     if as_json:
         print_json(data)
+    elif data["state"] == "done":
+        shown = f"{data['id']}: {data['classification']}"
+        if data["lead"]:
+            shown += f", {data['lead']['id']} {data['lead']['email']}"
+        out.print(Text(shown))
     else:
-        outcome = message.classification if message.state == "done" else message.state
-        shown = f"{data['id']}: {outcome}" + (
-            f", {data['lead']['id']} {lead.email}" if lead else ""
-        )
-        out.print(Text(shown + (f" ({data['reasons'][0]})" if message.state != "done" else "")))
-    if message.state != "done":
+        out.print(Text(f"{data['id']}: {data['state']} ({'; '.join(data['reasons'])})"))
+    if data["state"] != "done":
         raise typer.Exit(1)
 
 
