@@ -84,14 +84,13 @@ def message_dict(message: InboundMessage) -> dict[str, Any]:
 
 @intake_cli.command("quarantined")
 def intake_quarantined(as_json: JsonOption = False) -> None:
-    """What waits for a person: held captures (H-…) and unreadable mail (M-…), oldest first."""
+    """What waits for a person: held captures (H-…), then unreadable mail (M-…), oldest first."""
     with services().store.reading() as session:
         rows = [hold_dict(record) for record in storage.intake.held(session)]
         rows += [
             message_dict(message)
             for message in storage.inbox.listing(session, state="quarantined", limit=1000)
         ]
-    rows.sort(key=lambda row: row["at"] or "")
     if as_json:
         print_json(rows)
         return
