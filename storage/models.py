@@ -1,5 +1,6 @@
-"""SQLModel tables: leads and their timeline, reps, the inbound-message queue, the outbox,
-the assignment queue, and the CRM objects conversion creates (accounts, contacts, opportunities).
+"""SQLModel tables: leads and their timeline, reps, the inbound-message queue, the intake
+records (captures checked, held ones kept), the outbox, the assignment queue, and the CRM
+objects conversion creates (accounts, contacts, opportunities).
 
 Times are timezone-aware UTC (SQLModel's UTCDateTime), on SQLite and PostgreSQL alike.
 """
@@ -198,6 +199,40 @@ class InboundMessage(SQLModel, table=True):
     error: str | None = Field(default=None, sa_column=Column(Text))
     attempts: int = 0
     processed_at: datetime | None = None
+
+
+class IntakeRecord(SQLModel, table=True):
+    """One capture that went through the intake checks (bot/leads/intake.py), whatever the door.
+
+    A capture that passed keeps only its source key and time (the flood count reads those) and
+    the lead it made; a held one keeps the draft, source and evidence as capture received them,
+    so that approving it replays the capture exactly, and the reasons it was held."""
+
+    __tablename__ = "intake_records"
+    __table_args__ = (
+        # The flood count: captures from one source since a time.
+        Index("ix_intake_records_key_at", "source_key", "at"),
+        Index("ix_intake_records_state_id", "state", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow)
+    # The door (email, form, api, import) and who sent it through it (a sender's domain, …).
+    channel: str
+    source_key: str = ""
+    # passed, held, approved, rejected
+    state: str = "passed"
+    reasons: list[dict[str, str]] = Field(default_factory=list, sa_column=_json_list())
+    draft: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    source: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    evidence: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    inbound_message_id: int | None = Field(default=None, foreign_key="inbound_messages.id")
+    # The lead the capture made or updated (a held one: once approved).
+    lead_id: int | None = Field(default=None, foreign_key="leads.id", index=True)
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    # Why it was rejected, in the words of whoever rejected it.
+    note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
 
 
 class OutboxItem(SQLModel, table=True):

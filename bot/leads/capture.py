@@ -2,11 +2,13 @@
 
 A door turns what it received into a `Draft` (the person's fields), a `Source` (the channel and
 who, as the timeline names them) and `Evidence` (what they sent: the timeline entry of the
-enquiry), then calls `capture` inside its transaction. Capture decides create-or-update (the same
-address, or the address of a lead merged into another, lands on the existing lead), de-duplicates
-a new lead against the store, links its company, writes the timeline and queues the
-notification, so every channel validates, matches and notifies the same way. Scoring, grading,
-the MQL decision and assignment then run on the timeline, whatever the door was.
+enquiry), then calls `capture` inside its transaction. Capture runs the intake checks first
+(bot/leads/intake.py: junk and floods are held in the intake quarantine, kept with the reasons),
+decides create-or-update (the same address, or the address of a lead merged into another, lands
+on the existing lead), de-duplicates a new lead against the store, links its company, writes the
+timeline and queues the notification, so every channel validates, matches and notifies the same
+way. Scoring, grading, the MQL decision and assignment then run on the timeline, whatever the
+door was. `approve` replays a held capture with the checks off; `reject` closes it.
 """
 
 from __future__ import annotations
@@ -17,20 +19,27 @@ from typing import Any
 
 from sqlmodel import Session
 
+import storage.intake
 import storage.leads
 import storage.outbox
 import storage.timeline
 from bot.dedupe import store_match
 from bot.dedupe.index import index
 from bot.dedupe.match import MatchRules
-from bot.leads import companies, fields
+from bot.leads import companies, fields, intake
+from bot.leads.intake import IntakeRules, hold_label
 from bot.leads.refs import lead_label
 from bot.leads.reply_address import new_reply_token
-from storage.models import Lead
+from storage.models import IntakeRecord, Lead, utcnow
 
 
 class BadDraft(ValueError):
-    """The draft cannot become a lead (no usable address, …); the message says why."""
+    """The draft cannot become a lead (no usable address, …); the message says why. With the
+    intake checks on, such a draft is held instead."""
+
+
+class NotHeld(LookupError):
+    """No such hold, or it was decided already; the message says which."""
 
 
 @dataclass(frozen=True)
@@ -56,16 +65,34 @@ class Draft:
     def address(self) -> str:
         return self.email.strip().lower()
 
+    def as_data(self) -> dict[str, Any]:
+        return {"email": self.email, "values": dict(self.values), "enquiry": self.enquiry,
+                "found": list(self.found)}  # fmt: skip
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> Draft:
+        return cls(data["email"], dict(data.get("values", {})), data.get("enquiry", ""),
+                   tuple(data.get("found", ())))  # fmt: skip
+
 
 @dataclass(frozen=True)
 class Source:
     """Where a capture came from: the channel (the lead's `source` when it is created), the
-    actor the timeline names (`email:ann@example.com`, `form:contact`), and the door in words
-    for the "lead created from …" entry."""
+    actor the timeline names (`email:ann@example.com`, `form:contact`), the door in words for
+    the "lead created from …" entry, and the key a flood is counted on (the sender's domain,
+    the form, the API key, the file; "" = not counted)."""
 
     channel: str
     actor: str
     via: str
+    key: str = ""
+
+    def as_data(self) -> dict[str, Any]:
+        return {"channel": self.channel, "actor": self.actor, "via": self.via, "key": self.key}
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> Source:
+        return cls(data["channel"], data["actor"], data["via"], data.get("key", ""))
 
 
 @dataclass(frozen=True)
@@ -78,18 +105,32 @@ class Evidence:
     data: Mapping[str, Any] = field(default_factory=dict)
     inbound_message_id: int | None = None
 
+    def as_data(self) -> dict[str, Any]:
+        return {"kind": self.kind, "title": self.title, "data": dict(self.data),
+                "inbound_message_id": self.inbound_message_id}  # fmt: skip
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> Evidence:
+        return cls(data["kind"], data["title"], dict(data.get("data", {})),
+                   data.get("inbound_message_id"))  # fmt: skip
+
 
 @dataclass
 class Captured:
     """What capture did. `lead` is where the enquiry landed: the survivor when the new lead
-    was merged into a duplicate."""
+    was merged into a duplicate; None when intake held the capture (`hold` says why)."""
 
-    lead: Lead
+    lead: Lead | None
     created: bool
     filled: tuple[str, ...] = ()
     # What de-duplication did with a new lead ("merged into L-7 (92%: …)"), for the card.
     duplicate: str = ""
     merged: bool = False
+    hold: IntakeRecord | None = None
+
+    @property
+    def held(self) -> bool:
+        return self.hold is not None
 
 
 def capture(
@@ -99,12 +140,20 @@ def capture(
     evidence: Evidence,
     *,
     match_rules: MatchRules,
+    intake_rules: IntakeRules = intake.DEFAULT,
+    checks: bool = True,
     dedupe: bool = True,
     notify: bool = True,
 ) -> Captured:
-    """Create or update the lead `draft` describes, in the caller's transaction."""
+    """Create or update the lead `draft` describes, in the caller's transaction; or, when an
+    intake check fails (and `checks` is on), hold it and make no lead."""
+    record: IntakeRecord | None = None
+    if checks:
+        record = _admit(session, draft, source, evidence, intake_rules)
+        if record.state == "held":
+            return Captured(None, created=False, hold=record)
     address = draft.address
-    if not address or "@" not in address:
+    if not intake.usable_address(address):
         raise BadDraft("no sender address to make a lead of")
     existing = storage.leads.by_email(session, address)
     if existing is None:
@@ -114,10 +163,104 @@ def capture(
     else:
         result = _update(session, existing, draft, source, evidence)
         if dedupe and result.filled:
-            index(session, result.lead)  # a filled gap changes its matching keys
+            index(session, existing)  # a filled gap changes its matching keys
     if notify:
         _notify(session, result, evidence)
+    if record is not None and result.lead is not None:
+        storage.intake.set_lead(session, record, result.lead.id)
     return result
+
+
+def _admit(
+    session: Session, draft: Draft, source: Source, evidence: Evidence, rules: IntakeRules
+) -> IntakeRecord:
+    """Run the intake checks and record the capture: passed (its key and time count towards a
+    flood) or held, with everything needed to replay it."""
+    now = utcnow()
+    recent = 0
+    if source.key and rules.flood_limit:
+        recent = storage.intake.count_since(session, source.key, now - rules.flood_window)
+    reasons = intake.check(draft.address, draft.values, rules, recent, source.key)
+    record = IntakeRecord(at=now, channel=source.channel, source_key=source.key)
+    if reasons:
+        record.state = "held"
+        record.reasons = [reason.as_data() for reason in reasons]
+        record.draft, record.source = draft.as_data(), source.as_data()
+        record.evidence = evidence.as_data()
+        record.inbound_message_id = evidence.inbound_message_id
+    return storage.intake.add(session, record)
+
+
+def approve(
+    session: Session,
+    hold_id: int,
+    actor: str,
+    *,
+    match_rules: MatchRules,
+    dedupe: bool = True,
+    notify: bool = True,
+) -> Captured:
+    """Capture a held draft for real, as it arrived, with the checks off; the lead's timeline
+    says who approved it and why it had been held. Of two people approving the same hold at
+    once, one makes the lead and the other gets NotHeld (storage.intake.decide)."""
+    # In a savepoint: a draft that cannot become a lead (BadDraft) leaves the hold held.
+    with session.begin_nested():
+        if not storage.intake.decide(session, hold_id, "approved", actor):
+            raise NotHeld(_not_held(session, hold_id))
+        record = storage.intake.by_id(session, hold_id)
+        assert record is not None
+        evidence = Evidence.from_data(record.evidence)
+        result = capture(
+            session,
+            Draft.from_data(record.draft),
+            Source.from_data(record.source),
+            evidence,
+            match_rules=match_rules,
+            checks=False,
+            dedupe=dedupe,
+            notify=notify,
+        )
+    lead = result.lead
+    assert lead is not None and lead.id is not None
+    storage.intake.set_lead(session, record, lead.id)
+    held_for = intake.reasons_text(record.reasons)
+    storage.timeline.append(
+        session,
+        lead.id,
+        actor=actor,
+        kind="intake.approved",
+        summary=f"approved {hold_label(hold_id)} from the intake quarantine (held: {held_for})",
+        data={
+            "hold": hold_label(hold_id),
+            "reasons": list(record.reasons),
+            "held_at": record.at.isoformat(),
+        },
+        inbound_message_id=evidence.inbound_message_id,
+    )
+    if evidence.inbound_message_id is not None:
+        storage.intake.link_message(
+            session,
+            evidence.inbound_message_id,
+            lead.id,
+            f"held ({held_for}); approved by {actor}",
+        )
+    return result
+
+
+def reject(session: Session, hold_id: int, actor: str, note: str = "") -> IntakeRecord:
+    """Close a hold as rejected: kept, with who rejected it and why, and no lead made."""
+    if not storage.intake.decide(session, hold_id, "rejected", actor, note):
+        raise NotHeld(_not_held(session, hold_id))
+    record = storage.intake.by_id(session, hold_id)
+    assert record is not None
+    return record
+
+
+def _not_held(session: Session, hold_id: int) -> str:
+    record = storage.intake.by_id(session, hold_id)
+    if record is None or record.state == "passed":
+        return f"no hold {hold_label(hold_id)}"
+    return f"{hold_label(hold_id)} was {record.state} already, by {record.decided_by}"
 
 
 def _create(session: Session, draft: Draft, source: Source, evidence: Evidence) -> Captured:
@@ -165,6 +308,7 @@ def _dedupe_new(session: Session, result: Captured, rules: MatchRules) -> None:
     """Merge a new lead into a sure duplicate (the enquiry lands on the existing lead), flag it
     against likely ones, then link it to its company's account."""
     lead = result.lead
+    assert lead is not None
     decision = store_match.on_capture(session, lead, rules, actor="system")
     if decision.survivor is not None and decision.match is not None:
         assert decision.survivor.id is not None
@@ -200,7 +344,7 @@ def _record(
 def _notify(session: Session, result: Captured, evidence: Evidence) -> None:
     """A new lead is announced; a known one's owner hears of the new enquiry."""
     lead = result.lead
-    assert lead.id is not None
+    assert lead is not None and lead.id is not None
     payload = {"lead": lead_label(lead.id), "subject": evidence.title, "outcome": "enquiry"}
     if result.duplicate:
         payload["duplicate"] = result.duplicate

@@ -20,6 +20,7 @@ from sqlmodel import Session
 
 import storage.inbox
 from bot.dedupe.match import MatchRules
+from bot.leads.intake import IntakeRules
 from bot.mail_in import pipeline
 from bot.mail_in.decode import decode_mail
 from storage.engine import Store
@@ -85,12 +86,14 @@ class InboundMailHandler:
         reply_address: str,
         steps: tuple[str, ...] = pipeline.DEFAULT_STEPS,
         match_rules: Callable[[], MatchRules] = MatchRules,
+        intake_rules: Callable[[], IntakeRules] = IntakeRules,
     ) -> None:
         self.store = store
         self.reply_address = reply_address
         self.steps = steps
         # Called per message: a MatchRulesFile re-reads the rules file when it changes.
         self.match_rules = match_rules
+        self.intake_rules = intake_rules  # an IntakeRulesFile, re-read on change, likewise
 
     def process_next(self) -> Processed | None:
         """Process the oldest queued message; None when there is none.
@@ -123,8 +126,9 @@ class InboundMailHandler:
         try:
             mail = decode_mail(row.raw, row.mail_from, tuple(row.rcpt_tos or ()))
             event = pipeline.MailEvent(
-                row.id, mail, self.reply_address, match_rules=self.match_rules()
-            )
+                row.id, mail, self.reply_address, match_rules=self.match_rules(),
+                intake_rules=self.intake_rules(),
+            )  # fmt: skip
             return pipeline.prepare(event, self.steps)
         except Exception as exc:
             return exc

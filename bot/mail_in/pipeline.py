@@ -19,6 +19,7 @@ import storage.outbox
 import storage.reps
 import storage.timeline
 from bot.dedupe.match import MatchRules
+from bot.leads import intake
 from bot.leads.capture import Draft, Evidence, Source, capture
 from bot.leads.refs import lead_label
 from bot.leads.reply_address import token_in
@@ -54,6 +55,7 @@ class MailEvent:
     created: bool = False
     touched: list[Lead] = field(default_factory=list)
     match_rules: MatchRules = field(default_factory=MatchRules)
+    intake_rules: intake.IntakeRules = intake.DEFAULT
     # The steps this event runs through (set by `run`): capture dedupes and notifies when
     # "dedupe" and "notify" are among them.
     steps: tuple[str, ...] = DEFAULT_STEPS
@@ -163,7 +165,8 @@ def _apply_message(session: Session, event: MailEvent) -> None:
         found=found.reasons,
         **{name: getattr(found, name) for name in MAIL_FIELDS},
     )
-    source = Source("email", event.actor, f"an email to {_first_recipient(event)}")
+    via = f"an email to {_first_recipient(event)}"
+    source = Source("email", event.actor, via, intake.address_key(email))
     evidence = Evidence("email.enquiry", event.mail.subject, _mail_data(event), event.inbound_id)
     result = capture(
         session,
@@ -171,9 +174,16 @@ def _apply_message(session: Session, event: MailEvent) -> None:
         source,
         evidence,
         match_rules=event.match_rules,
+        intake_rules=event.intake_rules,
         dedupe="dedupe" in event.steps,
         notify="notify" in event.steps,
     )
+    if result.hold is not None:
+        # Read fine, held by intake (not the inbox's quarantine): done, classified "held".
+        held = intake.reasons_text(result.hold.reasons)
+        event.outcome = "held"
+        event.reason = f"{event.reason}; held {intake.hold_label(result.hold.id)}: {held}"
+        return
     event.outcome, event.lead, event.created = "enquiry", result.lead, result.created
     event.duplicate = result.duplicate
 

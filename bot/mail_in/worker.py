@@ -17,6 +17,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from bot.config import Settings
+from bot.leads.intake import IntakeRulesFile
 from bot.mail_in.inbox import InboundMailHandler
 from bot.rules.dedupe_rules import MatchRulesFile
 from storage.engine import Store
@@ -33,6 +34,7 @@ def inbound_handler(settings: Settings, store: Store) -> InboundMailHandler:
         settings.reply_address,
         tuple(settings.inbound_steps),
         match_rules=MatchRulesFile(settings.rules),
+        intake_rules=IntakeRulesFile(settings.rules),
     )
 
 

@@ -32,8 +32,9 @@ EVENT_KINDS: dict[str, str] = {
 }
 GRADES = ("A", "B", "C", "D")
 OWN_SECTIONS = ("scoring", "grading", "mql", "assignment", "territories")
-# Tables of the same file that other parts of leadbot read (dedupe: bot/rules/dedupe_rules.py).
-OTHER_SECTIONS = ("dedupe", "retention", "nurture")
+# Tables of the same file that other parts of leadbot read (dedupe: bot/rules/dedupe_rules.py,
+# intake: bot/leads/intake.py).
+OTHER_SECTIONS = ("dedupe", "retention", "nurture", "intake")
 SENIORITY_LEVELS = ("executive", "vp", "director", "manager", "individual")
 STRATEGIES = ("round_robin", "weighted_round_robin", "least_loaded")
 # Conditions an assignment rule may put on a lead: name → kind of value.

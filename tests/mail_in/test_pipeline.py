@@ -10,6 +10,7 @@ import pytest
 
 import storage.campaigns
 import storage.inbox
+import storage.intake
 import storage.leads
 import storage.outbox
 import storage.reps
@@ -263,3 +264,43 @@ def test_a_reps_mail_with_no_thread_touches_the_leads_it_is_to(store: Store) -> 
     row = message_row(store, stray)
     assert (row.state, row.classification, row.lead_id) == ("done", "rep_mail", None)
     assert "to no known lead" in row.reason
+
+
+def test_a_held_enquiry_is_done_and_classified_held_and_approving_threads_replies(
+    store: Store,
+) -> None:
+    from bot.dedupe.match import MatchRules
+    from bot.leads.capture import approve
+    from bot.leads.intake import read_table
+
+    rules = read_table({"role_addresses": True})
+    first = mail(sender="Sales Desk <sales@northwind.test>", Message_ID="<first@northwind.test>")
+    row = accept_raw(store, first, channel="smtp", mail_from="x@y.test", rcpt_tos=[REPLY_BASE])
+    InboundMailHandler(store, REPLY_BASE, intake_rules=lambda: rules).drain()
+    assert row.id is not None
+    held = message_row(store, row.id)
+    assert (held.state, held.classification, held.lead_id) == ("done", "held", None)
+    assert "held H-1: role: sales@northwind.test is a role address" in held.reason
+    with store.transaction() as session:
+        assert storage.leads.count(session) == 0 and storage.outbox.listing(session) == []
+        [hold] = storage.intake.held(session)
+        assert (hold.source_key, hold.inbound_message_id) == ("northwind.test", row.id)
+        assert hold.id is not None
+        lead = approve(session, hold.id, "cli:ann", match_rules=MatchRules()).lead
+        assert lead is not None and lead.id is not None
+    approved = message_row(store, row.id)
+    assert (approved.classification, approved.lead_id) == ("enquiry", lead.id)
+    assert "approved by cli:ann" in approved.reason
+    reply = deliver(store, mail(sender="Sales Desk <sales@northwind.test>", subject="Re: Enquiry",
+                                In_Reply_To="<first@northwind.test>"))  # fmt: skip
+    assert (message_row(store, reply).classification, message_row(store, reply).lead_id) == (
+        "reply", lead.id)  # fmt: skip
+
+
+def test_a_mail_without_any_sender_stays_the_inboxs_quarantine_not_a_hold(store: Store) -> None:
+    raw = b"To: leads@acme-leads.test\r\nSubject: who am I\r\nMessage-ID: <n@y>\r\n\r\nhello\r\n"
+    nobody = accept_raw(store, raw, channel="smtp", mail_from="")
+    InboundMailHandler(store, REPLY_BASE).drain()
+    assert message_row(store, nobody.id or 0).state == "quarantined"
+    with store.transaction() as session:
+        assert storage.intake.held(session) == []

@@ -1,0 +1,207 @@
+"""`leadbot intake …`: the intake quarantine, held captures and the mail the inbox could not read.
+
+`quarantined` lists both kinds, each with an id that `approve` and `reject` take: `H-12` is a
+capture the intake checks held (bot/leads/intake.py), `M-7` a mail the inbox quarantined because
+it could not be processed (the same mail as `leadbot inbox quarantined` lists). Approving a
+hold captures it for real; approving a mail is `inbox retry`. Rejecting either closes it, kept.
+Registered on the main `leadbot` app by bot/cli/__init__.py.
+"""
+
+from __future__ import annotations
+
+import getpass
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+import storage.inbox
+import storage.intake
+import storage.leads
+from bot.cli.output import JsonOption, fail, out, print_json, services
+from bot.leads import capture, intake
+from bot.leads.permissions import Actor
+from bot.leads.refs import lead_label
+from bot.leads.views import iso, lead_dict
+from bot.rules import dedupe_rules
+from storage.models import InboundMessage, IntakeRecord
+
+app = typer.Typer(
+    help="The intake quarantine: captures held as junk or a flood, and mail the inbox could "
+    "not read. Approve or reject each.",
+    no_args_is_help=True,
+)
+
+USAGE = (
+    "usage: leadbot intake {verb} ID  (ID from `leadbot intake quarantined`: H-12 is a held "
+    "capture, M-7 a mail the inbox could not read)"
+)
+
+
+def hold_dict(record: IntakeRecord) -> dict[str, Any]:
+    draft = record.draft or {}
+    return {
+        "id": intake.hold_label(record.id),
+        "kind": "hold",
+        "state": record.state,
+        "at": iso(record.at),
+        "channel": record.channel,
+        "from": draft.get("email", ""),
+        "title": (record.evidence or {}).get("title", ""),
+        "reasons": [f"{r['check']}: {r['detail']}" for r in record.reasons],
+        "checks": [r["check"] for r in record.reasons],
+        "source_key": record.source_key,
+        "draft": {
+            "email": draft.get("email", ""),
+            **draft.get("values", {}),
+            "enquiry": draft.get("enquiry", ""),
+        },
+        "inbound_message": record.inbound_message_id,
+        "lead": lead_label(record.lead_id) if record.lead_id else None,
+        "decided_by": record.decided_by,
+        "decided_at": iso(record.decided_at),
+        "note": record.note,
+    }
+
+
+def message_dict(message: InboundMessage) -> dict[str, Any]:
+    error = message.error or ""
+    return {
+        "id": intake.message_label(message.id),
+        "kind": "message",
+        "state": message.state,
+        "at": iso(message.received_at),
+        "channel": message.channel,
+        "from": message.from_address or message.mail_from,
+        "title": message.subject,
+        "reasons": [error.splitlines()[0]] if error else [],
+        "error": error,
+        "inbound_message": message.id,
+    }
+
+
+@app.command("quarantined")
+def intake_quarantined(as_json: JsonOption = False) -> None:
+    """What waits for a person: held captures (H-…), then unreadable mail (M-…), oldest first."""
+    with services().store.reading() as session:
+        rows = [hold_dict(record) for record in storage.intake.held(session)]
+        rows += [
+            message_dict(message)
+            for message in storage.inbox.listing(session, state="quarantined", limit=1000)
+        ]
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        out.print("nothing in the quarantine", highlight=False)
+        return
+    table = Table("id", "at", "channel", "from", "title", "why held")
+    for row in rows:
+        # Text cells: what came from outside is shown as written, never read as markup.
+        why = "; ".join(row["reasons"])[:120]
+        table.add_row(row["id"], row["at"], row["channel"], Text(row["from"] or ""),
+                      Text((row["title"] or "")[:50]), Text(why))  # fmt: skip
+    out.print(table)
+
+
+@app.command("approve")
+def intake_approve(
+    ref: Annotated[str, typer.Argument(metavar="ID", help="H-12 or M-7.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Let it through: a hold becomes a lead, a mail is processed again (as `inbox retry`).
+
+    The lead's timeline says who approved the hold and why it had been held."""
+    kind, number = _parse(ref, "approve")
+    app = services()
+    if kind == "message":
+        _approve_message(app, number, as_json)
+        return
+    actor = _actor()
+    try:
+        with app.store.transaction() as session:
+            result = capture.approve(
+                session, number, actor, match_rules=dedupe_rules.read(app.settings.rules)
+            )
+            lead = result.lead
+            assert lead is not None
+            data = {"id": intake.hold_label(number), "state": "approved",
+                    "created": result.created, "lead": lead_dict(lead)}  # fmt: skip
+    except capture.NotHeld as exc:
+        _refuse(str(exc), "approve")
+    except capture.BadDraft as exc:
+        fail(escape(f"{ref} cannot become a lead: {exc}; reject it instead"))
+    if as_json:
+        print_json(data)
+        return
+    what = "a new lead" if data["created"] else "an existing lead"
+    shown = f"{data['id']} approved: {data['lead']['id']} {data['lead']['email']} ({what})"
+    out.print(Text(shown))
+
+
+def _approve_message(app: Any, message_id: int, as_json: bool) -> None:
+    if not app.inbound.retry(message_id):
+        _refuse(f"{intake.message_label(message_id)} is not a quarantined message", "approve")
+    app.inbound.drain()
+    with app.store.reading() as session:
+        message = storage.inbox.by_id(session, message_id)
+        assert message is not None
+        lead = storage.leads.by_id(session, message.lead_id) if message.lead_id else None
+        data = {**message_dict(message), "classification": message.classification,
+                "lead": lead_dict(lead) if lead else None}  # fmt: skip
+    if as_json:
+        print_json(data)
+    elif data["state"] == "done":
+        shown = f"{data['id']}: {data['classification']}"
+        if data["lead"]:
+            shown += f", {data['lead']['id']} {data['lead']['email']}"
+        out.print(Text(shown))
+    else:
+        out.print(Text(f"{data['id']}: {data['state']} ({'; '.join(data['reasons'])})"))
+    if data["state"] != "done":
+        raise typer.Exit(1)
+
+
+@app.command("reject")
+def intake_reject(
+    ref: Annotated[str, typer.Argument(metavar="ID", help="H-12 or M-7.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why, for the record.")] = "",
+    as_json: JsonOption = False,
+) -> None:
+    """Close it as junk: kept with who rejected it and why; no lead is made."""
+    kind, number = _parse(ref, "reject")
+    actor = _actor()
+    with services().store.transaction() as session:
+        if kind == "message":
+            if not storage.intake.reject_message(session, number, actor, reason):
+                _refuse(f"{ref.upper()} is not a quarantined message", "reject")
+            message = storage.inbox.by_id(session, number)
+            assert message is not None
+            session.refresh(message)
+            data = message_dict(message)
+        else:
+            try:
+                data = hold_dict(capture.reject(session, number, actor, reason))
+            except capture.NotHeld as exc:
+                _refuse(str(exc), "reject")
+    if as_json:
+        print_json(data)
+        return
+    out.print(Text(f"{data['id']} rejected by {actor}" + (f": {reason}" if reason else "")))
+
+
+def _actor() -> str:
+    return Actor.operator(getpass.getuser()).label
+
+
+def _parse(ref: str, verb: str) -> tuple[str, int]:
+    try:
+        return intake.parse_ref(ref)
+    except ValueError as exc:
+        _refuse(str(exc), verb)
+
+
+def _refuse(message: str, verb: str) -> NoReturn:
+    fail(escape(f"{message}\n{USAGE.format(verb=verb)}"), code=2)
