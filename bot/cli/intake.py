@@ -14,19 +14,9 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 from rich.text import Text
 
-import storage.inbox
-import storage.intake
-import storage.leads
 from bot.cli.output import JsonOption, fail, out, print_json, services
-from bot.leads import capture, intake
-from bot.leads.permissions import Actor
-from bot.leads.refs import lead_label
-from bot.leads.views import iso, lead_dict
-from bot.rules import dedupe_rules
-from storage.models import InboundMessage, IntakeRecord
 
 app = typer.Typer(
     help="The intake quarantine: captures held as junk or a flood, and mail the inbox could "
@@ -40,51 +30,15 @@ USAGE = (
 )
 
 
-def hold_dict(record: IntakeRecord) -> dict[str, Any]:
-    draft = record.draft or {}
-    return {
-        "id": intake.hold_label(record.id),
-        "kind": "hold",
-        "state": record.state,
-        "at": iso(record.at),
-        "channel": record.channel,
-        "from": draft.get("email", ""),
-        "title": (record.evidence or {}).get("title", ""),
-        "reasons": [f"{r['check']}: {r['detail']}" for r in record.reasons],
-        "checks": [r["check"] for r in record.reasons],
-        "source_key": record.source_key,
-        "draft": {
-            "email": draft.get("email", ""),
-            **draft.get("values", {}),
-            "enquiry": draft.get("enquiry", ""),
-        },
-        "inbound_message": record.inbound_message_id,
-        "lead": lead_label(record.lead_id) if record.lead_id else None,
-        "decided_by": record.decided_by,
-        "decided_at": iso(record.decided_at),
-        "note": record.note,
-    }
-
-
-def message_dict(message: InboundMessage) -> dict[str, Any]:
-    error = message.error or ""
-    return {
-        "id": intake.message_label(message.id),
-        "kind": "message",
-        "state": message.state,
-        "at": iso(message.received_at),
-        "channel": message.channel,
-        "from": message.from_address or message.mail_from,
-        "title": message.subject,
-        "reasons": [error.splitlines()[0]] if error else [],
-        "error": error,
-        "inbound_message": message.id,
-    }
-
-
 @app.command("quarantined")
 def intake_quarantined(as_json: JsonOption = False) -> None:
     """What waits for a person: held captures (H-…), then unreadable mail (M-…), oldest first."""
+    from rich.table import Table
+
+    import storage.inbox
+    import storage.intake
+    from bot.leads.views import hold_dict, message_dict
+
     with services().store.reading() as session:
         rows = [hold_dict(record) for record in storage.intake.held(session)]
         rows += [
@@ -114,16 +68,20 @@ def intake_approve(
     """Let it through: a hold becomes a lead, a mail is processed again (as `inbox retry`).
 
     The lead's timeline says who approved the hold and why it had been held."""
+    from bot.leads import capture, intake
+    from bot.leads.views import lead_dict
+    from bot.rules import dedupe_rules
+
     kind, number = _parse(ref, "approve")
-    app = services()
+    svc = services()
     if kind == "message":
-        _approve_message(app, number, as_json)
+        _approve_message(svc, number, as_json)
         return
     actor = _actor()
     try:
-        with app.store.transaction() as session:
+        with svc.store.transaction() as session:
             result = capture.approve(
-                session, number, actor, match_rules=dedupe_rules.read(app.settings.rules)
+                session, number, actor, match_rules=dedupe_rules.read(svc.settings.rules)
             )
             lead = result.lead
             assert lead is not None
@@ -141,11 +99,16 @@ def intake_approve(
     out.print(Text(shown))
 
 
-def _approve_message(app: Any, message_id: int, as_json: bool) -> None:
-    if not app.inbound.retry(message_id):
+def _approve_message(svc: Any, message_id: int, as_json: bool) -> None:
+    import storage.inbox
+    import storage.leads
+    from bot.leads import intake
+    from bot.leads.views import lead_dict, message_dict
+
+    if not svc.inbound.retry(message_id):
         _refuse(f"{intake.message_label(message_id)} is not a quarantined message", "approve")
-    app.inbound.drain()
-    with app.store.reading() as session:
+    svc.inbound.drain()
+    with svc.store.reading() as session:
         message = storage.inbox.by_id(session, message_id)
         assert message is not None
         lead = storage.leads.by_id(session, message.lead_id) if message.lead_id else None
@@ -171,6 +134,11 @@ def intake_reject(
     as_json: JsonOption = False,
 ) -> None:
     """Close it as junk: kept with who rejected it and why; no lead is made."""
+    import storage.inbox
+    import storage.intake
+    from bot.leads import capture
+    from bot.leads.views import hold_dict, message_dict
+
     kind, number = _parse(ref, "reject")
     actor = _actor()
     with services().store.transaction() as session:
@@ -193,10 +161,14 @@ def intake_reject(
 
 
 def _actor() -> str:
+    from bot.leads.permissions import Actor
+
     return Actor.operator(getpass.getuser()).label
 
 
 def _parse(ref: str, verb: str) -> tuple[str, int]:
+    from bot.leads import intake
+
     try:
         return intake.parse_ref(ref)
     except ValueError as exc:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.leads import fields
+from bot.leads import fields, intake
 from bot.leads.refs import lead_label
-from storage.models import DuplicateFlag, InboundMessage, Lead, Rep, TimelineEntry
+from storage.models import DuplicateFlag, InboundMessage, IntakeRecord, Lead, Rep, TimelineEntry
 
 # The person's fields (declared in bot.leads.fields), then where the lead stands.
 LEAD_FIELDS = (
@@ -103,4 +103,46 @@ def flag_dict(flag: DuplicateFlag, lead_id: int) -> dict[str, Any]:
         "state": flag.state,
         "found_by": flag.found_by,
         "reasons": list(flag.reasons or []),
+    }
+
+
+def hold_dict(record: IntakeRecord) -> dict[str, Any]:
+    draft = record.draft or {}
+    return {
+        "id": intake.hold_label(record.id),
+        "kind": "hold",
+        "state": record.state,
+        "at": iso(record.at),
+        "channel": record.channel,
+        "from": draft.get("email", ""),
+        "title": (record.evidence or {}).get("title", ""),
+        "reasons": [f"{r['check']}: {r['detail']}" for r in record.reasons],
+        "checks": [r["check"] for r in record.reasons],
+        "source_key": record.source_key,
+        "draft": {
+            "email": draft.get("email", ""),
+            **draft.get("values", {}),
+            "enquiry": draft.get("enquiry", ""),
+        },
+        "inbound_message": record.inbound_message_id,
+        "lead": lead_label(record.lead_id) if record.lead_id else None,
+        "decided_by": record.decided_by,
+        "decided_at": iso(record.decided_at),
+        "note": record.note,
+    }
+
+
+def message_dict(message: InboundMessage) -> dict[str, Any]:
+    error = message.error or ""
+    return {
+        "id": intake.message_label(message.id),
+        "kind": "message",
+        "state": message.state,
+        "at": iso(message.received_at),
+        "channel": message.channel,
+        "from": message.from_address or message.mail_from,
+        "title": message.subject,
+        "reasons": [error.splitlines()[0]] if error else [],
+        "error": error,
+        "inbound_message": message.id,
     }

@@ -21,6 +21,7 @@ COMMANDS = {
     "db": ["upgrade", "current"],
     "leads": ["list", "show"],
     "inbox": ["list", "quarantined", "retry", "import", "process"],
+    "intake": ["quarantined", "approve", "reject"],
     "reps": ["pause", "resume", "set", "add", "list"],
     "dedupe": ["scan", "review"],
     "account": ["show"],
