@@ -23,7 +23,7 @@ from bot.mail_in.inbox import InboundMailHandler, accept_raw
 from bot.notify.console import ConsoleNotifier
 from bot.notify.dispatcher import Notifier, OutboxDispatcher
 from bot.public_links import PublicLinks
-from bot.rules.dedupe_rules import MatchRulesFile
+from bot.rules.file import RulesFile
 from storage.engine import Store
 from storage.migrate import ensure_schema
 
@@ -62,7 +62,7 @@ def build_services(settings: Settings, *, migrate: bool = True) -> Services:
             store,
             settings.reply_address,
             tuple(settings.inbound_steps),
-            match_rules=MatchRulesFile(settings.rules),
+            rules=RulesFile(settings.rules, announce=False).get,
         ),
         outbox=OutboxDispatcher(
             store, build_notifier(settings, store), settings.outbox_max_attempts
@@ -141,7 +141,6 @@ async def serve(settings: Settings, ready: Callable[[], Awaitable[None]] | None 
     links = PublicLinks(settings.public_url, settings.signing_key())
     # Scoring, the MQL queue and assignment (bot/assignment/decide.py); the rules reload on edit.
     from bot.assignment.decide import Assigner
-    from bot.rules.file import RulesFile
     from bot.web.events import events_routes
 
     rules = RulesFile(settings.rules)

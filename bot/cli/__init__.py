@@ -29,7 +29,7 @@ from bot.leads.lifecycle import IllegalTransition
 from bot.leads.permissions import Actor, NotAllowed
 from bot.leads.views import flag_dict, inbound_dict, lead_dict, rep_dict, timeline_dict
 from bot.mail_in.inbox import accept_raw
-from bot.rules import dedupe_rules
+from bot.rules.file import RulesFile
 from storage import migrate
 from storage.models import Rep
 
@@ -195,9 +195,8 @@ def lead_command(
                 if rep is None:
                     fail(f"no rep {as_rep} (see leadbot reps list)")
                 actor = Actor.for_rep(rep)
-            outcome = commands.execute(
-                session, command, actor, match_rules=dedupe_rules.read(services.settings.rules)
-            )
+            rules = RulesFile(services.settings.rules, announce=False).get()
+            outcome = commands.execute(session, command, actor, rules=rules)
             result = lead_dict(outcome.lead) if outcome.lead else None
             listed = [lead_dict(lead) for lead in outcome.leads]
     except commands.NeedsInput as exc:

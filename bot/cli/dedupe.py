@@ -19,7 +19,7 @@ from bot.dedupe import scan
 from bot.leads import companies
 from bot.leads.refs import lead_label
 from bot.leads.views import flag_dict, lead_dict
-from bot.rules import dedupe_rules
+from bot.rules.file import RulesError, load
 
 dedupe_cli = typer.Typer(
     help="Duplicate leads: scan the store, review the pairs.", no_args_is_help=True
@@ -48,8 +48,8 @@ def dedupe_scan_command(
     and with --apply merge the sure ones into the oldest lead of each group."""
     settings_services = services()
     try:
-        rules = dedupe_rules.read(settings_services.settings.rules)
-    except dedupe_rules.RulesError as exc:
+        rules = load(settings_services.settings.rules)
+    except RulesError as exc:
         fail(str(exc))
     columns = (
         TextColumn("{task.description:<15}"),

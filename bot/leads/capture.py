@@ -22,10 +22,10 @@ import storage.outbox
 import storage.timeline
 from bot.dedupe import store_match
 from bot.dedupe.index import index
-from bot.dedupe.match import MatchRules
 from bot.leads import companies, fields
 from bot.leads.refs import lead_label
 from bot.leads.reply_address import new_reply_token
+from bot.rules.file import Rules
 from storage.models import Lead
 
 
@@ -98,7 +98,7 @@ def capture(
     source: Source,
     evidence: Evidence,
     *,
-    match_rules: MatchRules,
+    rules: Rules,
     dedupe: bool = True,
     notify: bool = True,
 ) -> Captured:
@@ -110,7 +110,7 @@ def capture(
     if existing is None:
         result = _create(session, draft, source, evidence)
         if dedupe:
-            _dedupe_new(session, result, match_rules)
+            _dedupe_new(session, result, rules)
     else:
         result = _update(session, existing, draft, source, evidence)
         if dedupe and result.filled:
@@ -161,7 +161,7 @@ def _update(
     return Captured(lead, created=False, filled=filled)
 
 
-def _dedupe_new(session: Session, result: Captured, rules: MatchRules) -> None:
+def _dedupe_new(session: Session, result: Captured, rules: Rules) -> None:
     """Merge a new lead into a sure duplicate (the enquiry lands on the existing lead), flag it
     against likely ones, then link it to its company's account."""
     lead = result.lead

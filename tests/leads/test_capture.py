@@ -15,9 +15,9 @@ import storage.leads
 import storage.outbox
 import storage.reps
 import storage.timeline
-from bot.dedupe.match import MatchRules
 from bot.leads import fields
 from bot.leads.capture import BadDraft, Draft, Evidence, Source, capture
+from bot.rules.file import default_rules
 from storage.engine import Store
 from storage.models import Account, Rep
 from tests.factories import add_indexed_lead
@@ -30,7 +30,7 @@ def post(title: str = "Contact us", **data: object) -> Evidence:
 
 
 def take(session: Session, draft: Draft, source: Source = FORM, **options: object):  # type: ignore[no-untyped-def]
-    return capture(session, draft, source, post(), match_rules=MatchRules(), **options)  # type: ignore[arg-type]
+    return capture(session, draft, source, post(), rules=default_rules(), **options)  # type: ignore[arg-type]
 
 
 def test_a_form_draft_becomes_a_lead_with_its_channel_timeline_and_card(store: Store) -> None:
@@ -99,7 +99,7 @@ def test_a_sure_duplicate_is_merged_and_a_likely_one_flagged(store: Store) -> No
         flagged = take(session, Draft.of("jdoe@gmail.com", **likely))
         assert flagged.lead.id is not None
         flags = storage.duplicates.open_flags(session, flagged.lead.id)
-    rules = MatchRules()
+    rules = default_rules().match
     assert flagged.created and not flagged.merged
     assert [f.other_id for f in flags] == [original.id]
     assert rules.review <= flags[0].score < rules.auto_merge

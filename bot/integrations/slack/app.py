@@ -19,7 +19,7 @@ from bot.integrations.slack.listeners import buttons, home, modals, slash_comman
 from bot.integrations.slack.service import SlackService
 from bot.integrations.slack.worker import SlackWorker
 from bot.public_links import PublicLinks
-from bot.rules.dedupe_rules import MatchRulesFile
+from bot.rules.file import RulesFile
 from storage.engine import Store
 
 LISTENER_MODULES = (slash_command, buttons, modals, home)
@@ -37,7 +37,7 @@ def build_slack_app(settings: Settings, store: Store) -> AsyncApp:
     service = SlackService(
         store,
         PublicLinks(settings.public_url, settings.signing_key()),
-        match_rules=MatchRulesFile(settings.rules),
+        rules=RulesFile(settings.rules, announce=False).get,
     )
     for module in LISTENER_MODULES:
         module.register(app, service)
