@@ -22,7 +22,7 @@ import logging
 import ssl
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
@@ -36,7 +36,6 @@ from storage.models import InboundMessage
 if TYPE_CHECKING:
     from sqlmodel import Session
 
-    from bot.app.serve import Services
     from bot.config import Settings
 
 log = logging.getLogger(__name__)
@@ -296,7 +295,14 @@ def backoff_seconds(poll_seconds: float, failures: int) -> float:
     return min(base * 2 ** max(failures - 1, 0), max(MAX_BACKOFF_SECONDS, poll_seconds))
 
 
-async def run_imap_poller(settings: Settings, services: Services, wake: asyncio.Event) -> None:
+class WithStore(Protocol):
+    """What the poller takes from the services `serve` built: the store it writes to (a
+    Protocol, so that the listener does not import the composition root that starts it)."""
+
+    store: Store
+
+
+async def run_imap_poller(settings: Settings, services: WithStore, wake: asyncio.Event) -> None:
     """Poll every `imap_poll_seconds` in a worker thread until cancelled; never raises.
 
     A failed poll is logged and retried after a growing pause (the connection is opened again);
