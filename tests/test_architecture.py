@@ -65,8 +65,11 @@ def throwaway_tree(root: Path, files: dict[str, str]) -> None:
         for key in ("source_modules", "forbidden_modules", "ancestors"):
             named.update(name for name in contract.get(key, ()) if name.startswith(roots))
         contracts.append({k: v for k, v in contract.items() if k != "ignore_imports"})
-    named.update(".".join(Path(path).with_suffix("").parts) for path in files)
-    for name in named:
+    modules = {".".join(Path(path).with_suffix("").parts) for path in files}
+    # Packages: the ones the contracts name (unless a file is that module) and those of the files.
+    packages = named - modules
+    packages |= {".".join(Path(path).parent.parts) for path in files}
+    for name in packages:
         parts = name.split(".")
         for depth in range(1, len(parts) + 1):
             package = root.joinpath(*parts[:depth])
@@ -170,62 +173,21 @@ def test_the_throwaway_tree_without_a_violation_keeps_every_contract(tmp_path: P
 # --- no module imports another in a cycle -----------------------------------------------------
 
 
-def module_cycles(graph: grimp.ImportGraph, allowed: set[tuple[str, str]]) -> list[list[str]]:
-    """The groups of modules that import each other, round and round (strongly connected
-    components of more than one module), once the `allowed` imports are left out.
+def imports_in_cycles(graph: grimp.ImportGraph, allowed: set[tuple[str, str]]) -> list[str]:
+    """Each import `a -> b` from which a chain of imports leads back to `a`, once the `allowed`
+    imports are left out.
 
     acyclic_siblings looks at packages and at the modules of one package; a cycle of modules
     across packages through an import it was told to ignore would pass it, so this looks at
     every module of the tree at once."""
-    edges = {
-        module: sorted(
-            imported
-            for imported in graph.find_modules_directly_imported_by(module)
-            if (module, imported) not in allowed and imported in graph.modules
-        )
+    for importer, imported in allowed:
+        graph.remove_import(importer=importer, imported=imported)
+    return sorted(
+        f"{module} -> {imported}"
         for module in graph.modules
-    }
-    order: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    found: list[list[str]] = []
-    for start in sorted(edges):
-        if start in order:
-            continue
-        # Tarjan's algorithm without recursion: (module, index of its next edge).
-        work = [(start, 0)]
-        order[start] = low[start] = len(order)
-        stack.append(start)
-        on_stack.add(start)
-        while work:
-            module, position = work[-1]
-            if position < len(edges[module]):
-                work[-1] = (module, position + 1)
-                imported = edges[module][position]
-                if imported not in order:
-                    order[imported] = low[imported] = len(order)
-                    stack.append(imported)
-                    on_stack.add(imported)
-                    work.append((imported, 0))
-                elif imported in on_stack:
-                    low[module] = min(low[module], order[imported])
-                continue
-            work.pop()
-            if work:
-                parent = work[-1][0]
-                low[parent] = min(low[parent], low[module])
-            if low[module] == order[module]:
-                group = []
-                while True:
-                    member = stack.pop()
-                    on_stack.discard(member)
-                    group.append(member)
-                    if member == module:
-                        break
-                if len(group) > 1:
-                    found.append(sorted(group))
-    return found
+        for imported in graph.find_modules_directly_imported_by(module)
+        if graph.chain_exists(importer=imported, imported=module)
+    )
 
 
 def test_no_modules_import_each_other_in_a_cycle() -> None:
@@ -245,7 +207,7 @@ def test_no_modules_import_each_other_in_a_cycle() -> None:
         assert graph.direct_import_exists(importer=importer, imported=imported), (
             f"{importer} -> {imported} is gone: drop it here and in pyproject.toml"
         )
-    assert module_cycles(graph, CYCLES_H_APP_REMOVES) == []
+    assert imports_in_cycles(graph, CYCLES_H_APP_REMOVES) == []
 
 
 def test_a_cycle_of_modules_across_packages_is_found(
@@ -263,11 +225,12 @@ def test_a_cycle_of_modules_across_packages_is_found(
         (tmp_path / path).write_text(text, encoding="utf-8")
     monkeypatch.syspath_prepend(str(tmp_path))
     graph = grimp.build_graph("throwaway", cache_dir=None)
-    assert module_cycles(graph, set()) == [
-        ["throwaway.dedupe.store_match", "throwaway.leads.capture"]
+    assert imports_in_cycles(graph, set()) == [
+        "throwaway.dedupe.store_match -> throwaway.leads.capture",
+        "throwaway.leads.capture -> throwaway.dedupe.store_match",
     ]
     allowed = {("throwaway.dedupe.store_match", "throwaway.leads.capture")}
-    assert module_cycles(graph, allowed) == []
+    assert imports_in_cycles(graph, allowed) == []
 
 
 # --- SQL is built only in storage/ -----------------------------------------------------------
