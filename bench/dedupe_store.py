@@ -35,6 +35,7 @@ from bot.dedupe import scan as dedupe_scan
 from bot.dedupe import store_match
 from bot.dedupe.match import MatchRules, Person, blocking_keys, form_of, keys_of, prepare
 from bot.leads import companies
+from bot.rules.file import default_rules
 from storage.engine import Store
 from storage.migrate import upgrade
 from storage.models import Lead, LeadBlockKey, LeadMatchForm
@@ -203,7 +204,7 @@ def main() -> None:
 def scan(store: Store, rules: MatchRules, leads: int) -> None:
     """What `leadbot dedupe scan` (without --apply) takes over the stored leads."""
     started = time.perf_counter()
-    report = dedupe_scan.run(store, rules)
+    report = dedupe_scan.run(store, replace(default_rules(), match=rules))
     took = time.perf_counter() - started
     print(
         f"  dedupe scan of {report.leads:,} stored leads: {took:.1f} s "

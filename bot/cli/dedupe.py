@@ -32,13 +32,13 @@ def scan(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from bot.dedupe import scan as store_scan
-    from bot.rules import dedupe_rules
+    from bot.rules.file import RulesError, load
 
     settings = load_settings()
     store = open_store(settings)
     try:
-        rules = dedupe_rules.read(settings.rules)
-    except dedupe_rules.RulesError as exc:
+        rules = load(settings.rules)
+    except RulesError as exc:
         fail(str(exc))
     columns = (
         TextColumn("{task.description:<15}"),

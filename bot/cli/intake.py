@@ -70,7 +70,7 @@ def intake_approve(
     The lead's timeline says who approved the hold and why it had been held."""
     from bot.leads import capture, intake
     from bot.leads.views import lead_dict
-    from bot.rules import dedupe_rules
+    from bot.rules.file import RulesFile
 
     kind, number = _parse(ref, "approve")
     svc = services()
@@ -81,7 +81,7 @@ def intake_approve(
     try:
         with svc.store.transaction() as session:
             result = capture.approve(
-                session, number, actor, match_rules=dedupe_rules.read(svc.settings.rules)
+                session, number, actor, rules=RulesFile(svc.settings.rules, announce=False).get()
             )
             lead = result.lead
             assert lead is not None

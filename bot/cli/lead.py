@@ -33,7 +33,7 @@ def lead_command(
     from bot.leads.lifecycle import IllegalTransition
     from bot.leads.permissions import Actor, NotAllowed
     from bot.leads.views import lead_dict
-    from bot.rules import dedupe_rules
+    from bot.rules.file import RulesFile
 
     try:
         command = commands.parse(words or [])
@@ -55,9 +55,8 @@ def lead_command(
                 if rep is None:
                     fail(f"no rep {as_rep} (see leadbot reps list)")
                 actor = Actor.for_rep(rep)
-            outcome = commands.execute(
-                session, command, actor, match_rules=dedupe_rules.read(settings.rules)
-            )
+            rules = RulesFile(settings.rules, announce=False).get()
+            outcome = commands.execute(session, command, actor, rules=rules)
             result = lead_dict(outcome.lead) if outcome.lead else None
             listed = [lead_dict(lead) for lead in outcome.leads]
     except commands.NeedsInput as exc:

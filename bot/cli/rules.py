@@ -17,7 +17,6 @@ def check(
     file: Annotated[str | None, typer.Argument(help="Rules file; default LEADBOT_RULES.")] = None,
 ) -> None:
     """Validate a rules file and print what it says; a bad file exits 1 with line and reason."""
-    from bot.leads import intake
     from bot.rules.file import RulesError, default_rules, describe, load_file
 
     path = file or load_settings().rules
@@ -27,7 +26,6 @@ def check(
         return
     try:
         rules = load_file(path)
-        intake.parse(Path(path).read_text(encoding="utf-8"), str(path))  # [intake], its own reader
     except RulesError as exc:
         fail(str(exc))
     out.print(describe(rules), highlight=False, markup=False)

@@ -42,7 +42,7 @@ import sys
 import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import phonenumbers
@@ -51,29 +51,10 @@ from rapidfuzz.distance import OSA, JaroWinkler
 
 from bot.leads.freemail import is_freemail, is_role_address, registrable_domain
 from bot.mail_in.extract.names import company_from_domain
+from bot.rules.dedupe import MAX_BLOCK_SIZE, MatchRules
 
 Key = int | str
 
-# Blocks with more members than this carry no signal and are skipped.
-MAX_BLOCK_SIZE = 500
-# At most this many candidates (ranked by the blocks they share) are scored per lead.
-MAX_CANDIDATES = 64
-
-SURVIVORSHIP = ("newest", "source_priority")
-
-FIELDS = (
-    "name",
-    "company",
-    "email",
-    "domain",
-    "phone",
-    "title",
-    "street",
-    "city",
-    "state",
-    "postal_code",
-    "country",
-)
 # Fields that tell one person (or one site) from another; company, domain, city, state, country
 # and title alone never do.
 IDENTIFYING_FIELDS = frozenset({"name", "email", "phone", "street"})
@@ -125,111 +106,6 @@ class Match:
         if self.verdict == "review":
             return f"possible duplicate of {label} ({self.percent}%)"
         return ""
-
-
-@dataclass
-class MatchRules:
-    """Weights per field, the two thresholds, and the limits of blocking.
-
-    The weights say how much a field tells one person apart: name, personal email and street
-    most, company less (token_set_ratio is lenient, and colleagues share it), phone little (a
-    person has several numbers and colleagues share a switchboard, so a different number is weak
-    evidence), city, state, country and title least. With them, two leads that agree on company
-    and street but not on phone score 6/7 = 0.857, just over `auto_merge` = 0.85. On the shared
-    dedupe corpus (bench/dedupe.py) these defaults give precision 0.988, recall 0.923, F1 0.954
-    on duplicate pairs, and the F1 stays within 0.95-0.97 for `auto_merge` 0.70-0.85. A
-    `[dedupe]` table in the rules file overrides any of them.
-    """
-
-    weights: dict[str, float] = field(
-        default_factory=lambda: {
-            "name": 4.0,
-            "company": 2.0,
-            "email": 3.0,
-            "domain": 1.0,
-            "phone": 1.0,
-            "title": 0.5,
-            "street": 4.0,
-            "city": 0.5,
-            "state": 0.25,
-            "postal_code": 1.0,
-            "country": 0.25,
-        }
-    )
-    auto_merge: float = 0.85
-    review: float = 0.70
-    # A first or last name this far apart means two people (at one company, say).
-    name_floor: float = 0.80
-    different_person_cap: float = 0.50
-    max_block_size: int = MAX_BLOCK_SIZE
-    max_candidates: int = MAX_CANDIDATES
-    # Which value a merge keeps per field: the newest non-empty one ("newest"), or the one from
-    # the source listed first in `source_priority` ("source_priority"; newest breaks ties).
-    survivorship: str = "newest"
-    source_priority: tuple[str, ...] = ("manual", "form", "api", "email", "csv")
-
-    def __post_init__(self) -> None:
-        if self.survivorship not in SURVIVORSHIP:
-            raise ValueError(f"survivorship must be one of {SURVIVORSHIP}")
-        self.source_priority = tuple(str(source) for source in self.source_priority)
-        unknown = set(self.weights) - set(FIELDS)
-        if unknown:
-            raise ValueError(f"unknown dedupe weight(s) {sorted(unknown)}; fields: {FIELDS}")
-        self.weights = {name: float(self.weights.get(name, 0.0)) for name in FIELDS}
-        if any(weight < 0 for weight in self.weights.values()):
-            raise ValueError("dedupe weights must not be negative")
-        if not 0.0 <= self.review <= self.auto_merge <= 1.0:
-            raise ValueError("dedupe thresholds need 0 <= review <= auto_merge <= 1")
-        if self.max_block_size < 1 or self.max_candidates < 1:
-            raise ValueError("max_block_size and max_candidates must be at least 1")
-
-    @classmethod
-    def from_toml(cls, data: Mapping[str, Any]) -> MatchRules:
-        """Rules from a parsed rules file: its `[dedupe]` table, or that table itself; a rules
-        file without one gives the defaults.
-
-        `[dedupe]` takes `auto_merge`, `review`, `name_floor`, `different_person_cap`,
-        `max_block_size`, `max_candidates`, `survivorship`, `source_priority`, and
-        `[dedupe.weights]` with any of `FIELDS`; weights not given keep their defaults.
-        Unknown settings and bad values raise ValueError.
-        """
-        allowed = {f.name for f in fields(cls)}
-        if "dedupe" in data:
-            table = data["dedupe"]
-        elif set(data) <= allowed:
-            table = data
-        else:
-            table = {}
-        if not isinstance(table, Mapping):
-            raise ValueError("[dedupe] must be a table")
-        unknown = set(table) - allowed
-        if unknown:
-            raise ValueError(f"unknown [dedupe] setting(s) {sorted(unknown)}")
-        settings = dict(table)
-        weights = cls().weights
-        given = settings.pop("weights", {})
-        if not isinstance(given, Mapping):
-            raise ValueError("[dedupe.weights] must be a table")
-        try:
-            weights.update({name: float(value) for name, value in given.items()})
-            for name in ("auto_merge", "review", "name_floor", "different_person_cap"):
-                if name in settings:
-                    settings[name] = float(settings[name])
-            for name in ("max_block_size", "max_candidates"):
-                if name in settings:
-                    settings[name] = int(settings[name])
-        except (TypeError, ValueError) as error:
-            raise ValueError(f"[dedupe]: {error}") from None
-        if not isinstance(settings.get("source_priority", []), list):
-            raise ValueError("[dedupe] source_priority must be a list of sources")
-        return cls(weights=weights, **settings)
-
-    def verdict(self, score: float) -> str:
-        if score >= self.auto_merge:
-            return "merge"
-        if score >= self.review:
-            return "review"
-        return "new"
 
 
 # =============================================================================================

@@ -23,10 +23,11 @@ import storage.lead_rows
 import storage.leads
 import storage.timeline
 from bot.dedupe.index import index
-from bot.dedupe.match import Match, MatchRules
+from bot.dedupe.match import Match
 from bot.leads import fields
 from bot.leads.refs import lead_label
-from bot.rules.file import Rules, rules_from_settings
+from bot.rules.dedupe import MatchRules
+from bot.rules.file import Rules
 from bot.scoring import qualification
 from storage.models import Lead, LeadMerge, utcnow
 
@@ -77,13 +78,11 @@ def merge(
     merged: Lead,
     survivor: Lead,
     actor: str,
-    rules: MatchRules,
+    rules: Rules,
     match: Match | None = None,
-    *,
-    scoring: Rules | None = None,
 ) -> LeadMerge:
     """Fold `merged` into `survivor` in the caller's transaction; the record undo needs.
-    `scoring` re-scores the survivor (the rules file's, when the caller has none at hand)."""
+    `rules` say which values the survivor keeps ([dedupe]) and how it is scored again."""
     assert merged.id is not None and survivor.id is not None
     if merged.id == survivor.id:
         raise MergeRefused("a lead cannot be merged into itself")
@@ -92,7 +91,7 @@ def merge(
             raise MergeRefused(
                 f"{lead_label(lead.id)} was already merged into {lead_label(lead.merged_into_id)}"
             )
-    changes = survivor_values(survivor, merged, rules)
+    changes = survivor_values(survivor, merged, rules.match)
     before = {name: getattr(survivor, name) for name in changes}
     for name, value in changes.items():
         setattr(survivor, name, value)
@@ -147,15 +146,13 @@ def merge(
         data={"merge": record.id, "survivor": lead_label(survivor.id)},
     )
     index(session, survivor)
-    rescore(session, survivor, scoring)
+    rescore(session, survivor, rules)
     return record
 
 
-def unmerge(
-    session: Session, merged: Lead, actor: str, *, scoring: Rules | None = None
-) -> tuple[Lead, list[str]]:
+def unmerge(session: Session, merged: Lead, actor: str, rules: Rules) -> tuple[Lead, list[str]]:
     """Undo the merge that folded `merged` away: the survivor and the list of fields kept
-    because they changed after the merge."""
+    because they changed after the merge; both leads are scored again under `rules`."""
     assert merged.id is not None
     record = storage.duplicates.last_merge_of(session, merged.id)
     if record is None or merged.merged_into_id is None:
@@ -196,17 +193,15 @@ def unmerge(
     )
     index(session, survivor)
     index(session, merged)
-    scoring = scoring or rules_from_settings()
-    rescore(session, survivor, scoring)
-    rescore(session, merged, scoring)
+    rescore(session, survivor, rules)
+    rescore(session, merged, rules)
     return survivor, kept
 
 
-def rescore(session: Session, lead: Lead, scoring: Rules | None = None) -> None:
+def rescore(session: Session, lead: Lead, rules: Rules) -> None:
     """Score and grade again: the events a merge moves change both (the timeline cursor of the
-    scorer has passed the moved entries, so it would not see them). Callers that merge many
-    leads pass `scoring` once instead of having the rules file read for each merge."""
-    qualification.refresh(session, lead, scoring or rules_from_settings(), utcnow())
+    scorer has passed the moved entries, so it would not see them)."""
+    qualification.refresh(session, lead, rules, utcnow())
 
 
 def _jsonable(values: dict[str, Any]) -> dict[str, Any]:

@@ -24,10 +24,11 @@ import storage.duplicates
 import storage.leads
 from bot.dedupe import merging, store_match
 from bot.dedupe.index import index, person_of
-from bot.dedupe.match import Match, MatchRules, Person, prepare, scan, score_prepared
+from bot.dedupe.match import Match, Person, prepare, scan, score_prepared
 from bot.leads import companies
 from bot.leads.refs import lead_label
-from bot.rules.file import rules_from_settings
+from bot.rules.dedupe import MatchRules
+from bot.rules.file import Rules
 from storage.engine import Store
 
 PAGE = 1000
@@ -113,13 +114,14 @@ def load_people(store: Store, progress: Progress = _quiet) -> list[Person]:
 
 def run(
     store: Store,
-    rules: MatchRules,
+    rules: Rules,
     *,
     apply: bool = False,
     review_file: Path | None = None,
     actor: str = "dedupe-scan",
     progress: Progress = _quiet,
 ) -> ScanReport:
+    """Scan under `rules` (the [dedupe] table matches; merged survivors are scored again)."""
     started = time.perf_counter()
     report = ScanReport()
     report.indexed = index_missing(store, progress)
@@ -130,18 +132,18 @@ def run(
     progress("scan", len(people), 0)
     found = scan(
         people,
-        rules,
+        rules.match,
         keep_apart=apart,  # type: ignore[arg-type]
         progress=lambda n: progress("scan", len(people), n),
     )
     report.clusters = [sorted(int(k) for k in group) for group in found.clusters if len(group) > 1]
     report.review = [(int(a), int(b), s) for a, b, s in found.review]
     by_id = {int(p.key): p for p in people}
-    report.flagged = _flag(store, report.review, by_id, rules, actor)
+    report.flagged = _flag(store, report.review, by_id, rules.match, actor)
     if apply:
         report.merged = _merge_clusters(store, report.clusters, rules, actor, progress)
     if review_file is not None:
-        _write_review(review_file, report, by_id, rules, applied=apply)
+        _write_review(review_file, report, by_id, rules.match, applied=apply)
         report.review_file = str(review_file)
     report.seconds = time.perf_counter() - started
     return report
@@ -173,13 +175,12 @@ def _flag(
 def _merge_clusters(
     store: Store,
     clusters: list[list[int]],
-    rules: MatchRules,
+    rules: Rules,
     actor: str,
     progress: Progress,
 ) -> int:
     """Merge each cluster into its oldest lead, one transaction per cluster."""
     progress("merge", len(clusters), 0)
-    scoring = rules_from_settings()  # once for the batch, not once per merge
     merged = 0
     for group in clusters:
         with store.transaction() as session:
@@ -189,9 +190,9 @@ def _merge_clusters(
                 if survivor is None or lead is None or lead.merged_into_id is not None:
                     continue
                 match = score_prepared(
-                    prepare(person_of(lead)), prepare(person_of(survivor)), rules
+                    prepare(person_of(lead)), prepare(person_of(survivor)), rules.match
                 )
-                merging.merge(session, lead, survivor, actor, rules, match=match, scoring=scoring)
+                merging.merge(session, lead, survivor, actor, rules, match=match)
                 merged += 1
         progress("merge", len(clusters), 1)
     return merged

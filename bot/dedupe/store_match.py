@@ -26,7 +26,6 @@ from bot.dedupe import merging
 from bot.dedupe.index import index, person_of
 from bot.dedupe.match import (
     Match,
-    MatchRules,
     block_weight,
     from_form,
     keys_of,
@@ -34,6 +33,8 @@ from bot.dedupe.match import (
     score_prepared,
 )
 from bot.leads.refs import lead_label
+from bot.rules.dedupe import MatchRules
+from bot.rules.file import Rules
 from storage.models import DuplicateFlag, Lead
 
 # Flags raised per new lead at most (the best matches between the thresholds).
@@ -71,11 +72,12 @@ class CaptureDecision:
 
 
 def on_capture(
-    session: Session, lead: Lead, rules: MatchRules, actor: str = "system"
+    session: Session, lead: Lead, rules: Rules, actor: str = "system"
 ) -> CaptureDecision:
-    """Match a just-created lead against the store and act on the best verdict. The lead is
-    indexed unless it was merged away."""
-    matches = find_matches(session, lead, rules)
+    """Match a just-created lead against the store and act on the best verdict under `rules`
+    (the [dedupe] table decides; a merge re-scores the survivor). The lead is indexed unless it
+    was merged away."""
+    matches = find_matches(session, lead, rules.match)
     decision = CaptureDecision()
     if matches and matches[0].verdict == "merge":
         best = matches[0]

@@ -25,11 +25,11 @@ import storage.outbox
 import storage.timeline
 from bot.dedupe import store_match
 from bot.dedupe.index import index
-from bot.dedupe.match import MatchRules
 from bot.leads import companies, fields, intake
 from bot.leads.intake import IntakeRules, hold_label
 from bot.leads.refs import lead_label
 from bot.leads.reply_address import new_reply_token
+from bot.rules.file import Rules
 from storage.models import IntakeRecord, Lead, utcnow
 
 
@@ -139,8 +139,7 @@ def capture(
     source: Source,
     evidence: Evidence,
     *,
-    match_rules: MatchRules,
-    intake_rules: IntakeRules = intake.DEFAULT,
+    rules: Rules,
     checks: bool = True,
     dedupe: bool = True,
     notify: bool = True,
@@ -149,7 +148,7 @@ def capture(
     intake check fails (and `checks` is on), hold it and make no lead."""
     record: IntakeRecord | None = None
     if checks:
-        record = _admit(session, draft, source, evidence, intake_rules)
+        record = _admit(session, draft, source, evidence, rules.intake)
         if record.state == "held":
             return Captured(None, created=False, hold=record)
     address = draft.address
@@ -159,7 +158,7 @@ def capture(
     if existing is None:
         result = _create(session, draft, source, evidence)
         if dedupe:
-            _dedupe_new(session, result, match_rules)
+            _dedupe_new(session, result, rules)
     else:
         result = _update(session, existing, draft, source, evidence)
         if dedupe and result.filled:
@@ -196,7 +195,7 @@ def approve(
     hold_id: int,
     actor: str,
     *,
-    match_rules: MatchRules,
+    rules: Rules,
     dedupe: bool = True,
     notify: bool = True,
 ) -> Captured:
@@ -215,7 +214,7 @@ def approve(
             Draft.from_data(record.draft),
             Source.from_data(record.source),
             evidence,
-            match_rules=match_rules,
+            rules=rules,
             checks=False,
             dedupe=dedupe,
             notify=notify,
@@ -304,7 +303,7 @@ def _update(
     return Captured(lead, created=False, filled=filled)
 
 
-def _dedupe_new(session: Session, result: Captured, rules: MatchRules) -> None:
+def _dedupe_new(session: Session, result: Captured, rules: Rules) -> None:
     """Merge a new lead into a sure duplicate (the enquiry lands on the existing lead), flag it
     against likely ones, then link it to its company's account."""
     lead = result.lead

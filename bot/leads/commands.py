@@ -18,11 +18,11 @@ import storage.leads
 import storage.reps
 from bot.dedupe import merging, store_match
 from bot.dedupe.index import person_of
-from bot.dedupe.match import MatchRules, prepare, score_prepared
+from bot.dedupe.match import prepare, score_prepared
 from bot.leads import actions, conversion, lifecycle
 from bot.leads.permissions import Actor, authorize, authorize_assign
 from bot.leads.refs import lead_label
-from bot.rules.file import Rules, rules_from_settings
+from bot.rules.file import Rules, default_rules
 from bot.scoring import qualification
 from storage.models import Lead, utcnow
 
@@ -134,12 +134,13 @@ def execute(
     actor: Actor,
     *,
     interactive: bool = False,
-    match_rules: MatchRules | None = None,
     rules: Rules | None = None,
 ) -> Outcome:
     """Run `command` as `actor`. `interactive` (Slack) asks for missing details (NeedsInput)
-    where the CLI would use the defaults (convert) or print the usage (trash); `match_rules`
-    (the rules file's [dedupe] table) decide which values a merge keeps."""
+    where the CLI would use the defaults (convert) or print the usage (trash). `rules` are the
+    caller's rules in force (`why` explains with them, a merge keeps values and re-scores by
+    them); without them, the embedded default: the domain never reads the rules file."""
+    rules = rules or default_rules()
     verb = command.verb
     if verb == "help":
         return Outcome(usage_text())
@@ -153,8 +154,7 @@ def execute(
         return Outcome(f"{label} is {lead.status}", lead)
     if verb == "why":
         # A message, not a card: Slack shows the text (a card would hide it).
-        return Outcome(qualification.why_text(session, lead, rules or rules_from_settings(),
-                                              utcnow()))  # fmt: skip
+        return Outcome(qualification.why_text(session, lead, rules, utcnow()))
     if verb == "unmerge":
         return _unmerge(session, lead, actor, rules)
     if lead.merged_into_id is not None:
@@ -172,7 +172,7 @@ def execute(
     owner = storage.reps.by_id(session, lead.owner_id) if lead.owner_id else None
     authorize(actor, lead, owner)
     if verb in ("merge", "notdup"):
-        return _merge_or_dismiss(session, lead, command, actor, match_rules or MatchRules(), rules)
+        return _merge_or_dismiss(session, lead, command, actor, rules)
     if verb == "note":
         actions.add_note(session, lead, actor.label, " ".join(command.args))
         return Outcome(f"note added to {label}", lead)
@@ -219,8 +219,7 @@ def _merge_or_dismiss(
     lead: Lead,
     command: Command,
     actor: Actor,
-    match_rules: MatchRules,
-    scoring: Rules | None,
+    rules: Rules,
 ) -> Outcome:
     """`merge L-9 L-7` folds L-9 into L-7; `notdup L-9 L-7` keeps them apart for good. The
     actor must be allowed to change both leads."""
@@ -238,9 +237,9 @@ def _merge_or_dismiss(
         return Outcome(
             f"{lead_label(lead.id)} and {lead_label(other.id)} are different people", other
         )
-    match = score_prepared(prepare(person_of(lead)), prepare(person_of(other)), match_rules)
+    match = score_prepared(prepare(person_of(lead)), prepare(person_of(other)), rules.match)
     try:
-        merging.merge(session, lead, other, actor.label, match_rules, match=match, scoring=scoring)
+        merging.merge(session, lead, other, actor.label, rules, match=match)
     except merging.MergeRefused as exc:
         raise actions.BadArguments(str(exc)) from None
     return Outcome(
@@ -250,7 +249,7 @@ def _merge_or_dismiss(
     )
 
 
-def _unmerge(session: Session, lead: Lead, actor: Actor, scoring: Rules | None) -> Outcome:
+def _unmerge(session: Session, lead: Lead, actor: Actor, rules: Rules) -> Outcome:
     if lead.merged_into_id is None:
         raise actions.BadArguments(f"{lead_label(lead.id)} is not merged into another lead")
     survivor = storage.leads.by_id(session, lead.merged_into_id, for_update=True)
@@ -259,7 +258,7 @@ def _unmerge(session: Session, lead: Lead, actor: Actor, scoring: Rules | None) 
     )
     if survivor is not None:
         authorize(actor, survivor, owner)
-    survivor, kept = merging.unmerge(session, lead, actor.label, scoring=scoring)
+    survivor, kept = merging.unmerge(session, lead, actor.label, rules)
     note = f"; {lead_label(survivor.id)} kept {', '.join(kept)}" if kept else ""
     return Outcome(f"{lead_label(lead.id)} is a lead of its own again{note}", lead)
 

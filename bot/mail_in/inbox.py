@@ -19,10 +19,9 @@ from email.policy import compat32
 from sqlmodel import Session
 
 import storage.inbox
-from bot.dedupe.match import MatchRules
-from bot.leads.intake import IntakeRules
 from bot.mail_in import pipeline
 from bot.mail_in.decode import decode_mail
+from bot.rules.file import Rules, default_rules
 from storage.engine import Store
 from storage.models import InboundMessage
 
@@ -85,15 +84,13 @@ class InboundMailHandler:
         store: Store,
         reply_address: str,
         steps: tuple[str, ...] = pipeline.DEFAULT_STEPS,
-        match_rules: Callable[[], MatchRules] = MatchRules,
-        intake_rules: Callable[[], IntakeRules] = IntakeRules,
+        rules: Callable[[], Rules] = default_rules,
     ) -> None:
         self.store = store
         self.reply_address = reply_address
         self.steps = steps
-        # Called per message: a MatchRulesFile re-reads the rules file when it changes.
-        self.match_rules = match_rules
-        self.intake_rules = intake_rules  # an IntakeRulesFile, re-read on change, likewise
+        # Called per message: a RulesFile's `get` re-reads the rules file when it changes.
+        self.rules = rules
 
     def process_next(self) -> Processed | None:
         """Process the oldest queued message; None when there is none.
@@ -125,10 +122,7 @@ class InboundMailHandler:
         assert row.id is not None
         try:
             mail = decode_mail(row.raw, row.mail_from, tuple(row.rcpt_tos or ()))
-            event = pipeline.MailEvent(
-                row.id, mail, self.reply_address, match_rules=self.match_rules(),
-                intake_rules=self.intake_rules(),
-            )  # fmt: skip
+            event = pipeline.MailEvent(row.id, mail, self.reply_address, rules=self.rules())
             return pipeline.prepare(event, self.steps)
         except Exception as exc:
             return exc

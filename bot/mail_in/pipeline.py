@@ -18,7 +18,6 @@ import storage.leads
 import storage.outbox
 import storage.reps
 import storage.timeline
-from bot.dedupe.match import MatchRules
 from bot.leads import intake
 from bot.leads.capture import Draft, Evidence, Source, capture
 from bot.leads.refs import lead_label
@@ -26,6 +25,7 @@ from bot.leads.reply_address import token_in
 from bot.mail_in.classify import Classification, Kind, classify
 from bot.mail_in.extract.lead import LeadDraft, extract_lead
 from bot.mail_in.message import InboundMail
+from bot.rules.file import Rules, default_rules
 from storage.models import Lead, Rep
 
 DEFAULT_STEPS: tuple[str, ...] = ("classify", "match_thread", "apply", "dedupe", "notify")
@@ -54,8 +54,8 @@ class MailEvent:
     lead: Lead | None = None
     created: bool = False
     touched: list[Lead] = field(default_factory=list)
-    match_rules: MatchRules = field(default_factory=MatchRules)
-    intake_rules: intake.IntakeRules = intake.DEFAULT
+    # The rules in force when the mail is processed ([dedupe] decides a new lead's duplicates).
+    rules: Rules = field(default_factory=default_rules)
     # The steps this event runs through (set by `run`): capture dedupes and notifies when
     # "dedupe" and "notify" are among them.
     steps: tuple[str, ...] = DEFAULT_STEPS
@@ -173,8 +173,7 @@ def _apply_message(session: Session, event: MailEvent) -> None:
         draft,
         source,
         evidence,
-        match_rules=event.match_rules,
-        intake_rules=event.intake_rules,
+        rules=event.rules,
         dedupe="dedupe" in event.steps,
         notify="notify" in event.steps,
     )

@@ -17,9 +17,8 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from bot.config import Settings
-from bot.leads.intake import IntakeRulesFile
 from bot.mail_in.inbox import InboundMailHandler
-from bot.rules.dedupe_rules import MatchRulesFile
+from bot.rules.file import RulesFile
 from storage.engine import Store
 
 log = logging.getLogger(__name__)
@@ -33,8 +32,7 @@ def inbound_handler(settings: Settings, store: Store) -> InboundMailHandler:
         store,
         settings.reply_address,
         tuple(settings.inbound_steps),
-        match_rules=MatchRulesFile(settings.rules),
-        intake_rules=IntakeRulesFile(settings.rules),
+        rules=RulesFile(settings.rules, announce=False).get,
     )
 
 

@@ -1,9 +1,16 @@
-"""The rules file (LEADBOT_RULES, TOML): scoring points, grading, MQL thresholds, assignment rules.
+"""The rules file (LEADBOT_RULES, TOML): one loader, one reloader and one error type for all of it.
 
-`parse_rules` turns the text into frozen dataclasses or raises RulesError with the line and the
-reason; `RulesFile` keeps the last good rules and reloads when the file changes (mtime), so an
-edit takes effect without a restart and a broken edit changes nothing. With no file, the
+`parse_rules` turns the text into frozen dataclasses (scoring points, grading, MQL thresholds,
+assignment rules, and the `[dedupe]` table's MatchRules) or raises RulesError with the line and
+the reason; `RulesFile` keeps the last good rules and reloads when the file changes (mtime), so
+an edit takes effect without a restart and a broken edit changes nothing. With no file, the
 embedded DEFAULT_RULES apply, so `make run` works out of the box.
+
+The domain receives a `Rules`; it never reads the settings or the file. A table of its own has
+its dataclass and reader in a module of bot/rules/ (bot/rules/dedupe.py) raising `Invalid` with
+the key's path, a field on `Rules`, and one line in `_build`; a table no reader checks yet
+([retention], [nurture]) is kept as written in `Rules.tables` for the part of leadbot that
+reads it.
 """
 
 from __future__ import annotations
@@ -19,6 +26,19 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from bot.rules.checks import (
+    Invalid,
+    KeyPath,
+    number,
+    points,
+    show,
+    strings,
+    table,
+    unknown,
+)
+from bot.rules.dedupe import MatchRules
+from bot.rules.intake import IntakeRules
+
 log = logging.getLogger(__name__)
 
 # Behaviour events the scorer counts: rules-file name → timeline kind.
@@ -31,10 +51,9 @@ EVENT_KINDS: dict[str, str] = {
     "page_visit": "page.visit",
 }
 GRADES = ("A", "B", "C", "D")
-OWN_SECTIONS = ("scoring", "grading", "mql", "assignment", "territories")
-# Tables of the same file that other parts of leadbot read (dedupe: bot/rules/dedupe_rules.py,
-# intake: bot/leads/intake.py).
-OTHER_SECTIONS = ("dedupe", "retention", "nurture", "intake")
+OWN_SECTIONS = ("scoring", "grading", "mql", "assignment", "territories", "dedupe", "intake")
+# Tables of the same file that other parts of leadbot read, kept as written (Rules.tables).
+OTHER_SECTIONS = ("retention", "nurture")
 SENIORITY_LEVELS = ("executive", "vp", "director", "manager", "individual")
 STRATEGIES = ("round_robin", "weighted_round_robin", "least_loaded")
 # Conditions an assignment rule may put on a lead: name → kind of value.
@@ -159,8 +178,17 @@ class Rules:
     default_sla_minutes: int = 60
     recheck_seconds: float = 10.0
     source: str = "embedded default"
-    # Tables of the file that other parts of leadbot read ([dedupe], …).
-    other_sections: tuple[str, ...] = ()
+    # The [dedupe] table: how de-duplication weighs fields and decides.
+    match: MatchRules = field(default_factory=MatchRules)
+    # The [intake] table: what capture holds as junk or a flood.
+    intake: IntakeRules = field(default_factory=IntakeRules)
+    # Tables of the file that other parts of leadbot read ([retention], …), as written.
+    tables: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def other_sections(self) -> tuple[str, ...]:
+        """The names of the tables in `tables`, in the order the file writes them."""
+        return tuple(self.tables)
 
     def territories_of(self, country: str) -> tuple[str, ...]:
         code = country.strip().upper()
@@ -168,15 +196,6 @@ class Rules:
 
 
 # --- parsing -------------------------------------------------------------------------------
-
-Path_ = tuple[str | int, ...]
-
-
-class _Invalid(Exception):
-    def __init__(self, path: Path_, reason: str) -> None:
-        super().__init__(reason)
-        self.path = path
-        self.reason = reason
 
 
 def parse_rules(text: str, source: str = "rules") -> Rules:
@@ -189,56 +208,15 @@ def parse_rules(text: str, source: str = "rules") -> Rules:
         raise RulesError(f"TOML syntax: {reason}", line, source) from None
     try:
         return _build(data, source)
-    except _Invalid as exc:
-        path = _show_path(exc.path)
+    except Invalid as exc:
+        path = show(exc.path)
         reason = f"{path}: {exc.reason}" if path else exc.reason
         raise RulesError(reason, locate(text, exc.path), source) from None
-
-
-def _show_path(path: Path_) -> str:
-    """("assignment", "rule", 1, "strategy") → "assignment.rule[2].strategy" (counted from 1)."""
-    shown = ""
-    for part in path:
-        shown += f"[{part + 1}]" if isinstance(part, int) else (f".{part}" if shown else part)
-    return shown
 
 
 def _line_from_message(message: str) -> int | None:
     found = re.search(r"at line (\d+)", message)
     return int(found.group(1)) if found else None
-
-
-def _table(data: dict[str, Any], key: str, path: Path_) -> dict[str, Any]:
-    value = data.get(key, {})
-    if not isinstance(value, dict):
-        raise _Invalid((*path, key), "must be a table")
-    return value
-
-
-def _number(value: Any, path: Path_, *, minimum: float | None = None) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _Invalid(path, f"must be a number, not {value!r}")
-    if minimum is not None and value < minimum:
-        raise _Invalid(path, f"must be at least {minimum:g}, not {value!r}")
-    return float(value)
-
-
-def _strings(value: Any, path: Path_) -> tuple[str, ...]:
-    if isinstance(value, str):
-        return (value,)
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise _Invalid(path, f"must be a string or a list of strings, not {value!r}")
-    return tuple(value)
-
-
-def _unknown(table: dict[str, Any], known: tuple[str, ...], path: Path_) -> None:
-    for key in table:
-        if key not in known:
-            raise _Invalid((*path, key), f"unknown key; known: {', '.join(known)}")
-
-
-def _points(table: dict[str, Any], path: Path_) -> dict[str, float]:
-    return {str(k).lower(): _number(v, (*path, k)) for k, v in table.items()}
 
 
 @functools.cache
@@ -247,49 +225,51 @@ def _default_data() -> dict[str, Any]:
 
 
 def _build(data: dict[str, Any], source: str) -> Rules:
-    _unknown(data, (*OWN_SECTIONS, *OTHER_SECTIONS), ())
-    others = tuple(key for key in data if key in OTHER_SECTIONS)
+    unknown(data, (*OWN_SECTIONS, *OTHER_SECTIONS), ())
+    others = {key: table(data, key, ()) for key in data if key in OTHER_SECTIONS}
+    match = MatchRules.from_toml({"dedupe": data["dedupe"]}) if "dedupe" in data else MatchRules()
+    intake = IntakeRules.from_table(data["intake"]) if "intake" in data else IntakeRules()
     # A section the file leaves out is the embedded default's; a section written is used as is.
     data = {**_default_data(), **data}
-    scoring_data = _table(data, "scoring", ())
-    _unknown(scoring_data, ("half_life_days", "points"), ("scoring",))
-    points_data = _table(scoring_data, "points", ("scoring",))
-    _unknown(points_data, tuple(EVENT_KINDS), ("scoring", "points"))
+    scoring_data = table(data, "scoring", ())
+    unknown(scoring_data, ("half_life_days", "points"), ("scoring",))
+    points_data = table(scoring_data, "points", ("scoring",))
+    unknown(points_data, tuple(EVENT_KINDS), ("scoring", "points"))
     scoring = Scoring(
         points={
-            EVENT_KINDS[name]: _number(value, ("scoring", "points", name))
+            EVENT_KINDS[name]: number(value, ("scoring", "points", name))
             for name, value in points_data.items()
         },
-        half_life_days=_number(
+        half_life_days=number(
             scoring_data.get("half_life_days", 30), ("scoring", "half_life_days"), minimum=0.01
         ),
     )
-    grading = _build_grading(_table(data, "grading", ()))
-    mql_data = _table(data, "mql", ())
-    _unknown(mql_data, ("min_score", "min_grade", "enquiries_enter_queue"), ("mql",))
+    grading = _build_grading(table(data, "grading", ()))
+    mql_data = table(data, "mql", ())
+    unknown(mql_data, ("min_score", "min_grade", "enquiries_enter_queue"), ("mql",))
     min_grade = mql_data.get("min_grade", "D")
     if min_grade not in GRADES:
-        raise _Invalid(("mql", "min_grade"), f"must be one of {', '.join(GRADES)}")
+        raise Invalid(("mql", "min_grade"), f"must be one of {', '.join(GRADES)}")
     enquiries = mql_data.get("enquiries_enter_queue", False)
     if not isinstance(enquiries, bool):
-        raise _Invalid(("mql", "enquiries_enter_queue"), "must be true or false")
+        raise Invalid(("mql", "enquiries_enter_queue"), "must be true or false")
     mql = Qualification(
-        min_score=_number(mql_data.get("min_score", 0), ("mql", "min_score")),
+        min_score=number(mql_data.get("min_score", 0), ("mql", "min_score")),
         min_grade=min_grade,
         enquiries_enter_queue=enquiries,
     )
     territories = {
-        str(name): tuple(code.upper() for code in _strings(codes, ("territories", name)))
-        for name, codes in _table(data, "territories", ()).items()
+        str(name): tuple(code.upper() for code in strings(codes, ("territories", name)))
+        for name, codes in table(data, "territories", ()).items()
     }
-    assignment = _table(data, "assignment", ())
-    _unknown(
+    assignment = table(data, "assignment", ())
+    unknown(
         assignment,
         ("default_sla_minutes", "recheck_seconds", "manager", "rule"),
         ("assignment",),
     )
     default_sla = int(
-        _number(
+        number(
             assignment.get("default_sla_minutes", 60),
             ("assignment", "default_sla_minutes"),
             minimum=1,
@@ -297,17 +277,17 @@ def _build(data: dict[str, Any], source: str) -> Rules:
     )
     manager = assignment.get("manager")
     if manager is not None and not isinstance(manager, str):
-        raise _Invalid(("assignment", "manager"), "must be a rep's email")
+        raise Invalid(("assignment", "manager"), "must be a rep's email")
     raw_rules = assignment.get("rule", [])
     if not isinstance(raw_rules, list):
-        raise _Invalid(("assignment", "rule"), "must be an array of tables: [[assignment.rule]]")
+        raise Invalid(("assignment", "rule"), "must be an array of tables: [[assignment.rule]]")
     rules = tuple(
         _build_rule(raw, index, default_sla, territories) for index, raw in enumerate(raw_rules)
     )
     names = [rule.name for rule in rules]
     for index, name in enumerate(names):
         if name in names[:index]:
-            raise _Invalid(("assignment", "rule", index, "name"), f"rule {name!r} is named twice")
+            raise Invalid(("assignment", "rule", index, "name"), f"rule {name!r} is named twice")
     return Rules(
         scoring=scoring,
         grading=grading,
@@ -316,49 +296,49 @@ def _build(data: dict[str, Any], source: str) -> Rules:
         territories=territories,
         manager=manager.strip().lower() if manager else None,
         default_sla_minutes=default_sla,
-        recheck_seconds=_number(
+        recheck_seconds=number(
             assignment.get("recheck_seconds", 10), ("assignment", "recheck_seconds"), minimum=0
         ),
         source=source,
-        other_sections=others,
+        match=match,
+        intake=intake,
+        tables=others,
     )
 
 
 def _build_grading(data: dict[str, Any]) -> Grading:
-    path: Path_ = ("grading",)
-    _unknown(
-        data, ("thresholds", "company_size", "seniority", "email", "industry", "country"), path
-    )
-    thresholds_data = _table(data, "thresholds", path)
-    _unknown(thresholds_data, GRADES[:3], (*path, "thresholds"))
-    thresholds = _points(thresholds_data, (*path, "thresholds"))
+    path: KeyPath = ("grading",)
+    unknown(data, ("thresholds", "company_size", "seniority", "email", "industry", "country"), path)
+    thresholds_data = table(data, "thresholds", path)
+    unknown(thresholds_data, GRADES[:3], (*path, "thresholds"))
+    thresholds = points(thresholds_data, (*path, "thresholds"))
     thresholds = {k.upper(): v for k, v in thresholds.items()}
     ordered = [thresholds[g] for g in GRADES[:3] if g in thresholds]
     if ordered != sorted(ordered, reverse=True):
-        raise _Invalid((*path, "thresholds"), "A must need more points than B, and B than C")
+        raise Invalid((*path, "thresholds"), "A must need more points than B, and B than C")
     bands = []
-    for key, value in _table(data, "company_size", path).items():
+    for key, value in table(data, "company_size", path).items():
         if not str(key).isdigit():
-            raise _Invalid((*path, "company_size", key), 'keys are employee counts ("51")')
-        bands.append((int(key), _number(value, (*path, "company_size", key))))
-    seniority = _points(_table(data, "seniority", path), (*path, "seniority"))
+            raise Invalid((*path, "company_size", key), 'keys are employee counts ("51")')
+        bands.append((int(key), number(value, (*path, "company_size", key))))
+    seniority = points(table(data, "seniority", path), (*path, "seniority"))
     for level in seniority:
         if level not in SENIORITY_LEVELS:
-            raise _Invalid(
+            raise Invalid(
                 (*path, "seniority", level), f"unknown level; known: {', '.join(SENIORITY_LEVELS)}"
             )
-    email = _points(_table(data, "email", path), (*path, "email"))
-    _unknown(email, ("company", "freemail"), (*path, "email"))
+    email = points(table(data, "email", path), (*path, "email"))
+    unknown(email, ("company", "freemail"), (*path, "email"))
     country = {
         k.upper() if k != "*" else k: v
-        for k, v in _points(_table(data, "country", path), (*path, "country")).items()
+        for k, v in points(table(data, "country", path), (*path, "country")).items()
     }
     return Grading(
         thresholds=thresholds,
         company_size=tuple(sorted(bands)),
         seniority=seniority,
         email=email,
-        industry=_points(_table(data, "industry", path), (*path, "industry")),
+        industry=points(table(data, "industry", path), (*path, "industry")),
         country=country,
     )
 
@@ -366,10 +346,10 @@ def _build_grading(data: dict[str, Any]) -> Grading:
 def _build_rule(
     raw: Any, index: int, default_sla: int, territories: dict[str, tuple[str, ...]]
 ) -> AssignmentRule:
-    path: Path_ = ("assignment", "rule", index)
+    path: KeyPath = ("assignment", "rule", index)
     if not isinstance(raw, dict):
-        raise _Invalid(path, "must be a table")
-    _unknown(
+        raise Invalid(path, "must be a table")
+    unknown(
         raw,
         (
             "name",
@@ -386,54 +366,52 @@ def _build_rule(
     )
     name = raw.get("name")
     if not isinstance(name, str) or not name.strip():
-        raise _Invalid((*path, "name") if "name" in raw else path, "every rule needs a name")
+        raise Invalid((*path, "name") if "name" in raw else path, "every rule needs a name")
     when_data = raw.get("when", {})
     if not isinstance(when_data, dict):
-        raise _Invalid((*path, "when"), "must be a table of conditions")
+        raise Invalid((*path, "when"), "must be a table of conditions")
     when: dict[str, Any] = {}
     for key, value in when_data.items():
         kind = CONDITIONS.get(key)
         if kind is None:
-            raise _Invalid(
+            raise Invalid(
                 (*path, "when", key), f"unknown condition; known: {', '.join(CONDITIONS)}"
             )
         if kind == "int":
-            when[key] = int(_number(value, (*path, "when", key), minimum=0))
+            when[key] = int(number(value, (*path, "when", key), minimum=0))
             continue
-        values = _strings(value, (*path, "when", key))
+        values = strings(value, (*path, "when", key))
         if key == "grade" and any(v.upper() not in GRADES for v in values):
-            raise _Invalid((*path, "when", key), f"grades are {', '.join(GRADES)}")
+            raise Invalid((*path, "when", key), f"grades are {', '.join(GRADES)}")
         if key == "territory":
             missing = [v for v in values if v not in territories]
             if missing:
-                raise _Invalid(
-                    (*path, "when", key), f"no territory {missing[0]!r} in [territories]"
-                )
+                raise Invalid((*path, "when", key), f"no territory {missing[0]!r} in [territories]")
             when[key] = frozenset(values)
             continue
         when[key] = frozenset(v.strip().lower() for v in values)
     rep, pool = raw.get("rep"), raw.get("pool")
     if (rep is None) == (pool is None):
-        raise _Invalid(path, f"rule {name!r} needs a rep or a pool (one of them)")
+        raise Invalid(path, f"rule {name!r} needs a rep or a pool (one of them)")
     if rep is not None and not isinstance(rep, str):
-        raise _Invalid((*path, "rep"), "must be a rep's email")
+        raise Invalid((*path, "rep"), "must be a rep's email")
     pool_members: tuple[str, ...] = ()
     if pool is not None:
-        pool_members = _strings(pool, (*path, "pool"))
+        pool_members = strings(pool, (*path, "pool"))
         if pool_members == ("all",):
             pass
         elif not pool_members or not all("@" in member for member in pool_members):
-            raise _Invalid((*path, "pool"), 'must be "all" or a list of rep emails')
+            raise Invalid((*path, "pool"), 'must be "all" or a list of rep emails')
     strategy = raw.get("strategy", "round_robin")
     if strategy not in STRATEGIES:
-        raise _Invalid(
+        raise Invalid(
             (*path, "strategy"), f"unknown strategy {strategy!r}; known: {', '.join(STRATEGIES)}"
         )
     flags = {}
     for flag, default in (("match_language", True), ("match_territory", False)):
         value = raw.get(flag, default)
         if not isinstance(value, bool):
-            raise _Invalid((*path, flag), "must be true or false")
+            raise Invalid((*path, flag), "must be true or false")
         flags[flag] = value
     return AssignmentRule(
         name=name.strip(),
@@ -442,9 +420,9 @@ def _build_rule(
         pool=tuple(m.strip().lower() for m in pool_members),
         strategy=strategy,
         sla_minutes=int(
-            _number(raw.get("sla_minutes", default_sla), (*path, "sla_minutes"), minimum=1)
+            number(raw.get("sla_minutes", default_sla), (*path, "sla_minutes"), minimum=1)
         ),
-        skills=tuple(s.lower() for s in _strings(raw.get("skills", []), (*path, "skills"))),
+        skills=tuple(s.lower() for s in strings(raw.get("skills", []), (*path, "skills"))),
         **flags,
     )
 
@@ -490,33 +468,33 @@ def _key_of(line: str) -> str | None:
     return None
 
 
-def locate(text: str, path: Path_) -> int | None:
+def locate(text: str, path: KeyPath) -> int | None:
     """The line where `path` (("assignment", "rule", 2, "strategy")) is written, or that of its
     nearest written parent. tomllib keeps no positions and no well-kept TOML library exposes
     them (tomlkit round-trips text but has no line API), so this reads the headers and keys."""
-    seen: dict[Path_, int] = {}
+    seen: dict[KeyPath, int] = {}
     counters: dict[tuple[str, ...], int] = {}
-    table: Path_ = ()
+    current: KeyPath = ()
     depth = 0  # open brackets/braces of a multi-line value: its lines hold no keys of ours
-    for number, line in enumerate(text.splitlines(), start=1):
+    for line_number, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
         if depth == 0 and (header := _HEADER.match(line)):
             names = tuple(_split_key(header.group(2)))
             if header.group(1) == "[[":
                 counters[names] = counters.get(names, -1) + 1
-                table = (*names, counters[names])
+                current = (*names, counters[names])
             else:
-                table = names
-            seen.setdefault(table, number)
+                current = names
+            seen.setdefault(current, line_number)
             continue
         if depth == 0 and stripped and not stripped.startswith("#"):
             key = _key_of(stripped)
             if key is not None:
-                full = (*table, *_split_key(key))
-                seen.setdefault(full, number)
+                full = (*current, *_split_key(key))
+                seen.setdefault(full, line_number)
                 # Inline tables: `when = { country = ["DE"] }` → the keys inside, same line.
                 for inner in re.findall(r"[{,]\s*([\w\"'.-]+)\s*=", stripped):
-                    seen.setdefault((*full, *_split_key(inner)), number)
+                    seen.setdefault((*full, *_split_key(inner)), line_number)
         depth += _brackets(stripped)
         depth = max(depth, 0)
     for cut in range(len(path), 0, -1):
@@ -549,6 +527,8 @@ def _brackets(line: str) -> int:
 
 
 def load_file(path: str | Path) -> Rules:
+    """The rules of the file at `path`, or RulesError (it cannot be read, or says something
+    wrong): the one loader every reader of the rules file goes through."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -563,15 +543,28 @@ def default_rules() -> Rules:
     return parse_rules(DEFAULT_RULES, "embedded default")
 
 
+def load(path: str | Path | None) -> Rules:
+    """The rules of a one-off run (`leadbot dedupe scan`): the file's, the embedded default
+    when there is no file, RulesError when it is bad (a command has no last good rules)."""
+    if path is None or not Path(path).exists():
+        return default_rules()
+    return load_file(path)
+
+
 class RulesFile:
     """The rules in force: the file's last good version, re-read when its mtime changes.
 
     A bad edit is logged and reported (`error`) while the last good rules stay in force; with no
-    file at all the embedded default applies."""
+    file at all the embedded default applies. `announce` logs each load at INFO ("rules loaded
+    from …", which operators and tests watch for); the other reloaders of a process, and those
+    of its worker processes, load quietly so that the line appears once per change."""
 
-    def __init__(self, path: str | Path | None, check_every: float = 0.5) -> None:
+    def __init__(
+        self, path: str | Path | None, check_every: float = 0.5, *, announce: bool = True
+    ) -> None:
         self.path = Path(path) if path else None
         self.check_every = check_every
+        self.announce = announce
         self.error: RulesError | None = None
         self._lock = threading.Lock()
         self._rules = default_rules()
@@ -608,7 +601,12 @@ class RulesFile:
                 log.error("rules not changed: %s (the last good rules stay in force)", exc)
                 return False
             self._rules, self.error = rules, None
-            log.info("rules loaded from %s: %d assignment rules", self.path, len(rules.rules))
+            log.log(
+                logging.INFO if self.announce else logging.DEBUG,
+                "rules loaded from %s: %d assignment rules",
+                self.path,
+                len(rules.rules),
+            )
             return True
 
     def get(self) -> Rules:
@@ -621,8 +619,8 @@ def describe(rules: Rules) -> str:
     """What the rules say, in words (`leadbot rules check`)."""
     kinds = {kind: name for name, kind in EVENT_KINDS.items()}
     lines = [f"rules from {rules.source}", "scoring:"]
-    points = ", ".join(f"{kinds[k]} {v:g}" for k, v in rules.scoring.points.items())
-    lines.append(f"  points: {points or 'none'}; half-life {rules.scoring.half_life_days:g} days")
+    scored = ", ".join(f"{kinds[k]} {v:g}" for k, v in rules.scoring.points.items())
+    lines.append(f"  points: {scored or 'none'}; half-life {rules.scoring.half_life_days:g} days")
     g = rules.grading
     lines.append("grading:")
     lines.append(
@@ -630,14 +628,14 @@ def describe(rules: Rules) -> str:
     )
     if g.company_size:
         lines.append("  company size: " + ", ".join(f"≥{n} → {p:g}" for n, p in g.company_size))
-    for title, table in (
+    for title, values in (
         ("seniority", g.seniority),
         ("email", g.email),
         ("industry", g.industry),
         ("country", g.country),
     ):
-        if table:
-            lines.append(f"  {title}: " + ", ".join(f"{k} {v:g}" for k, v in table.items()))
+        if values:
+            lines.append(f"  {title}: " + ", ".join(f"{k} {v:g}" for k, v in values.items()))
     m = rules.mql
     lines.append(
         f"mql: score ≥ {m.min_score:g} and grade {m.min_grade} or better"
@@ -652,14 +650,30 @@ def describe(rules: Rules) -> str:
         f"assignment (first match wins; default SLA {rules.default_sla_minutes} min, "
         f"manager {rules.manager or 'reps with role manager'}):"
     )
-    for number, rule in enumerate(rules.rules, start=1):
-        lines.append(f"  {number}. {rule.name}: {describe_rule(rule)}")
+    for position, rule in enumerate(rules.rules, start=1):
+        lines.append(f"  {position}. {rule.name}: {describe_rule(rule)}")
     if not rules.rules:
         lines.append("  none: leads wait in the queue until assigned by hand")
+    lines += describe_match(rules.match)
     if rules.other_sections:
         tables = ", ".join(f"[{name}]" for name in rules.other_sections)
         lines.append(f"also in the file, read elsewhere: {tables}")
     return "\n".join(lines)
+
+
+def describe_match(match: MatchRules) -> list[str]:
+    """The [dedupe] table in words: thresholds, what a merge keeps, the weights."""
+    kept = (
+        "the newest values"
+        if match.survivorship == "newest"
+        else f"values by source: {', '.join(match.source_priority)}"
+    )
+    weights = ", ".join(f"{name} {weight:g}" for name, weight in match.weights.items() if weight)
+    return [
+        f"dedupe: merge at ≥ {match.auto_merge:g}, review at ≥ {match.review:g}; "
+        f"a merge keeps {kept}",
+        f"  weights: {weights or 'none'}",
+    ]
 
 
 def describe_rule(rule: AssignmentRule) -> str:
@@ -680,14 +694,3 @@ def describe_rule(rule: AssignmentRule) -> str:
     if rule.match_territory:
         extra.append("rep territory must match")
     return f"{when} {target} ({'; '.join(extra)})"
-
-
-def rules_from_settings() -> Rules:
-    """The rules a one-off command uses: LEADBOT_RULES when it is a good file, else the default
-    (`serve` keeps a RulesFile instead, which reloads on change)."""
-    from bot.config import load_settings
-
-    source = RulesFile(load_settings().rules)
-    if source.error is not None:
-        log.warning("%s; using the last good rules", source.error)
-    return source.get()

@@ -6,7 +6,6 @@ import csv
 import tomllib
 from collections import defaultdict
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
@@ -298,32 +297,6 @@ def test_thresholds_and_weights_from_toml() -> None:
     assert not any(r.startswith("title") for r in score(a, katherine(), rules).reasons)
 
 
-def test_the_dedupe_table_itself_is_accepted() -> None:
-    assert MatchRules.from_toml({"auto_merge": 0.9}).auto_merge == 0.9
-
-
-def test_a_rules_file_without_dedupe_gives_the_defaults() -> None:
-    rules = MatchRules.from_toml(tomllib.loads("[scoring]\nopen = 1\n"))
-    assert rules == MatchRules()
-
-
-@pytest.mark.parametrize(
-    "table",
-    [
-        {"dedupe": {"auto_merge": 0.5, "review": 0.8}},
-        {"dedupe": {"automerge": 0.9}},
-        {"dedupe": {"weights": {"fax": 1.0}}},
-        {"dedupe": {"weights": {"phone": -1.0}}},
-        {"dedupe": {"weights": {"phone": "high"}}},
-        {"dedupe": {"review": "low"}},
-        {"dedupe": "strict"},
-    ],
-)
-def test_bad_rules_are_refused(table: dict[str, dict[str, object]]) -> None:
-    with pytest.raises(ValueError):
-        MatchRules.from_toml(table)
-
-
 # --------------------------------------------------------------------------------------------
 # Blocking and the index
 # --------------------------------------------------------------------------------------------
@@ -459,12 +432,3 @@ def test_a_plus_tag_is_the_same_mailbox() -> None:
     assert "em:ann@acme-robotics.com" in blocking_keys(tagged)
     plain = replace(tagged, key=2, email="ann@acme-robotics.com")
     assert "email 1.00 (same address)" in score(tagged, plain).reasons
-
-
-def test_the_readme_dedupe_table_is_valid() -> None:
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    blocks = [block.split("```", 1)[0] for block in readme.split("```toml\n")[1:]]
-    [example] = [block for block in blocks if "[dedupe]" in block]
-    rules = MatchRules.from_toml(tomllib.loads(example))
-    assert (rules.auto_merge, rules.review, rules.survivorship) == (0.85, 0.70, "newest")
-    assert rules.weights["street"] == 4.0

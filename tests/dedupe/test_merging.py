@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from sqlmodel import select
 
@@ -13,6 +15,7 @@ import storage.timeline
 from bot.dedupe import merging
 from bot.dedupe.match import MatchRules
 from bot.leads.reply_address import reply_address_for
+from bot.rules.file import default_rules
 from storage.engine import Store
 from storage.models import (
     Campaign,
@@ -65,7 +68,8 @@ def test_merge_keeps_the_best_value_per_field_and_every_timeline_entry(store: St
 
 
 def test_source_priority_survivorship(store: Store) -> None:
-    rules = MatchRules(survivorship="source_priority", source_priority=("form", "email"))
+    match = MatchRules(survivorship="source_priority", source_priority=("form", "email"))
+    rules = replace(default_rules(), match=match)
     with store.transaction() as session:
         form = add_lead(session, "a@acme.io", first_name="Jane", title="CTO", source="form")
         mail_lead = add_lead(session, "b@acme.io", first_name="Janet", title="VP", source="email")

@@ -13,8 +13,9 @@ import storage.duplicates
 import storage.leads
 import storage.timeline
 from bot.dedupe import scan
-from bot.dedupe.match import MatchRules, pair_metrics
+from bot.dedupe.match import pair_metrics
 from bot.leads.reply_address import new_reply_token
+from bot.rules.file import default_rules
 from storage.engine import Store
 from storage.models import DuplicateFlag, Lead, LeadBlockKey, LeadMerge
 from tests.corpora import CORPORA
@@ -64,7 +65,7 @@ def test_scan_indexes_flags_writes_the_review_list_and_applies_on_the_corpus(
 ) -> None:
     truth = load_corpus(store)
     review = tmp_path / "review.csv"
-    report = scan.run(store, MatchRules(), review_file=review)
+    report = scan.run(store, default_rules(), review_file=review)
     assert report.leads == report.indexed == len(truth) == 3_337
     with store.reading() as session:
         assert storage.duplicates.indexed_lead_count(session) == len(truth)
@@ -78,7 +79,7 @@ def test_scan_indexes_flags_writes_the_review_list_and_applies_on_the_corpus(
     assert {row["decision"] for row in rows} == {"sure", "review"}
     assert all(row["reasons"] and row["lead"].startswith("L-") for row in rows)
 
-    applied = scan.run(store, MatchRules(), apply=True)
+    applied = scan.run(store, default_rules(), apply=True)
     assert applied.indexed == 0 and applied.flagged == 0  # a second scan adds nothing twice
     assert applied.merged == report.sure_pairs
     # Measured against the corpus truth, what the store now holds as one lead per person:
@@ -96,5 +97,5 @@ def test_scan_indexes_flags_writes_the_review_list_and_applies_on_the_corpus(
             select(LeadBlockKey).where(LeadBlockKey.lead_id == merged[0].id)
         ).all()
         assert keys_of_merged == []
-    again = scan.run(store, MatchRules(), apply=True)
+    again = scan.run(store, default_rules(), apply=True)
     assert (again.merged, again.clusters) == (0, [])

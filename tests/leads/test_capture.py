@@ -6,6 +6,8 @@ create-or-update, de-duplication, company link, timeline and outbox as an email 
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from sqlmodel import Session, select
 
@@ -16,10 +18,10 @@ import storage.leads
 import storage.outbox
 import storage.reps
 import storage.timeline
-from bot.dedupe.match import MatchRules
 from bot.leads import fields
 from bot.leads.capture import BadDraft, Draft, Evidence, NotHeld, Source, approve, capture, reject
-from bot.leads.intake import read_table
+from bot.rules.file import Rules, default_rules
+from bot.rules.intake import IntakeRules
 from storage.engine import Store
 from storage.models import Account, IntakeRecord, Rep
 from tests.factories import add_indexed_lead
@@ -27,12 +29,16 @@ from tests.factories import add_indexed_lead
 FORM = Source("form", "form:contact", "the form contact")
 
 
+def with_intake(intake: IntakeRules) -> Rules:
+    return dataclasses.replace(default_rules(), intake=intake)
+
+
 def post(title: str = "Contact us", **data: object) -> Evidence:
     return Evidence("form.post", title, {"fields": data})
 
 
 def take(session: Session, draft: Draft, source: Source = FORM, **options: object):  # type: ignore[no-untyped-def]
-    return capture(session, draft, source, post(), match_rules=MatchRules(), **options)  # type: ignore[arg-type]
+    return capture(session, draft, source, post(), rules=default_rules(), **options)  # type: ignore[arg-type]
 
 
 def test_a_form_draft_becomes_a_lead_with_its_channel_timeline_and_card(store: Store) -> None:
@@ -101,7 +107,7 @@ def test_a_sure_duplicate_is_merged_and_a_likely_one_flagged(store: Store) -> No
         flagged = take(session, Draft.of("jdoe@gmail.com", **likely))
         assert flagged.lead.id is not None
         flags = storage.duplicates.open_flags(session, flagged.lead.id)
-    rules = MatchRules()
+    rules = default_rules().match
     assert flagged.created and not flagged.merged
     assert [f.other_id for f in flags] == [original.id]
     assert rules.review <= flags[0].score < rules.auto_merge
@@ -168,7 +174,7 @@ def test_a_failing_capture_is_held_with_its_reasons_and_everything_to_replay_it(
 ) -> None:
     evidence = Evidence("email.enquiry", "Cheap leads", {"excerpt": "Buy now", "from": "bot@x"})
     with store.transaction() as session:
-        result = capture(session, JUNK, MAIL, evidence, match_rules=MatchRules())
+        result = capture(session, JUNK, MAIL, evidence, rules=default_rules())
         assert storage.leads.count(session) == 0 and storage.outbox.listing(session) == []
         [held] = storage.intake.held(session)
     assert result.held and result.lead is None and held.id == result.hold.id  # type: ignore[union-attr]
@@ -191,13 +197,13 @@ def test_a_capture_that_passes_is_recorded_for_the_flood_count_with_its_lead(sto
 
 
 def test_more_than_the_flood_limit_from_one_key_is_held_and_other_keys_pass(store: Store) -> None:
-    rules = read_table({"flood_limit": 3})
+    rules = IntakeRules.from_table({"flood_limit": 3})
 
     def send(n: int, key: str) -> bool:
         source = Source("form", f"form:{key}", f"the form {key}", f"form:{key}")
         with store.transaction() as session:
             return capture(session, Draft.of(f"p{n}@example{n}.io"), source, post(),
-                           match_rules=MatchRules(), intake_rules=rules).held  # fmt: skip
+                           rules=with_intake(rules)).held  # fmt: skip
 
     assert [send(n, "contact") for n in range(5)] == [False, False, False, True, True]
     assert send(9, "demo") is False  # another source key counts on its own
@@ -213,10 +219,10 @@ def test_more_than_the_flood_limit_from_one_key_is_held_and_other_keys_pass(stor
 def test_approving_replays_the_capture_and_the_timeline_says_who_and_why(store: Store) -> None:
     evidence = Evidence("email.enquiry", "Cheap leads", {"excerpt": "Buy now"})
     with store.transaction() as session:
-        hold = capture(session, JUNK, MAIL, evidence, match_rules=MatchRules()).hold
+        hold = capture(session, JUNK, MAIL, evidence, rules=default_rules()).hold
         assert hold is not None and hold.id is not None
     with store.transaction() as session:
-        result = approve(session, hold.id, "cli:ann", match_rules=MatchRules())
+        result = approve(session, hold.id, "cli:ann", rules=default_rules())
         lead = result.lead
         assert lead is not None and lead.id is not None
         entries = storage.timeline.for_lead(session, lead.id)
@@ -249,13 +255,13 @@ def test_a_hold_is_decided_once_and_rejecting_keeps_it(store: Store) -> None:
     assert (rejected.state, rejected.decided_by, rejected.note) == (
         "rejected", "cli:bob", "spam, obviously")  # fmt: skip
     with store.transaction() as session, pytest.raises(NotHeld, match="rejected already"):
-        approve(session, first.id, "cli:ann", match_rules=MatchRules())
+        approve(session, first.id, "cli:ann", rules=default_rules())
     with store.transaction() as session:
-        approve(session, second.id, "cli:ann", match_rules=MatchRules())
+        approve(session, second.id, "cli:ann", rules=default_rules())
     with store.transaction() as session, pytest.raises(NotHeld, match="approved already"):
         reject(session, second.id, "cli:bob")
     with store.transaction() as session, pytest.raises(NotHeld, match="no hold H-999"):
-        approve(session, 999, "cli:ann", match_rules=MatchRules())
+        approve(session, 999, "cli:ann", rules=default_rules())
     with store.transaction() as session:
         assert storage.leads.count(session) == 1
         assert storage.intake.held(session) == []
@@ -266,6 +272,6 @@ def test_a_hold_that_cannot_become_a_lead_stays_held(store: Store) -> None:
         hold = take(session, Draft.of("", first_name="Ann")).hold
         assert hold is not None and hold.id is not None
     with store.transaction() as session, pytest.raises(BadDraft, match="no sender address"):
-        approve(session, hold.id, "cli:ann", match_rules=MatchRules())
+        approve(session, hold.id, "cli:ann", rules=default_rules())
     with store.transaction() as session:
         assert [h.id for h in storage.intake.held(session)] == [hold.id]

@@ -7,18 +7,9 @@ from pathlib import Path
 import pytest
 
 from bot.leads import fields
-from bot.leads.intake import (
-    DEFAULT,
-    IntakeRules,
-    IntakeRulesFile,
-    address_key,
-    check,
-    disposable_domain,
-    parse,
-    parse_ref,
-    read_table,
-)
-from bot.rules.file import RulesError, parse_rules
+from bot.leads.intake import DEFAULT, address_key, check, disposable_domain, limit_of, parse_ref
+from bot.rules.file import RulesError, RulesFile, parse_rules
+from bot.rules.intake import IntakeRules
 
 
 def checks(address: str, rules: IntakeRules = DEFAULT, recent: int = 0, **values: str) -> list[str]:
@@ -38,7 +29,7 @@ def test_the_defaults_pass_todays_mail_and_hold_only_clear_junk() -> None:
 
 
 def test_every_reason_is_given_with_what_was_seen() -> None:
-    rules = read_table({"role_addresses": True, "flood_limit": 3})
+    rules = IntakeRules.from_table({"role_addresses": True, "flood_limit": 3})
     reasons = check("sales@mailinator.com", {"phone": "1" * 65}, rules, 3, "mailinator.com")
     assert [str(r) for r in reasons] == [
         "disposable: mailinator.com is a disposable-mail domain",
@@ -50,28 +41,29 @@ def test_every_reason_is_given_with_what_was_seen() -> None:
 
 
 def test_the_field_limits_come_from_the_declarations_and_can_be_overridden() -> None:
-    assert DEFAULT.max_chars == {f.name: f.max_chars for f in (fields.EMAIL, *fields.PERSON_FIELDS)}
-    rules = read_table({"max_chars": {"company": 10, "email": 20}})
-    assert rules.max_chars["company"] == 10 and rules.max_chars["title"] == 200
+    declared = {f.name: f.max_chars for f in (fields.EMAIL, *fields.PERSON_FIELDS)}
+    assert {name: limit_of(DEFAULT, name) for name in declared} == declared
+    rules = IntakeRules.from_table({"max_chars": {"company": 10, "email": 20}})
+    assert limit_of(rules, "company") == 10 and limit_of(rules, "title") == 200
     assert checks("ann@acme.io", rules, company="Acme Robotics") == ["length"]
     assert checks("a.very.long.name@acme.io", rules) == ["length"]
 
 
 def test_a_flood_is_more_than_the_limit_within_the_window_and_0_turns_it_off() -> None:
-    rules = read_table({"flood_limit": 5, "flood_window_minutes": 2})
+    rules = IntakeRules.from_table({"flood_limit": 5, "flood_window_minutes": 2})
     assert rules.flood_window.total_seconds() == 120
     assert checks("ann@acme.io", rules, recent=4) == []  # the fifth
     assert checks("ann@acme.io", rules, recent=5) == ["flood"]  # the sixth
-    assert checks("ann@acme.io", read_table({"flood_limit": 0}), recent=10_000) == []
+    assert checks("ann@acme.io", IntakeRules.from_table({"flood_limit": 0}), recent=10_000) == []
     assert DEFAULT.flood_limit == 30 and DEFAULT.flood_window_minutes == 10
 
 
 def test_domains_can_be_added_to_the_list_or_let_through() -> None:
-    rules = read_table({"disposable_domains": ["Junk.Example"],
+    rules = IntakeRules.from_table({"disposable_domains": ["Junk.Example"],
                         "allowed_domains": ["@mailinator.com"]})  # fmt: skip
     assert disposable_domain("mail.junk.example", rules) == "junk.example"
     assert disposable_domain("mailinator.com", rules) is None
-    assert checks("bot@mailinator.com", read_table({"disposable": False})) == []
+    assert checks("bot@mailinator.com", IntakeRules.from_table({"disposable": False})) == []
 
 
 def test_the_flood_key_of_an_address_is_its_domain_or_at_free_mail_the_address() -> None:
@@ -102,11 +94,10 @@ company = 80
 
 
 def test_the_intake_table_is_read_from_the_rules_file_which_lets_it_through() -> None:
-    rules = parse(RULES, "rules.toml")
-    assert (rules.role_addresses, rules.flood_limit, rules.max_chars["company"]) == (True, 3, 80)
+    rules = parse_rules(RULES, "rules.toml").intake
+    assert (rules.role_addresses, rules.flood_limit, limit_of(rules, "company")) == (True, 3, 80)
     assert rules.disposable  # a key left out keeps its default
-    assert parse("[scoring]\nhalf_life_days = 3\n") == DEFAULT
-    assert "intake" in parse_rules(RULES, "rules.toml").other_sections
+    assert parse_rules("[scoring]\nhalf_life_days = 3\n").intake == DEFAULT
 
 
 @pytest.mark.parametrize(
@@ -124,7 +115,7 @@ def test_the_intake_table_is_read_from_the_rules_file_which_lets_it_through() ->
 )
 def test_a_bad_intake_table_is_refused_with_its_line(text: str, line: int, reason: str) -> None:
     with pytest.raises(RulesError) as refused:
-        parse(text, "rules.toml")
+        parse_rules(text, "rules.toml")
     assert refused.value.line == line
     assert reason in refused.value.reason
     assert str(refused.value).startswith(f"rules.toml:{line}: ")
@@ -134,13 +125,13 @@ def test_the_rules_file_is_re_read_when_it_changes_and_a_bad_edit_keeps_the_last
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "rules.toml"
-    source = IntakeRulesFile(path)
-    assert source() == DEFAULT  # no file yet
+    source = RulesFile(path, check_every=0)
+    assert source.get().intake == DEFAULT  # no file yet
     path.write_text("[intake]\nflood_limit = 3\n")
-    assert source().flood_limit == 3
+    assert source.get().intake.flood_limit == 3
     path.write_text("[intake]\nflood_limit = 'many'\n# longer, so the size changes too\n")
-    assert source().flood_limit == 3 and source.error is not None
+    assert source.get().intake.flood_limit == 3 and source.error is not None
     assert source.error.line == 2
     path.write_text("[intake]\nflood_limit = 7\n")
-    assert source().flood_limit == 7 and source.error is None
-    assert IntakeRulesFile(None)() == DEFAULT
+    assert source.get().intake.flood_limit == 7 and source.error is None
+    assert RulesFile(None).get().intake == DEFAULT

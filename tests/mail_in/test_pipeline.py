@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -269,14 +270,15 @@ def test_a_reps_mail_with_no_thread_touches_the_leads_it_is_to(store: Store) -> 
 def test_a_held_enquiry_is_done_and_classified_held_and_approving_threads_replies(
     store: Store,
 ) -> None:
-    from bot.dedupe.match import MatchRules
     from bot.leads.capture import approve
-    from bot.leads.intake import read_table
+    from bot.rules.intake import IntakeRules
 
-    rules = read_table({"role_addresses": True})
+    rules = dataclasses.replace(
+        default_rules(), intake=IntakeRules.from_table({"role_addresses": True})
+    )
     first = mail(sender="Sales Desk <sales@northwind.test>", Message_ID="<first@northwind.test>")
     row = accept_raw(store, first, channel="smtp", mail_from="x@y.test", rcpt_tos=[REPLY_BASE])
-    InboundMailHandler(store, REPLY_BASE, intake_rules=lambda: rules).drain()
+    InboundMailHandler(store, REPLY_BASE, rules=lambda: rules).drain()
     assert row.id is not None
     held = message_row(store, row.id)
     assert (held.state, held.classification, held.lead_id) == ("done", "held", None)
@@ -286,7 +288,7 @@ def test_a_held_enquiry_is_done_and_classified_held_and_approving_threads_replie
         [hold] = storage.intake.held(session)
         assert (hold.source_key, hold.inbound_message_id) == ("northwind.test", row.id)
         assert hold.id is not None
-        lead = approve(session, hold.id, "cli:ann", match_rules=MatchRules()).lead
+        lead = approve(session, hold.id, "cli:ann", rules=default_rules()).lead
         assert lead is not None and lead.id is not None
     approved = message_row(store, row.id)
     assert (approved.classification, approved.lead_id) == ("enquiry", lead.id)

@@ -8,11 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from bot.rules.dedupe import MatchRules
 from bot.rules.file import (
     RulesError,
     RulesFile,
     default_rules,
     describe,
+    load,
+    load_file,
     locate,
     parse_rules,
 )
@@ -201,8 +204,119 @@ def test_the_readme_example_is_a_valid_rules_file() -> None:
 
 
 def test_tables_other_parts_of_leadbot_read_are_left_to_them() -> None:
-    rules = parse_rules(GOOD + "\n[dedupe]\nmerge_threshold = 0.9\n", "rules.toml")
-    assert rules.other_sections == ("dedupe",)
-    assert "also in the file, read elsewhere: [dedupe]" in describe(rules)
+    rules = parse_rules(GOOD + "\n[retention]\nleads_days = 730\n", "rules.toml")
+    assert rules.other_sections == ("retention",)
+    assert rules.tables == {"retention": {"leads_days": 730}}
+    assert "also in the file, read elsewhere: [retention]" in describe(rules)
     error = error_of(GOOD + "\n[scorring]\nx = 1\n")
     assert (error.line, error.reason.split(";")[0]) == (38, "scorring: unknown key")
+
+
+def test_a_table_left_to_its_reader_must_still_be_a_table() -> None:
+    error = error_of("retention = 730\n" + GOOD)
+    assert (error.line, error.reason) == (1, "retention: must be a table")
+    error = error_of("dedupe = 'strict'\n" + GOOD)
+    assert (error.line, error.reason) == (1, "dedupe: [dedupe] must be a table")
+
+
+def test_the_dedupe_table_is_read_by_the_same_loader() -> None:
+    rules = parse_rules(
+        GOOD + "\n[dedupe]\nauto_merge = 0.9\nreview = 0.6\n\n[dedupe.weights]\nphone = 2.5\n",
+        "rules.toml",
+    )
+    assert (rules.match.auto_merge, rules.match.review) == (0.9, 0.6)
+    assert rules.match.weights["phone"] == 2.5
+    assert rules.match.weights["name"] == MatchRules().weights["name"]
+    assert rules.other_sections == ()
+    shown = describe(rules)
+    assert "dedupe: merge at ≥ 0.9, review at ≥ 0.6; a merge keeps the newest values" in shown
+    assert "  weights: name 4, company 2, email 3, domain 1, phone 2.5, title 0.5," in shown
+    by_source = parse_rules("[dedupe]\nsurvivorship = 'source_priority'\n", "rules.toml")
+    assert "a merge keeps values by source: manual, form, api, email, csv" in describe(by_source)
+    # No [dedupe] table: the matcher's defaults, in the file's rules and in the embedded ones.
+    assert parse_rules(GOOD, "rules.toml").match == MatchRules() == default_rules().match
+
+
+@pytest.mark.parametrize(
+    ("table", "line", "reason"),
+    [
+        ("[dedupe]\nmerge_threshold = 0.9\n", 39, "dedupe.merge_threshold: unknown key"),
+        ("[dedupe]\nauto_merge = 0.9\nreview = 'low'\n", 40,
+         "dedupe.review: must be a number, not 'low'"),
+        ("[dedupe]\nauto_merge = 0.5\nreview = 0.8\n", 38,
+         "dedupe: dedupe thresholds need 0 <= review <= auto_merge <= 1"),
+        ("[dedupe]\nauto_merge = 1.5\n", 39, "dedupe.auto_merge: dedupe thresholds need"),
+        ("[dedupe]\nsurvivorship = 'oldest'\n", 39, "dedupe.survivorship: survivorship must be"),
+        ("[dedupe]\nmax_candidates = 0\n", 39, "dedupe.max_candidates: max_block_size and"),
+        ("[dedupe]\nsource_priority = 'form'\n", 39,
+         "dedupe.source_priority: must be a list of sources"),
+        ("[dedupe.weights]\nname = 4\nfax = 1\n", 40, "dedupe.weights.fax: unknown dedupe weight"),
+        ("[dedupe.weights]\nphone = -1\n", 39, "dedupe.weights.phone: dedupe weights must not"),
+        ("[dedupe]\nweights = 3\n", 39, "dedupe.weights: [dedupe.weights] must be a table"),
+    ],
+)  # fmt: skip
+def test_a_bad_dedupe_table_names_its_line_and_reason(table: str, line: int, reason: str) -> None:
+    error = error_of(GOOD + "\n" + table)
+    assert error.line == line, str(error)
+    assert error.reason.startswith(reason), error.reason
+    assert str(error).startswith(f"rules.toml:{line}: ")
+
+
+def test_one_reloader_carries_the_dedupe_table_and_keeps_its_last_good_version(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "rules.toml"
+    write(path, GOOD + "\n[dedupe]\nauto_merge = 0.99\n", 1_000_000)
+    source = RulesFile(path, check_every=0)
+    assert source.get().match.auto_merge == 0.99
+
+    write(path, GOOD + "\n[dedupe]\nauto_merge = 0.9\n", 1_000_010)
+    assert source.get().match.auto_merge == 0.9  # no restart
+
+    with caplog.at_level(logging.ERROR, logger="bot.rules.file"):
+        write(path, GOOD + "\n[dedupe]\nauto_merge = 'high'\n", 1_000_020)
+        rules = source.get()
+    assert rules.match.auto_merge == 0.9 and rules.rules[0].name == "dach enterprise"
+    assert source.error is not None and source.error.line == 39
+    assert "rules.toml:39: dedupe.auto_merge: must be a number" in caplog.text
+    assert "the last good rules stay in force" in caplog.text
+
+    path.unlink()  # a file that goes away keeps the last good rules too
+    assert source.get().match.auto_merge == 0.9
+
+
+def test_a_quiet_reloader_reports_loads_only_at_debug(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "rules.toml"
+    write(path, GOOD, 1_000_000)
+    with caplog.at_level(logging.INFO, logger="bot.rules.file"):
+        RulesFile(path, announce=False)
+        assert "rules loaded from" not in caplog.text
+        RulesFile(path)
+        assert caplog.text.count("rules loaded from") == 1
+    with caplog.at_level(logging.ERROR, logger="bot.rules.file"):
+        write(path, "[mql]\nmin_grade = 'Z'\n", 1_000_010)
+        assert RulesFile(path, announce=False).error is not None
+        assert "the last good rules stay in force" in caplog.text  # errors are never quiet
+
+
+def test_a_one_off_run_loads_the_file_or_the_default_and_refuses_a_bad_one(
+    tmp_path: Path,
+) -> None:
+    assert load(tmp_path / "nothing.toml") is default_rules()
+    assert load(None) is default_rules()
+    path = tmp_path / "rules.toml"
+    path.write_text("[dedupe]\nreview = 0.5\n")
+    assert load(path).match.review == 0.5 and load(path).source == str(path)
+    path.write_text("[dedupe]\nreview = 5\n")
+    with pytest.raises(RulesError) as caught:
+        load(path)
+    assert str(caught.value).startswith(f"{path}:2: dedupe.review: dedupe thresholds need")
+
+
+def test_a_file_that_cannot_be_read_says_so(tmp_path: Path) -> None:
+    with pytest.raises(RulesError) as caught:
+        load_file(tmp_path / "nothing.toml")
+    assert caught.value.line is None
+    assert str(caught.value).startswith(f"{tmp_path / 'nothing.toml'}: cannot read: ")

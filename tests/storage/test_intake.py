@@ -14,8 +14,8 @@ from sqlalchemy import func, select, text
 
 import storage.inbox
 import storage.intake
-from bot.dedupe.match import MatchRules
 from bot.leads.capture import Draft, Evidence, Source, capture
+from bot.rules.file import default_rules
 from storage.engine import Store
 from storage.migrate import upgrade
 from storage.models import InboundMessage, IntakeRecord, Lead, TimelineEntry, utcnow
@@ -119,7 +119,7 @@ approved, refused = [], []
 for hold_id in ids:
     try:
         with store.transaction() as session:
-            approve(session, hold_id, f"cli:{name}", match_rules=MatchRules())
+            approve(session, hold_id, f"cli:{name}", rules=default_rules())
             time.sleep(0.05)  # hold the row while the other process tries the same hold
         approved.append(hold_id)
     except NotHeld:
@@ -137,7 +137,7 @@ def test_two_processes_approving_the_same_holds_make_one_lead_each(
     with store.transaction() as session:
         ids = [
             capture(session, Draft.of(f"buyer{n}@mailinator.com", first_name=f"B{n}"), source,
-                    Evidence("email.enquiry", f"Enquiry {n}"), match_rules=MatchRules()).hold.id  # type: ignore[union-attr]
+                    Evidence("email.enquiry", f"Enquiry {n}"), rules=default_rules()).hold.id  # type: ignore[union-attr]
             for n in range(HOLDS)
         ]  # fmt: skip
     go = tmp_path / "go"

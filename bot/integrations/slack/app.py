@@ -26,7 +26,7 @@ from bot.config import Settings
 from bot.integrations.slack.listeners import buttons, home, modals, slash_command
 from bot.integrations.slack.service import SlackService
 from bot.public_links import PublicLinks
-from bot.rules.dedupe_rules import MatchRulesFile
+from bot.rules.file import RulesFile
 from storage.engine import Store
 
 # (body, headers, mode): what the worker needs to dispatch the request again, lazy-only. The body
@@ -51,7 +51,7 @@ def build_slack_app(settings: Settings, store: Store) -> AsyncApp:
     service = SlackService(
         store,
         PublicLinks(settings.public_url, settings.signing_key()),
-        match_rules=MatchRulesFile(settings.rules),
+        rules=RulesFile(settings.rules, announce=False).get,
     )
     for module in LISTENER_MODULES:
         module.register(app, service)

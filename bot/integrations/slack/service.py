@@ -17,11 +17,11 @@ from sqlmodel import Session
 import storage.leads
 import storage.reps
 import storage.timeline
-from bot.dedupe.match import MatchRules
 from bot.leads import actions, commands, conversion
 from bot.leads.lifecycle import IllegalTransition
 from bot.leads.permissions import Actor, NotAllowed, authorize
 from bot.public_links import PublicLinks
+from bot.rules.file import Rules, default_rules
 from storage.engine import Store
 from storage.models import Lead, Rep, TimelineEntry
 
@@ -56,12 +56,13 @@ class SlackService:
         self,
         store: Store,
         links: PublicLinks,
-        match_rules: Callable[[], MatchRules] = MatchRules,
+        rules: Callable[[], Rules] = default_rules,
     ) -> None:
         self.store = store
         self.links = links
-        # The rules file's [dedupe] table (re-read when it changes): what a merge keeps.
-        self.match_rules = match_rules
+        # The rules in force (re-read when the file changes): what `why` explains, what a merge
+        # keeps.
+        self.rules = rules
 
     async def in_thread(self, work: Callable[[Session], T]) -> T:
         def run() -> T:
@@ -102,7 +103,7 @@ class SlackService:
         actor = Actor.for_rep(rep)
         return await self.in_thread(
             lambda s: commands.execute(
-                s, command, actor, interactive=interactive, match_rules=self.match_rules()
+                s, command, actor, interactive=interactive, rules=self.rules()
             )
         )
 
