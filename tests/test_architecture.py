@@ -22,14 +22,6 @@ REPO = Path(__file__).resolve().parents[1]
 PYPROJECT = REPO / "pyproject.toml"
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
-# h-app removes this (as in pyproject.toml's ignore_imports): the worker processes' entry points
-# import what starts them.
-CYCLES_H_APP_REMOVES = {
-    ("bot.mail_in.worker", "bot.app.serve"),
-    ("bot.integrations.slack.worker", "bot.integrations.slack.app"),
-}
-
-
 def importlinter_config() -> dict[str, Any]:
     return tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))["tool"]["importlinter"]
 
@@ -197,17 +189,8 @@ def test_no_modules_import_each_other_in_a_cycle() -> None:
         exclude_type_checking_imports=config["exclude_type_checking_imports"],
         cache_dir=None,
     )
-    ignored = {
-        tuple(rule.split(" -> "))
-        for c in config["contracts"]
-        for rule in c.get("ignore_imports", ())
-    }
-    assert ignored >= CYCLES_H_APP_REMOVES, "keep these in step with pyproject.toml"
-    for importer, imported in sorted(CYCLES_H_APP_REMOVES):
-        assert graph.direct_import_exists(importer=importer, imported=imported), (
-            f"{importer} -> {imported} is gone: drop it here and in pyproject.toml"
-        )
-    assert imports_in_cycles(graph, CYCLES_H_APP_REMOVES) == []
+    # No exemption: the worker processes' entry points no longer import what starts them.
+    assert imports_in_cycles(graph, set()) == []
 
 
 def test_a_cycle_of_modules_across_packages_is_found(

@@ -49,8 +49,7 @@ import phonenumbers
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA, JaroWinkler
 
-from bot.leads.freemail import is_freemail, is_role_address, registrable_domain
-from bot.mail_in.extract.names import company_from_domain
+from bot.leads.freemail import company_from_domain, is_freemail, is_role_address, registrable_domain
 from bot.rules.dedupe import MAX_BLOCK_SIZE, MatchRules
 
 Key = int | str

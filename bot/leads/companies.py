@@ -20,9 +20,8 @@ import storage.accounts
 import storage.reps
 import storage.timeline
 from bot.dedupe.match import normalize_company
-from bot.leads.freemail import is_freemail, registrable_domain
+from bot.leads.freemail import company_from_domain, is_freemail, registrable_domain
 from bot.leads.refs import lead_label
-from bot.mail_in.extract.names import company_from_domain
 from storage.models import Account, Contact, Lead, Opportunity
 
 # How close two company name keys must be (rapidfuzz ratio, 0-100) to be one company.

@@ -110,3 +110,22 @@ def is_role_address(local_part: str) -> bool:
     return any(word in _ROLE_WORDS for word in words) and all(
         word in _ROLE_WORDS or word in _ROLE_QUALIFIERS for word in words
     )
+
+
+def company_from_domain(domain: str) -> str:
+    """Company name from a domain: "acme-robotics.co.uk" -> "Acme Robotics"; "" for free-mail."""
+    host = domain.strip().lower().rpartition("@")[2].strip(".")
+    if not host or is_freemail(host):
+        return ""
+    label = registrable_domain(host).split(".", 1)[0]
+    if label.startswith("xn--"):
+        try:
+            label = label.encode("ascii").decode("idna")
+        except UnicodeError:
+            return ""
+    words = [word for word in re.split(r"[-_]+", label) if word]
+    if not words or all(word.isdigit() for word in words):
+        return ""
+    if len(words) == 1 and len(words[0]) <= 3:
+        return words[0].upper()
+    return " ".join(word[:1].upper() + word[1:] for word in words)

@@ -107,7 +107,7 @@ HOLDS = 12
 APPROVER = """
 import json, sys, time
 from pathlib import Path
-from bot.dedupe.match import MatchRules
+from bot.rules.file import default_rules
 from bot.leads.capture import NotHeld, approve
 from storage.engine import Store
 

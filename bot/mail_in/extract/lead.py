@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.leads.freemail import is_freemail, is_role_address, registrable_domain
-from bot.mail_in.extract.names import (
+from bot.leads.freemail import (
     company_from_domain,
-    person_from_display,
-    person_from_local_part,
+    is_freemail,
+    is_role_address,
+    registrable_domain,
 )
+from bot.mail_in.extract.names import person_from_display, person_from_local_part
 from bot.mail_in.extract.phones import find_phone, phone_region
 from bot.mail_in.extract.quotes import new_text_lines
 from bot.mail_in.extract.signature import read_signature, split_signature

@@ -2,17 +2,17 @@
 
 `looks_like_name` is the one test of "is this a person's name" that the signature finder and
 reader share; `split_person_name` turns "Doe, Jane", "DOE Jane" or "Dr. Jane van Doe" into
-(first, last); `company_from_domain` names a company after its domain when nothing better is
-written. The job-title and legal-suffix patterns live here because what a name is not (a title,
-a company) is part of telling a name apart, and the signature reader uses the same patterns to
-find the title and the company.
+(first, last); a company named after its domain when nothing better is written comes from
+`bot.leads.freemail.company_from_domain`. The job-title and legal-suffix patterns live here
+because what a name is not (a title, a company) is part of telling a name apart, and the
+signature reader uses the same patterns to find the title and the company.
 """
 
 from __future__ import annotations
 
 import re
 
-from bot.leads.freemail import is_freemail, is_role_address, registrable_domain
+from bot.leads.freemail import is_role_address
 
 TITLE = re.compile(
     r"\b(?:CEO|CTO|CFO|COO|CMO|CIO|CRO|CPO|CSO|CISO|CDO|VP|SVP|EVP|AVP|GM|MD)\b"
@@ -202,22 +202,3 @@ def _proper_case(text: str) -> str:
         ),
         text.lower(),
     )
-
-
-def company_from_domain(domain: str) -> str:
-    """Company name from a domain: "acme-robotics.co.uk" -> "Acme Robotics"; "" for free-mail."""
-    host = domain.strip().lower().rpartition("@")[2].strip(".")
-    if not host or is_freemail(host):
-        return ""
-    label = registrable_domain(host).split(".", 1)[0]
-    if label.startswith("xn--"):
-        try:
-            label = label.encode("ascii").decode("idna")
-        except UnicodeError:
-            return ""
-    words = [word for word in re.split(r"[-_]+", label) if word]
-    if not words or all(word.isdigit() for word in words):
-        return ""
-    if len(words) == 1 and len(words[0]) <= 3:
-        return words[0].upper()
-    return " ".join(word[:1].upper() + word[1:] for word in words)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from bot.leads.freemail import company_from_domain
 from bot.mail_in.extract.lead import extract_lead
-from bot.mail_in.extract.names import company_from_domain
 from tests.mail_in.extract.helpers import (
     mail,
 )
