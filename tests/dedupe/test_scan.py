@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import json
 import subprocess
-import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from bot.leads.reply_address import new_reply_token
 from storage.engine import Store
 from storage.models import DuplicateFlag, Lead, LeadBlockKey, LeadMerge
 from tests.corpora import CORPORA
+from tests.services.cli import run_cli
 
 CORPUS = CORPORA / "dedupe" / "csv_example_input_with_true_ids.csv"
 COLUMNS = {"Site name": "company", "Address": "street", "Zip": "postal_code", "Phone": "phone",
@@ -34,17 +34,17 @@ def load_corpus(store: Store) -> dict[int, str]:
     truth: dict[int, str] = {}
     with CORPUS.open(newline="", encoding="utf-8", errors="replace") as handle:
         rows = list(csv.DictReader(handle))
+    leads = []
+    for row in rows:
+        values = {field: (row[column] or "").strip() for column, field in COLUMNS.items()}
+        leads.append(
+            Lead(email=values.pop("email").lower(), source="csv", reply_token=new_reply_token(),
+                 **values)
+        )  # fmt: skip
     with store.transaction() as session:
-        for row in rows:
-            values = {field: (row[column] or "").strip() for column, field in COLUMNS.items()}
-            lead = Lead(
-                email=values.pop("email").lower(),
-                source="csv",
-                reply_token=new_reply_token(),
-                **values,
-            )
-            session.add(lead)
-            session.flush()
+        session.add_all(leads)
+        session.flush()  # one batch of INSERTs, ids in row order, rather than one per row
+        for row, lead in zip(rows, leads, strict=True):
             assert lead.id is not None
             storage.timeline.append(session, lead.id, actor="csv", kind="created", summary="row")
             truth[lead.id] = row["True Id"]
@@ -114,8 +114,9 @@ def test_the_cli_scan_prints_json_and_keeps_apart_what_a_person_separated(
     env = {"LEADBOT_DATABASE_URL": database_url, "PYTHONPATH": str(REPO), "PATH": "/usr/bin"}
 
     def leadbot(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "bot.cli", *args], cwd=tmp_path, env=env,
-                              capture_output=True, text=True, timeout=120, check=True)  # fmt: skip
+        result = run_cli(list(args), tmp_path, env, timeout=120)
+        result.check_returncode()
+        return result
 
     leadbot("lead", "notdup", "L-3", "L-1")
     leadbot("lead", "notdup", "L-3", "L-2")
