@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,29 @@ from storage.migrate import upgrade
 from tests.services.postgres import create_database, postgres_server
 
 _db_counter = itertools.count()
+# Each pytest-xdist worker (gw0, gw1, …) starts its own PostgreSQL; with a shared one
+# (LEADBOT_TEST_POSTGRES_URL) its databases must still not be another worker's.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+# Under pytest-xdist these run first, longest first (pytest --durations), so that no worker
+# is left running one of them alone at the end; every other test keeps its place after them.
+LONGEST_FIRST = (
+    "tests/dedupe/test_scan.py",
+    "tests/e2e/",
+    "tests/mail_in/test_imap.py",
+    "tests/mail_in/test_corpus_pipeline.py",
+    "tests/storage/test_assignment_concurrency.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return  # one process runs everything anyway: keep the order of the files
+
+    def rank(item: pytest.Item) -> int:
+        starts = [i for i, prefix in enumerate(LONGEST_FIRST) if item.nodeid.startswith(prefix)]
+        return starts[0] if starts else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: the order within each group stays
 
 
 @pytest.fixture(scope="session")
@@ -33,7 +57,7 @@ def postgres_admin_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def postgres_template(postgres_admin_url: str) -> str:
     """A migrated database that each test's database is created from."""
-    name = "leadbot_template"
+    name = f"leadbot_template_{_WORKER}"
     upgrade(create_database(postgres_admin_url, name))
     return name
 
@@ -48,7 +72,9 @@ def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
 @pytest.fixture
 def postgres_url(postgres_admin_url: str, postgres_template: str) -> str:
     return create_database(
-        postgres_admin_url, f"leadbot_test_{next(_db_counter)}", template=postgres_template
+        postgres_admin_url,
+        f"leadbot_test_{_WORKER}_{next(_db_counter)}",
+        template=postgres_template,
     )
 
 

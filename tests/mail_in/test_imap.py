@@ -11,8 +11,6 @@ import email
 import logging
 import signal
 import ssl
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from email.message import EmailMessage
@@ -33,6 +31,7 @@ from storage.engine import Store
 from storage.models import ImapCursor, InboundMessage
 from tests.corpora import CORPORA
 from tests.services.bot import bot_env, children_of, wait_gone
+from tests.services.cli import start_cli
 from tests.services.dovecot import DovecotServer
 from tests.services.ports import free_port
 
@@ -410,13 +409,7 @@ def test_serve_killed_mid_poll_then_restarted_stores_every_message_once(
     )
     log_path = tmp_path / "serve.log"
     with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "serve"],
-            cwd=tmp_path,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        process = start_cli(["serve"], tmp_path, env, log)
     try:
         deadline = time.monotonic() + 60
         while len(inbound_rows(store)) < 10:

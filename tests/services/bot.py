@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from tests.services.cli import ForkedProcess, run_cli, start_cli
 from tests.services.ports import free_port, wait_for_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -27,7 +27,7 @@ class RunningBot:
     env: dict[str, str]
     smtp_port: int
     http_port: int
-    process: subprocess.Popen[bytes] | None = None
+    process: subprocess.Popen[bytes] | ForkedProcess | None = None
     log_path: Path = field(default_factory=Path)
 
     @property
@@ -35,14 +35,7 @@ class RunningBot:
         return f"http://127.0.0.1:{self.http_port}"
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [sys.executable, "-m", "bot.cli", *args],
-            cwd=self.workdir,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        result = run_cli(list(args), self.workdir, self.env, timeout=60)
         if check and result.returncode != 0:
             raise AssertionError(
                 f"leadbot {' '.join(args)} failed:\n{result.stdout}{result.stderr}"
@@ -69,13 +62,7 @@ class RunningBot:
     def start(self) -> None:
         self.log_path = self.workdir / "serve.log"
         with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "bot.cli", "serve"],
-                cwd=self.workdir,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+            self.process = start_cli(["serve"], self.workdir, self.env, log)
         try:
             wait_for_port(self.http_port, timeout=30)
             wait_for_port(self.smtp_port, timeout=30)
