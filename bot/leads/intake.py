@@ -110,12 +110,13 @@ def disposable_domain(domain: str, rules: IntakeRules = DEFAULT) -> str | None:
     return None
 
 
-def address_key(address: str) -> str:
-    """The flood key of a sender's address: its registrable domain ("acme.co.uk"), or the
-    address itself at a free-mail domain, where thousands of strangers share gmail.com."""
+def address_key(address: str, rules: IntakeRules = DEFAULT) -> str:
+    """The flood key of a sender's address: the address, or with `flood_by = "domain"` its
+    registrable domain ("acme.co.uk"), except at a free-mail domain, where thousands of
+    strangers share gmail.com."""
     address = address.strip().lower()
     domain = address.rpartition("@")[2]
-    if not domain or is_freemail(domain):
+    if rules.flood_by == "address" or not domain or is_freemail(domain):
         return address
     return registrable_domain(domain) or address
 

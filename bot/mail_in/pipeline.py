@@ -166,7 +166,7 @@ def _apply_message(session: Session, event: MailEvent) -> None:
         **{name: getattr(found, name) for name in MAIL_FIELDS},
     )
     via = f"an email to {_first_recipient(event)}"
-    source = Source("email", event.actor, via, intake.address_key(email))
+    source = Source("email", event.actor, via, intake.address_key(email, event.rules.intake))
     evidence = Evidence("email.enquiry", event.mail.subject, _mail_data(event), event.inbound_id)
     result = capture(
         session,

@@ -25,14 +25,18 @@ KEYS = (
     "max_chars",
     "flood_limit",
     "flood_window_minutes",
+    "flood_by",
 )
+# What a mail's flood is counted on: one sender's address, or every sender at one company.
+FLOOD_BY = ("address", "domain")
 
 
 @dataclass(frozen=True)
 class IntakeRules:
     """The defaults hold only what is clearly junk: disposable-mail addresses, values longer
-    than a field holds, and a flood of more than 30 captures from one source in 10 minutes;
-    role addresses (info@, sales@) make leads as they always did."""
+    than a field holds, and a flood of more than 30 captures from one source (a mail's sender)
+    in 10 minutes; role addresses (info@, sales@) and many people of one company make leads as
+    they always did."""
 
     # Hold addresses at disposable-mail domains (the disposable-email-domains list, and more).
     disposable: bool = True
@@ -46,6 +50,9 @@ class IntakeRules:
     # More than `flood_limit` captures from one source key within the window are held; 0 = off.
     flood_limit: int = 30
     flood_window_minutes: float = 10.0
+    # A mail's source key: the sender's address, or its company's domain (a bot writing from
+    # random addresses at one domain); "domain" holds a busy company's people too.
+    flood_by: str = "address"
 
     @property
     def flood_window(self) -> timedelta:
@@ -73,12 +80,16 @@ class IntakeRules:
         window = table.get("flood_window_minutes", default.flood_window_minutes)
         if isinstance(window, bool) or not isinstance(window, int | float) or window <= 0:
             raise Invalid((*TABLE, "flood_window_minutes"), "must be a number above 0")
+        flood_by = table.get("flood_by", default.flood_by)
+        if flood_by not in FLOOD_BY:
+            raise Invalid((*TABLE, "flood_by"), f"must be one of {', '.join(FLOOD_BY)}")
         return cls(
             **flags,
             **domains,
             max_chars=_max_chars(table.get("max_chars", {})),
             flood_limit=limit,
             flood_window_minutes=float(window),
+            flood_by=flood_by,
         )
 
 

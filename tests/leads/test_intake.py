@@ -55,7 +55,8 @@ def test_a_flood_is_more_than_the_limit_within_the_window_and_0_turns_it_off() -
     assert checks("ann@acme.io", rules, recent=4) == []  # the fifth
     assert checks("ann@acme.io", rules, recent=5) == ["flood"]  # the sixth
     assert checks("ann@acme.io", IntakeRules.from_table({"flood_limit": 0}), recent=10_000) == []
-    assert DEFAULT.flood_limit == 30 and DEFAULT.flood_window_minutes == 10
+    assert (DEFAULT.flood_limit, DEFAULT.flood_window_minutes, DEFAULT.flood_by) == (
+        30, 10, "address")  # fmt: skip
 
 
 def test_domains_can_be_added_to_the_list_or_let_through() -> None:
@@ -66,10 +67,12 @@ def test_domains_can_be_added_to_the_list_or_let_through() -> None:
     assert checks("bot@mailinator.com", IntakeRules.from_table({"disposable": False})) == []
 
 
-def test_the_flood_key_of_an_address_is_its_domain_or_at_free_mail_the_address() -> None:
-    assert address_key("Jane@Mail.Acme.co.uk") == "acme.co.uk"
-    assert address_key("jane@acme-robotics.io") == "acme-robotics.io"
-    assert address_key("Jane.Doe@Gmail.com") == "jane.doe@gmail.com"
+def test_the_flood_key_of_a_mail_is_its_sender_or_its_domain_but_never_a_free_mail_one() -> None:
+    assert address_key(" Jane@Mail.Acme.co.uk") == "jane@mail.acme.co.uk"
+    by_domain = IntakeRules.from_table({"flood_by": "domain"})
+    assert address_key("Jane@Mail.Acme.co.uk", by_domain) == "acme.co.uk"
+    assert address_key("jane@acme-robotics.io", by_domain) == "acme-robotics.io"
+    assert address_key("Jane.Doe@Gmail.com", by_domain) == "jane.doe@gmail.com"
 
 
 def test_holds_and_mails_are_named_h_and_m() -> None:
@@ -107,6 +110,7 @@ def test_the_intake_table_is_read_from_the_rules_file_which_lets_it_through() ->
         ("[intake]\n\nrole_addresses = 1\n", 3, "intake.role_addresses: must be true or false"),
         ("[intake]\nflood_limit = -1\n", 2, "intake.flood_limit: must be a whole number"),
         ("[intake]\nflood_window_minutes = 0\n", 2, "must be a number above 0"),
+        ('[intake]\nflood_by = "ip"\n', 2, "intake.flood_by: must be one of address, domain"),
         ('[intake]\ndisposable_domains = "x.io"\n', 2, "must be a list of domains"),
         ("[intake]\n[intake.max_chars]\nshoe_size = 3\n", 3, "shoe_size: not a lead field"),
         ("[intake]\n[intake.max_chars]\ncity = 0\n", 3, "city: must be a whole number"),

@@ -274,7 +274,8 @@ def test_a_held_enquiry_is_done_and_classified_held_and_approving_threads_replie
     from bot.rules.intake import IntakeRules
 
     rules = dataclasses.replace(
-        default_rules(), intake=IntakeRules.from_table({"role_addresses": True})
+        default_rules(),
+        intake=IntakeRules.from_table({"role_addresses": True, "flood_by": "domain"}),
     )
     first = mail(sender="Sales Desk <sales@northwind.test>", Message_ID="<first@northwind.test>")
     row = accept_raw(store, first, channel="smtp", mail_from="x@y.test", rcpt_tos=[REPLY_BASE])
