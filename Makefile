@@ -25,14 +25,16 @@ test-deps:
 	bash scripts/install-test-deps.sh
 
 # The whole suite, one pytest-xdist worker per core (TEST_WORKERS=0 runs it in one process). Each
-# worker starts its own PostgreSQL, Dovecot and CLI fork server on ports of its own. Bytecode is
-# compiled first: the environment may forbid writing it (PYTHONDONTWRITEBYTECODE), and every
-# `leadbot serve` and its worker processes would otherwise compile the whole bot again.
+# worker starts its own PostgreSQL, Dovecot and CLI fork server on ports of its own; tests are
+# handed out one at a time, longest first (tests/conftest.py), so no worker ends alone on a long
+# one. Bytecode is compiled first: the environment may forbid writing it
+# (PYTHONDONTWRITEBYTECODE), and every `leadbot serve` and its worker processes would otherwise
+# compile the whole bot again.
 TEST_WORKERS ?= auto
 test: install test-deps
 	$(BIN)/ruff check .
 	$(BIN)/python -m compileall -q bot storage
-	$(BIN)/pytest -q -n $(TEST_WORKERS)
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --maxschedchunk 1
 
 lint: install
 	$(BIN)/ruff check .

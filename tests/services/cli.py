@@ -251,7 +251,11 @@ def _serve(socket_path: str) -> None:
             _report_exits(running)
         if listener in readable:
             conn, _ = listener.accept()
-            request, fds = _receive(conn)
+            try:
+                request, fds = _receive(conn)
+            except (OSError, ValueError, struct.error):
+                conn.close()  # a caller that went away before it had asked
+                continue
             sys.stdout.flush()
             sys.stderr.flush()
             pid = os.fork()
@@ -264,8 +268,9 @@ def _serve(socket_path: str) -> None:
                 _command(request, fds)  # never returns
             for fd in fds:
                 os.close(fd)
-            conn.sendall(_INT.pack(pid))
             running[pid] = conn
+            with contextlib.suppress(OSError):  # a caller gone meanwhile learns nothing
+                conn.sendall(_INT.pack(pid))
             _report_exits(running)
 
 
