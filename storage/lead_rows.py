@@ -23,6 +23,7 @@ from storage.models import (
     Contact,
     DuplicateFlag,
     InboundMessage,
+    IntakeRecord,
     LeadBlockKey,
     LeadMatchForm,
     LeadMerge,
@@ -59,6 +60,8 @@ LEAD_ROWS: dict[str, LeadRows] = {
     "duplicate_flags_other": LeadRows(DuplicateFlag, "other_id", moves_on_merge=False),
     "lead_merges": LeadRows(LeadMerge, "merged_id", moves_on_merge=False),
     "lead_merges_survivor": LeadRows(LeadMerge, "survivor_id", moves_on_merge=False),
+    # The held capture a lead was approved from: where it came from, kept as it was.
+    "intake_records": LeadRows(IntakeRecord, "lead_id", moves_on_merge=False),
 }
 
 

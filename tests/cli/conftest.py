@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
-from bot.cli import cli
+from bot.cli import cli, output
 from storage.engine import Store
 
 
@@ -45,6 +45,10 @@ def leadbot(sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("LEADBOT_DATABASE_URL", sqlite_url)
     monkeypatch.setenv("LEADBOT_SECRET_KEY", "test-secret")
     monkeypatch.setenv("COLUMNS", "200")  # rich tables wide enough that no cell is cut
+    # The consoles read COLUMNS when bot.cli.output is first imported, which in a pytest
+    # worker may be before this fixture (another test imported the CLI): widen them here too.
+    for console in (output.out, output.err):
+        monkeypatch.setattr(console, "_width", 200)
     monkeypatch.chdir(tmp_path)
     store = Store(sqlite_url)
     yield Leadbot(store, tmp_path, CliRunner())

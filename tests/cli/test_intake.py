@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 import storage.inbox
-from bot.cli import cli
+from bot.cli import cli, output
 from bot.mail_in.inbox import accept_raw
 from storage.engine import Store
 
@@ -67,6 +67,8 @@ def leadbot(sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("LEADBOT_DATABASE_URL", sqlite_url)
     monkeypatch.setenv("LEADBOT_SECRET_KEY", "test-secret")
     monkeypatch.setenv("COLUMNS", "250")  # rich tables wide enough that no cell is cut
+    for console in (output.out, output.err):  # read COLUMNS at first import (tests/cli/conftest)
+        monkeypatch.setattr(console, "_width", 250)
     monkeypatch.setenv("USER", "ann")
     monkeypatch.chdir(tmp_path)
     store = Store(sqlite_url)
