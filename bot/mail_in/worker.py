@@ -47,11 +47,13 @@ def worker_main(settings_data: dict[str, Any], log_level: int, wake: Connection)
     try:
         while True:
             try:
-                done = inbound.drain(limit=100)
+                done = inbound.drain(limit=10)  # small batches: the pipe is read between them
             except Exception:
                 log.exception("inbox worker failed; retrying shortly")
                 done = 0
-            if not done and wake.poll(settings.worker_idle_seconds):
+            # The pipe is read after every batch too: a parent that died (EOF) ends the worker
+            # within one batch, not after the whole queue.
+            if done or wake.poll(settings.worker_idle_seconds):
                 while wake.poll(0):
                     wake.recv_bytes()
     except (EOFError, OSError):

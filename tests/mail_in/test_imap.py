@@ -11,6 +11,8 @@ import email
 import logging
 import signal
 import ssl
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from email.message import EmailMessage
@@ -31,7 +33,6 @@ from storage.engine import Store
 from storage.models import ImapCursor, InboundMessage
 from tests.corpora import CORPORA
 from tests.services.bot import bot_env, children_of, wait_gone
-from tests.services.cli import start_cli
 from tests.services.dovecot import DovecotServer
 from tests.services.ports import free_port
 
@@ -409,7 +410,10 @@ def test_serve_killed_mid_poll_then_restarted_stores_every_message_once(
     )
     log_path = tmp_path / "serve.log"
     with log_path.open("wb") as log:
-        process = start_cli(["serve"], tmp_path, env, log)
+        # A process of its own, as an operator starts it (not a fork of the tests' CLI server):
+        # killed, it must leave no worker process behind.
+        process = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve"], cwd=tmp_path,
+                                   env=env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
     try:
         deadline = time.monotonic() + 60
         while len(inbound_rows(store)) < 10:

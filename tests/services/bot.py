@@ -129,10 +129,21 @@ def children_of(pid: int) -> list[int]:
     return children
 
 
+def running(pid: int) -> bool:
+    """Whether `pid` still runs: an exited process that nobody has reaped yet (a zombie, as the
+    orphaned children of a killed serve are until init reaps them) does not."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
 def wait_gone(pids: list[int], timeout: float = 10.0) -> None:
     """Wait until these processes have exited (a killed serve's workers finish and leave)."""
     deadline = time.monotonic() + timeout
-    while any(Path(f"/proc/{pid}").exists() for pid in pids):
+    while any(running(pid) for pid in pids):
         if time.monotonic() > deadline:
-            raise AssertionError(f"processes {pids} still running after {timeout}s")
+            left = [pid for pid in pids if running(pid)]
+            raise AssertionError(f"processes {left} still running after {timeout}s")
         time.sleep(0.05)
