@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from tests.services.cli import ForkedProcess, run_cli, start_cli
+from tests.services.cli import ForkedProcess, run_cli
 from tests.services.ports import free_port, wait_for_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -62,7 +63,11 @@ class RunningBot:
     def start(self) -> None:
         self.log_path = self.workdir / "serve.log"
         with self.log_path.open("ab") as log:
-            self.process = start_cli(["serve"], self.workdir, self.env, log)
+            # serve is a process of its own, as an operator starts it (the tests' CLI calls are
+            # forked from a warm one): killed, its worker processes must leave with it.
+            self.process = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve"],
+                                            cwd=self.workdir, env=self.env, stdout=log,
+                                            stderr=subprocess.STDOUT)  # fmt: skip
         try:
             wait_for_port(self.http_port, timeout=30)
             wait_for_port(self.smtp_port, timeout=30)
