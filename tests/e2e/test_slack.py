@@ -145,7 +145,8 @@ def test_wrong_commands_answer_privately_with_usage(
     assert slash(bot, slack, "frobnicate L-1").status_code == 200
     assert slash(bot, slack, "trash").status_code == 200
     wait_for(lambda: len(replies(slack)) == 2)
-    unknown, trash = replies(slack)
+    # Two commands, two replies: each answers its own, in whichever order the worker finished.
+    unknown, trash = sorted(replies(slack), key=lambda reply: reply["text"].startswith("usage"))
     assert unknown["response_type"] == "ephemeral"
     assert unknown["text"].startswith("unknown verb 'frobnicate'")
     assert trash["text"].startswith("usage: trash <lead> <reason>")
