@@ -2,27 +2,58 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from storage.models import InboundMessage, utcnow
 
+log = logging.getLogger(__name__)
+
 
 def enqueue(session: Session, message: InboundMessage) -> InboundMessage:
-    """Store raw bytes. A Message-ID seen before is kept too, as a duplicate of the first."""
-    if message.message_id:
-        first = session.exec(
-            select(InboundMessage.id)
-            .where(InboundMessage.message_id == message.message_id)
-            .order_by(col(InboundMessage.id))
-            .limit(1)
-        ).first()
-        if first is not None:
-            message.state = "duplicate"
-            message.duplicate_of = first
-            message.processed_at = utcnow()
+    """Store raw bytes. A Message-ID seen before is kept too, as a duplicate of the first.
+
+    The unique index `ux_inbound_first_message_id` decides which arrival is the first, not the
+    look-up: two arrivals of one Message-ID at the same instant (two connections, two serves)
+    both pass the look-up, one insert wins and the other, in a savepoint, is stored again as
+    the winner's duplicate, so the message is processed once."""
     message.size = len(message.raw)
+    if message.message_id:
+        first = _first_with_message_id(session, message.message_id)
+        if first is not None:
+            return _add_duplicate(session, message, first)
+        try:
+            with session.begin_nested():
+                session.add(message)
+                session.flush()
+        except IntegrityError:
+            first = _first_with_message_id(session, message.message_id)
+            if first is None:
+                raise  # another constraint (the IMAP source key): not a lost race
+            log.info("Message-ID %s arrived twice at once; kept as a duplicate", first)
+            return _add_duplicate(session, message, first)
+        return message
+    session.add(message)
+    session.flush()
+    return message
+
+
+def _first_with_message_id(session: Session, message_id: str) -> int | None:
+    return session.exec(
+        select(InboundMessage.id)
+        .where(InboundMessage.message_id == message_id)
+        .order_by(col(InboundMessage.id))
+        .limit(1)
+    ).first()
+
+
+def _add_duplicate(session: Session, message: InboundMessage, first: int) -> InboundMessage:
+    message.state = "duplicate"
+    message.duplicate_of = first
+    message.processed_at = utcnow()
     session.add(message)
     session.flush()
     return message

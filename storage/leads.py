@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from storage.models import Lead, utcnow
@@ -17,6 +18,24 @@ MAX_MERGE_HOPS = 20
 def add(session: Session, lead: Lead) -> Lead:
     session.add(lead)
     session.flush()
+    return lead
+
+
+def add_unless_taken(session: Session, lead: Lead) -> Lead | None:
+    """Insert a new live lead, or None when its address is taken by a live lead meanwhile.
+
+    The unique index `ux_leads_live_email` decides, not a look-up: on PostgreSQL the insert
+    waits for a concurrent transaction that inserted the same address and fails once that one
+    commits. The insert runs in a savepoint, so the loser's transaction goes on (and, in READ
+    COMMITTED, its next `by_email` sees the winner's lead)."""
+    try:
+        with session.begin_nested():
+            session.add(lead)
+            session.flush()
+    except IntegrityError as exc:
+        if not any(name in str(exc.orig) for name in ("ux_leads_live_email", "leads.email")):
+            raise  # another constraint: not a lost race
+        return None  # the savepoint's rollback made `lead` transient again
     return lead
 
 

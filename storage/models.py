@@ -76,6 +76,16 @@ class Lead(SQLModel, table=True):
         Index("ix_leads_status_owner", "status", "owner_id"),
         # A rep's open leads, longest-waiting first (`mine`, the App Home).
         Index("ix_leads_owner_status_activity", "owner_id", "status", "last_activity_at"),
+        # One live lead per address, whatever the number of workers: a capture that loses the
+        # race to create it updates the winner's lead (bot.leads.capture). Merged-away leads
+        # keep their address as an alias, so only live ones count.
+        Index(
+            "ux_leads_live_email",
+            "email",
+            unique=True,
+            sqlite_where=text("merged_into_id IS NULL"),
+            postgresql_where=text("merged_into_id IS NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -174,7 +184,18 @@ class InboundMessage(SQLModel, table=True):
     """The inbox queue: raw bytes are committed here before the transport acknowledges them."""
 
     __tablename__ = "inbound_messages"
-    __table_args__ = (Index("ix_inbound_state_id", "state", "id"),)
+    __table_args__ = (
+        Index("ix_inbound_state_id", "state", "id"),
+        # One first arrival per Message-ID: a second one, even at the same instant on another
+        # connection, is stored as its duplicate and never processed (storage.inbox.enqueue).
+        Index(
+            "ux_inbound_first_message_id",
+            "message_id",
+            unique=True,
+            sqlite_where=text("duplicate_of IS NULL"),
+            postgresql_where=text("duplicate_of IS NULL"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     received_at: datetime = Field(default_factory=utcnow)
@@ -381,6 +402,16 @@ class LeadMerge(SQLModel, table=True):
     moved: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     undone_at: datetime | None = None
     undone_by: str | None = None
+
+
+class SlackRequestSeen(SQLModel, table=True):
+    """A signed Slack request already honoured: the same signature is refused afterwards, in
+    every process (Slack signs a timestamp, so a request may be replayed for five minutes)."""
+
+    __tablename__ = "slack_requests_seen"
+
+    signature: str = Field(primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
 
 
 # Nurture campaigns live in their own module; importing it registers their tables here.

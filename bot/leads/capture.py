@@ -155,11 +155,17 @@ def capture(
     if not intake.usable_address(address):
         raise BadDraft("no sender address to make a lead of")
     existing = storage.leads.by_email(session, address)
+    result = None
     if existing is None:
         result = _create(session, draft, source, evidence)
-        if dedupe:
+        if result is None:  # another worker created this address's lead meanwhile: update it
+            existing = storage.leads.by_email(session, address)
+            if existing is None:
+                raise BadDraft(f"the lead for {address} vanished while it was being created")
+        elif dedupe:
             _dedupe_new(session, result, rules)
-    else:
+    if result is None:
+        assert existing is not None
         result = _update(session, existing, draft, source, evidence)
         if dedupe and result.filled:
             index(session, existing)  # a filled gap changes its matching keys
@@ -262,8 +268,9 @@ def _not_held(session: Session, hold_id: int) -> str:
     return f"{hold_label(hold_id)} was {record.state} already, by {record.decided_by}"
 
 
-def _create(session: Session, draft: Draft, source: Source, evidence: Evidence) -> Captured:
-    lead = storage.leads.add(
+def _create(session: Session, draft: Draft, source: Source, evidence: Evidence) -> Captured | None:
+    """A new lead, or None when a concurrent capture made this address's lead first."""
+    lead = storage.leads.add_unless_taken(
         session,
         Lead(
             email=draft.address,
@@ -273,6 +280,8 @@ def _create(session: Session, draft: Draft, source: Source, evidence: Evidence) 
             reply_token=new_reply_token(),
         ),
     )
+    if lead is None:
+        return None
     assert lead.id is not None
     storage.timeline.append(
         session,
