@@ -79,6 +79,8 @@ class Settings(BaseSettings):
     inbox_workers: int = 1
     # Seconds the inbox worker and the outbox dispatcher sleep when idle.
     worker_idle_seconds: float = 0.5
+    # Seconds one inbound message may take to parse; over it, the message is quarantined (0 = off).
+    mail_budget_seconds: float = 5.0
     # How many times a notification is tried before it is marked failed.
     outbox_max_attempts: int = 8
     # Nurture campaigns (bot/nurture/campaigns.py): From address ("" = LEADBOT_REPLY_ADDRESS).

@@ -20,6 +20,7 @@ from sqlmodel import Session
 
 import storage.inbox
 from bot.mail_in import pipeline
+from bot.mail_in.budget import time_budget
 from bot.mail_in.decode import decode_mail
 from bot.rules.file import Rules, default_rules
 from storage.engine import Store
@@ -85,12 +86,15 @@ class InboundMailHandler:
         reply_address: str,
         steps: tuple[str, ...] = pipeline.DEFAULT_STEPS,
         rules: Callable[[], Rules] = default_rules,
+        budget_seconds: float = 5.0,
     ) -> None:
         self.store = store
         self.reply_address = reply_address
         self.steps = steps
         # Called per message: a RulesFile's `get` re-reads the rules file when it changes.
         self.rules = rules
+        # Parsing one message past this is stopped, and the message quarantined with the reason.
+        self.budget_seconds = budget_seconds
 
     def process_next(self) -> Processed | None:
         """Process the oldest queued message; None when there is none.
@@ -121,9 +125,11 @@ class InboundMailHandler:
         """Decode and run the pure steps; a failure is kept, to be quarantined in `_apply`."""
         assert row.id is not None
         try:
-            mail = decode_mail(row.raw, row.mail_from, tuple(row.rcpt_tos or ()))
-            event = pipeline.MailEvent(row.id, mail, self.reply_address, rules=self.rules())
-            return pipeline.prepare(event, self.steps)
+            rules = self.rules()
+            with time_budget(self.budget_seconds):
+                mail = decode_mail(row.raw, row.mail_from, tuple(row.rcpt_tos or ()))
+                event = pipeline.MailEvent(row.id, mail, self.reply_address, rules=rules)
+                return pipeline.prepare(event, self.steps)
         except Exception as exc:
             return exc
 

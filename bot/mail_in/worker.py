@@ -33,6 +33,7 @@ def inbound_handler(settings: Settings, store: Store) -> InboundMailHandler:
         settings.reply_address,
         tuple(settings.inbound_steps),
         rules=RulesFile(settings.rules, announce=False).get,
+        budget_seconds=settings.mail_budget_seconds,
     )
 
 

@@ -61,7 +61,11 @@ _DEVICE_MAX_WORDS = 8
 _DELIMITER = re.compile(r"^--\s*$")
 _RULE = re.compile(r"^[-_=*~]{4,}$")
 
-_EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
+# Patterns over outside text stay linear: a run (of spaces, of letters) is tried from its first
+# character only (the look-behind), not again from each character inside it, which made a line
+# of 20,000 spaces take 16 s. The leftmost match of each starts there anyway, so what they find
+# is unchanged; tests/hostile/ holds the pathological inputs.
+_EMAIL = re.compile(r"(?<![\w.+'-])[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
 _URL = re.compile(
     r"(?:https?://|www\.)[^\s<>()\"']+"
     r"|\b[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.(?:com|net|org|io|co|ai|de|fr|uk|eu|app|dev|tech|"
@@ -83,8 +87,21 @@ _ADDRESS = re.compile(
     r"|\b[A-Z]{2}\s+\d{5}(?:-\d{4})?\b"  # US state + ZIP
     r"|(?:^|,\s*)(?:[A-Z]{1,2}-)?\d{4,5}\s+\w{3,}"  # "10115 Berlin", "F-75001 Paris"
 )
-_MARKUP_EDGES = re.compile(r"^[*_\s]+|[*_\s]+$")
-_SEGMENT_SPLIT = re.compile(r"\s+[|•·]\s+|\s*\|\s*")
+_MARKUP_EDGE = re.compile(r"[*_\s]+")
+_SEGMENT_SPLIT = re.compile(r"(?<!\s)\s+[|•·]\s+|(?<!\s)\s*\|\s*")
+# A signature line longer than this is not a signature line; the rest of it is not read.
+MAX_LINE_CHARS = 1_000
+
+
+def _strip_markup(line: str) -> str:
+    """The line without `*`, `_` and white space at its edges, in linear time: the trailing edge
+    is matched on the reversed line (a pattern anchored at `$` tried every position of a run)."""
+    line = line[:MAX_LINE_CHARS]
+    start = _MARKUP_EDGE.match(line)
+    if start:
+        line = line[start.end() :]
+    end = _MARKUP_EDGE.match(line[::-1])
+    return line[: len(line) - end.end()] if end else line
 
 
 def split_signature(lines: list[str], sender_name: str) -> tuple[str, str]:
@@ -164,7 +181,7 @@ def _closing_start(lines: list[str], non_blank: list[int]) -> int | None:
     for position, index in enumerate(non_blank):
         if len(non_blank) - position - 1 > MAX_SIGNATURE_LINES:
             continue
-        stripped = _MARKUP_EDGES.sub("", lines[index])
+        stripped = _strip_markup(lines[index])
         match = _CLOSING.match(stripped)
         if not match or len(stripped) > 60:
             continue
@@ -186,7 +203,7 @@ def _closing_start(lines: list[str], non_blank: list[int]) -> int | None:
 
 def _could_sign(line: str) -> bool:
     """The first line under a closing: a name, "The Acme Team", a contact line."""
-    stripped = _MARKUP_EDGES.sub("", line)
+    stripped = _strip_markup(line)
     first_segment = re.sub(r"^[-\u2013\u2014]\s?", "", _SEGMENT_SPLIT.split(stripped)[0])
     return (
         looks_like_name(first_segment, allow_single=True)
@@ -215,7 +232,7 @@ def _name_block_start(lines: list[str], non_blank: list[int], sender_name: str) 
             continue
         if lines[index - 1].strip() and not _CLOSING.match(lines[index - 1].strip()):
             continue  # a signature name starts its own paragraph
-        line = _MARKUP_EDGES.sub("", lines[index])
+        line = _strip_markup(lines[index])
         first_segment = _SEGMENT_SPLIT.split(line)[0].strip()
         dashed = bool(re.match(r"^[-\u2013\u2014]\s?\w", first_segment))
         candidate = re.sub(r"^[-\u2013\u2014]\s?", "", first_segment)
@@ -233,7 +250,7 @@ def _name_block_start(lines: list[str], non_blank: list[int], sender_name: str) 
 
 def _is_contact_line(line: str) -> bool:
     """A line that only a signature has: email, phone, URL, job title, company, address."""
-    stripped = _MARKUP_EDGES.sub("", line)
+    stripped = _strip_markup(line)
     return bool(
         _EMAIL.search(stripped)
         or _URL.search(stripped)
@@ -272,7 +289,7 @@ def read_signature(signature: str, region: str | None, sender_name: str) -> Sign
     plain: list[tuple[str, int]] = []  # lines that are none of the above, for the company
     after_closing = False
     for line_no, raw in enumerate(lines, start=1):
-        line = _MARKUP_EDGES.sub("", raw)
+        line = _strip_markup(raw)
         closing = _CLOSING.match(line)
         if closing and len(line) <= 60:
             rest = closing.group("rest").strip()
@@ -339,7 +356,9 @@ def read_signature(signature: str, region: str | None, sender_name: str) -> Sign
     )
 
 
-_TITLE_AT_COMPANY = re.compile(r"^(?P<title>.+?)(?:\s*,\s*|\s+(?:at|@)\s+)(?P<company>.+)$")
+_TITLE_AT_COMPANY = re.compile(
+    r"^(?P<title>.+?)(?:(?<!\s)\s*,\s*|(?<!\s)\s+(?:at|@)\s+)(?P<company>.+)$"
+)
 
 
 def _title_and_company(segment: str) -> tuple[str, str] | None:
@@ -411,7 +430,7 @@ def _signature_phone(lines: list[str], region: str | None) -> tuple[str, int] | 
     for line_no, raw in enumerate(lines, start=1):
         if sum(ch.isdigit() for ch in raw) < 7:
             continue
-        for segment in _SEGMENT_SPLIT.split(_MARKUP_EDGES.sub("", raw)):
+        for segment in _SEGMENT_SPLIT.split(_strip_markup(raw)):
             segment = segment.strip()
             if FAX_LABEL.match(segment) or sum(ch.isdigit() for ch in segment) < 7:
                 continue
