@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     # Where the HTTP server (health, tracking, forms, Slack) binds.
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    # Request bodies larger than this are refused (413) before anything reads them; Slack's
+    # /slack/events gets its own limit. Request heads over these limits get 431.
+    http_max_body_bytes: int = 64 * 1024
+    slack_max_body_bytes: int = 1024 * 1024
+    http_max_header_bytes: int = 32 * 1024
+    http_max_headers: int = 100
     # IMAP mailbox to poll; polling is off while the host is empty.
     imap_host: str = ""
     imap_port: int = 993

@@ -12,9 +12,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
+
+from storage.text import refused_in, storable_value
 
 # How long a writer waits for SQLite's write lock before giving up.
 LOCK_WAIT_SECONDS = 30
@@ -77,6 +79,21 @@ def _begin_immediate(dbapi_connection: sqlite3.Connection) -> None:
     finally:
         cursor.execute(f"PRAGMA busy_timeout={LOCK_WAIT_SECONDS * 1000}")
         cursor.close()
+
+
+@event.listens_for(Session, "before_flush")
+def _storable_values(session: Session, _context: object, _instances: object) -> None:
+    """Every string (and every string inside a JSON column) written is one the store can hold:
+    the safety net behind the doors' own `storable` (storage.text)."""
+    for obj in (*session.new, *session.dirty):
+        state = inspect(obj)
+        for attr in state.mapper.column_attrs:
+            key = attr.key
+            if key not in state.dict:
+                continue
+            value = state.dict[key]
+            if isinstance(value, str | dict | list) and refused_in(value):
+                setattr(obj, key, storable_value(value))
 
 
 class Store:

@@ -36,6 +36,7 @@ from bot.rules.file import RulesFile
 from bot.web.app import build_http_app
 from bot.web.events import events_routes
 from bot.web.lead_page import lead_page_routes
+from bot.web.limits import BodyLimits, bounded_http_protocol
 
 if TYPE_CHECKING:
     from bot.integrations.slack.app import SlackRuntime
@@ -146,8 +147,13 @@ class Parts:
     async def start_http(self) -> None:
         routes = [route for contribute in ROUTES for route in contribute(self)]
         app = self.nurture.wrap(build_http_app(self.services.health, routes))
+        limits = [(prefix, limit(self.settings)) for prefix, limit in BODY_LIMITS]
+        app = BodyLimits(app, limits, self.settings.http_max_body_bytes)
         config = uvicorn.Config(
             app,
+            http=bounded_http_protocol(
+                self.settings.http_max_header_bytes, self.settings.http_max_headers
+            ),
             host=self.settings.http_host,
             port=self.settings.http_port,
             log_level="warning",
@@ -240,6 +246,12 @@ ROUTES: tuple[Callable[[Parts], list[BaseRoute]], ...] = (
     lambda parts: parts.nurture.routes,
     # /slack/events, when a signing secret is set
     lambda parts: parts.slack.routes if parts.slack else [],
+)
+
+# Request-body limits by path prefix; any other path gets LEADBOT_HTTP_MAX_BODY_BYTES.
+BODY_LIMITS: tuple[tuple[str, Callable[[Settings], int]], ...] = (
+    # Slack's payloads (a modal's state, a long /lead note) are larger than a website's event.
+    ("/slack/events", lambda settings: settings.slack_max_body_bytes),
 )
 
 STARTUP: tuple[Callable[[Parts], Awaitable[None]], ...] = (

@@ -14,8 +14,8 @@ door was. `approve` replays a held capture with the checks off; `reject` closes 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
 
 from sqlmodel import Session
 
@@ -31,6 +31,7 @@ from bot.leads.refs import lead_label
 from bot.leads.reply_address import new_reply_token
 from bot.rules.file import Rules
 from storage.models import IntakeRecord, Lead, utcnow
+from storage.text import refused_in, storable_value
 
 
 class BadDraft(ValueError):
@@ -146,6 +147,7 @@ def capture(
 ) -> Captured:
     """Create or update the lead `draft` describes, in the caller's transaction; or, when an
     intake check fails (and `checks` is on), hold it and make no lead."""
+    draft, source, evidence = _storable(draft), _storable(source), _storable(evidence)
     record: IntakeRecord | None = None
     if checks:
         record = _admit(session, draft, source, evidence, rules.intake)
@@ -174,6 +176,20 @@ def capture(
     if record is not None and result.lead is not None:
         storage.intake.set_lead(session, record, result.lead.id)
     return result
+
+
+_Captured = TypeVar("_Captured", Draft, Source, Evidence)
+
+
+def _storable(value: _Captured) -> _Captured:
+    """What a door passed, every text field cleaned of what the store refuses (NUL, …): one
+    place for every channel, where the text enters the domain."""
+    changes = {
+        name: storable_value(getattr(value, name))
+        for name in value.__dataclass_fields__
+        if refused_in(getattr(value, name))
+    }
+    return replace(value, **changes) if changes else value
 
 
 def _admit(

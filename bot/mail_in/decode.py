@@ -6,6 +6,7 @@ gives up, so the pipeline can quarantine the message with the parser's own error
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import email.errors
 import email.header
@@ -16,6 +17,7 @@ from email.message import Message
 import mailparser
 
 from bot.mail_in.message import InboundMail, MailPart
+from storage.text import storable
 
 # mail-parser logs a warning for every part type it does not turn into text (delivery reports,
 # attached headers); we read those parts ourselves below, so its warnings are noise.
@@ -34,11 +36,18 @@ def decode_mail(
     try:
         parsed = mailparser.parse_from_bytes(raw)
         message: Message = parsed.message
-        headers = _headers_of(message)
-        from_name, from_address = _first_address(parsed.from_, headers.get("from", ()))
+        declared = _declared_charset(message)
+        headers = _headers_of(message, declared)
+        subject = _first_text(parsed.subject)
+        parsed_from = parsed.from_
+        if _is_8bit(message.get("Subject")):  # mail-parser drops what it cannot decode
+            subject = headers.get("subject", ("",))[0]
+        if _is_8bit(message.get("From")):
+            parsed_from = email.utils.getaddresses(list(headers.get("from", ())))
+        from_name, from_address = _first_address(parsed_from, headers.get("from", ()))
         return InboundMail(
             message_id=_clean_id(parsed.message_id),
-            subject=_first_text(parsed.subject),
+            subject=subject,
             from_name=from_name,
             from_address=from_address,
             to=tuple(_no_nul(addr) for _, addr in parsed.to if addr),
@@ -66,24 +75,80 @@ def _first_text(value: object) -> str:
     return " ".join(_no_nul(str(value or "")).split())
 
 
-def _headers_of(message: Message) -> dict[str, tuple[str, ...]]:
+def _headers_of(message: Message, declared: str | None = None) -> dict[str, tuple[str, ...]]:
     headers: dict[str, list[str]] = {}
     for name, value in message.items():
-        headers.setdefault(name.lower(), []).append(_header_text(value))
+        headers.setdefault(name.lower(), []).append(_header_text(value, declared))
     return {name: tuple(values) for name, values in headers.items()}
 
 
-def _header_text(value: object) -> str:
-    text = str(value)
+def _header_text(value: object, declared: str | None = None) -> str:
+    text = _text_of_8bit_header(value, declared) if _is_8bit(value) else str(value)
     if "=?" in text:
         with contextlib.suppress(UnicodeError, LookupError, email.errors.HeaderParseError):
             text = str(email.header.make_header(email.header.decode_header(text)))
     return " ".join(_no_nul(text).split())
 
 
+def _is_8bit(value: object) -> bool:
+    """A header holding raw 8-bit bytes (no RFC 2047 encoding): the parser keeps them as a Header
+    of charset unknown-8bit, or as surrogate escapes in a str."""
+    if isinstance(value, email.header.Header):
+        return any(charset == "unknown-8bit" for _, charset in email.header.decode_header(value))
+    return isinstance(value, str) and any("\udc80" <= char <= "\udcff" for char in value)
+
+
+def _text_of_8bit_header(value: object, declared: str | None) -> str:
+    """The header's text, its raw 8-bit runs decoded as UTF-8 (RFC 6532), else the charset the
+    message declares, else Windows-1252, else Latin-1 (which takes any byte): a Latin-1 name
+    survives instead of being dropped, and the mail is never refused for it."""
+    if isinstance(value, email.header.Header):
+        chunks = email.header.decode_header(value)
+    else:
+        chunks = [(str(value).encode("ascii", "surrogateescape"), "unknown-8bit")]
+    pieces: list[tuple[str, str | None]] = []
+    for chunk, charset in chunks:
+        if isinstance(chunk, str):
+            pieces.append((chunk, None))
+        elif charset in (None, "unknown-8bit"):
+            pieces.append((decode_8bit(chunk, declared), None))
+        else:
+            pieces.append((chunk.decode(_known(charset) or "latin-1", errors="replace"), None))
+    return "".join(piece for piece, _ in pieces)
+
+
+def decode_8bit(data: bytes, declared: str | None = None) -> str:
+    """Bytes of unknown charset as text: UTF-8, the declared charset, Windows-1252, Latin-1."""
+    for charset in ("utf-8", _known(declared), "cp1252"):
+        if charset:
+            try:
+                return data.decode(charset)
+            except UnicodeDecodeError:
+                continue
+    return data.decode("latin-1")
+
+
+def _known(charset: str | None) -> str | None:
+    if not charset:
+        return None
+    try:
+        return codecs.lookup(charset).name
+    except LookupError:
+        return None
+
+
+def _declared_charset(message: Message) -> str | None:
+    """The charset the message declares for its text (the first text part's, or the top's)."""
+    for part in message.walk():
+        if part.get_content_maintype() == "text" and part.get_content_charset():
+            return part.get_content_charset()
+    return message.get_content_charset()
+
+
 def _no_nul(text: str) -> str:
-    """NUL never reaches the domain: PostgreSQL text refuses it, and it means nothing in mail."""
-    return text.replace("\x00", "") if "\x00" in text else text
+    """What PostgreSQL refuses never reaches the domain: NUL (it means nothing in mail) and the
+    surrogates left of undecodable bytes (storage.text)."""
+    return storable(text)
 
 
 def _first_address(
@@ -110,7 +175,7 @@ def _clean_id(value: object) -> str | None:
 def _ids(values: list[str]) -> list[str]:
     ids: list[str] = []
     for value in values:
-        for token in str(value).replace(",", " ").split():
+        for token in _no_nul(str(value)).replace(",", " ").split():
             token = token.strip()
             if token.startswith("<") and token.endswith(">") and len(token) > 2:
                 ids.append(token)

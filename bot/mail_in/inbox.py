@@ -25,6 +25,7 @@ from bot.mail_in.decode import decode_mail
 from bot.rules.file import Rules, default_rules
 from storage.engine import Store
 from storage.models import InboundMessage
+from storage.text import storable
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,9 @@ def message_id_of(raw: bytes) -> str | None:
         return None
     if not value:
         return None
-    value = "".join(str(value).split())
+    # NUL (and undecodable bytes) in the header: PostgreSQL would refuse the row and the SMTP
+    # answer would be 451 for as long as the sender retries.
+    value = storable("".join(str(value).split()))
     return value[:995] or None
 
 
@@ -60,8 +63,8 @@ def accept_raw(
             InboundMessage(
                 channel=channel,
                 source_key=source_key,
-                mail_from=mail_from.replace("\x00", ""),
-                rcpt_tos=[rcpt.replace("\x00", "") for rcpt in rcpt_tos or []],
+                mail_from=storable(mail_from),
+                rcpt_tos=[storable(rcpt) for rcpt in rcpt_tos or []],
                 message_id=message_id_of(raw),
                 raw=raw,
             ),

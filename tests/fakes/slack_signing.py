@@ -5,6 +5,8 @@ with our fields put in, encoded as Slack encodes them, and signed as Slack signs
 - interactivity (block_actions, view_submission): a form body with one `payload=<json>` field
   (`interactivity_body` of `block_actions_payload` / `view_submission_payload`);
 - events (app_home_opened): a JSON body (`event_body`);
+- every request is unique, as Slack's are (a fresh `trigger_id`, and `action_ts` for a click):
+  leadbot honours a signature once, so two clicks must not be the same bytes;
 - `sign(body, secret)` gives the `X-Slack-Request-Timestamp` and `X-Slack-Signature` headers
   (`v0=` HMAC-SHA256 of `v0:{timestamp}:{body}`), `signed_headers` adds the Content-Type.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import hmac
+import itertools
 import json
 import time
 from collections.abc import Mapping
@@ -32,6 +35,13 @@ CHANNEL_ID = "C0LEADS01"
 TRIGGER_ID = "1700000000.111.abc"
 
 Json = dict[str, Any]
+
+_requests = itertools.count(1)
+
+
+def fresh_trigger_id() -> str:
+    """A trigger id no other request of this run has (Slack gives each request its own)."""
+    return f"{TRIGGER_ID}.{next(_requests)}"
 
 
 def sign(body: bytes, secret: str, timestamp: int | None = None) -> dict[str, str]:
@@ -63,7 +73,7 @@ def slash_command_fields(
     user_id: str = USER_ID,
     user_name: str = "ann",
     channel_id: str = CHANNEL_ID,
-    trigger_id: str = TRIGGER_ID,
+    trigger_id: str | None = None,
     response_url: str | None = None,
 ) -> dict[str, str]:
     """The fields of the corpora's slash command with ours in their place."""
@@ -75,7 +85,7 @@ def slash_command_fields(
         user_id=user_id,
         user_name=user_name,
         channel_id=channel_id,
-        trigger_id=trigger_id,
+        trigger_id=trigger_id or fresh_trigger_id(),
     )
     if response_url is not None:
         fields["response_url"] = response_url
@@ -112,8 +122,10 @@ def block_actions_payload(
     that view (App Home, a modal) rather than from a message."""
     payload = load_payload("block_actions__body.json")
     payload["user"] = {**payload["user"], "id": user_id}
+    payload["trigger_id"] = fresh_trigger_id()
     action = payload["actions"][0]
     action.update(action_id=action_id, block_id=block_id, value=value)
+    action["action_ts"] = f"{time.time():.6f}"
     action["text"] = {**action["text"], "text": text}
     if view is not None:
         payload["container"] = {"type": "view", "view_id": view.get("id", "V0000001")}
@@ -177,6 +189,7 @@ def view_submission_payload(
     """A modal submitted: the corpora's view_submission body carrying our view and answers."""
     payload = load_payload("view_submission__body.json")
     payload["user"] = {**payload["user"], "id": user_id}
+    payload["trigger_id"] = fresh_trigger_id()
     submitted = payload["view"]
     for key in ("type", "callback_id", "private_metadata", "blocks", "title", "submit", "close"):
         if key in view:
@@ -203,4 +216,5 @@ def event_body(event: Mapping[str, Any]) -> bytes:
     envelope = load_payload("events_request_verification__event_body.json")
     envelope["event"] = dict(event)
     envelope["team_id"] = TEAM_ID
+    envelope["event_id"] = f"Ev{next(_requests):08d}"  # each callback has its own, as Slack's
     return json.dumps(envelope).encode()
