@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from bot.cli.output import JsonOption, fail, open_store, out, print_json
+from bot.cli.safe_text import safe_markup, shown
 
 app = typer.Typer(
     help="Companies: every lead, contact and opportunity of one.", no_args_is_help=True
@@ -76,31 +77,38 @@ def show(
     if data["account"]:
         acc = data["account"]
         out.print(
-            f"[bold]{acc['id']}[/bold] {acc['name']}  domain {acc['domain'] or '-'}  "
-            f"owner {acc['owner'] or 'nobody'}",
+            f"[bold]{acc['id']}[/bold] {safe_markup(acc['name'])}  "
+            f"domain {safe_markup(acc['domain'] or '-')}  "
+            f"owner {safe_markup(acc['owner'] or 'nobody')}",
             highlight=False,
         )
     else:
         out.print(
-            f"no account yet for {company!r} (nobody converted a lead there)", highlight=False
+            shown(f"no account yet for {company!r} (nobody converted a lead there)"),
+            highlight=False,
+            markup=False,
         )
     for row in data["leads"]:
         name = f"{row['first_name']} {row['last_name']}".strip()
         owner = f" owner {row['owner']}" if row["owner"] else ""
         out.print(
-            f"  {row['id']:<7} {row['status']:<10} {row['email']:<32} {name}{owner}",
+            shown(f"  {row['id']:<7} {row['status']:<10} {row['email']:<32} {name}{owner}"),
             highlight=False,
             markup=False,
         )
     for contact in data["contacts"]:
         out.print(
-            f"  contact {contact['name']} <{contact['email']}> from {contact['lead']}",
+            shown(f"  contact {contact['name']} <{contact['email']}> from {contact['lead']}"),
             highlight=False,
+            markup=False,
         )
     for opportunity in data["opportunities"]:
         amount = f" {opportunity['amount']:,.2f}" if opportunity["amount"] is not None else ""
         out.print(
-            f"  opportunity {opportunity['name']}{amount} ({opportunity['stage']}, "
-            f"closes {opportunity['close_date']})",
+            shown(
+                f"  opportunity {opportunity['name']}{amount} ({opportunity['stage']}, "
+                f"closes {opportunity['close_date']})"
+            ),
             highlight=False,
+            markup=False,
         )

@@ -18,6 +18,7 @@ from bot.cli.output import (
     out,
     print_json,
 )
+from bot.cli.safe_text import safe_text, shown
 
 if TYPE_CHECKING:
     from bot.rules.file import RulesFile
@@ -84,7 +85,7 @@ def explain(
             text = explain(session, found, rules, moment(now))
     except (actions.LeadNotFound, ValueError) as exc:
         fail(str(exc))
-    out.print(text, highlight=False, markup=False)
+    out.print(shown(text, multiline=True), highlight=False, markup=False)
 
 
 @app.command("report")
@@ -133,7 +134,16 @@ def report(
     for row in rows:
         leads = " ".join(entry["lead"] for entry in row["last"])
         table.add_row(
-            row["rep"], row["name"], str(row["assigned"]), f"{row['open']}/{row['capacity']}", leads
+            *(
+                safe_text(cell)
+                for cell in (
+                    row["rep"],
+                    row["name"],
+                    str(row["assigned"]),
+                    f"{row['open']}/{row['capacity']}",
+                    leads,
+                )
+            )
         )
     out.print(table)
 
@@ -169,11 +179,16 @@ def queue(
     table = Table("lead", "state", "offered to", "rule", "due", "hops")
     for row in rows:
         table.add_row(
-            row["lead"],
-            row["state"],
-            row["offered_to"] or "",
-            row["rule"] or "",
-            row["due_at"] or "",
-            str(row["hops"]),
+            *(
+                safe_text(cell)
+                for cell in (
+                    row["lead"],
+                    row["state"],
+                    row["offered_to"] or "",
+                    row["rule"] or "",
+                    row["due_at"] or "",
+                    str(row["hops"]),
+                )
+            )
         )
     out.print(table)

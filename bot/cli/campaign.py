@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from bot.cli.output import JsonOption, err, fail, load_settings, open_store, out, print_json
+from bot.cli.safe_text import safe_text
 
 if TYPE_CHECKING:
     from storage.models import Campaign
@@ -143,7 +144,12 @@ def list_campaigns(as_json: JsonOption = False) -> None:
             f"{s['template']}:{campaigns.format_delay(s['delay_seconds'])}" for s in row["steps"]
         )
         segment = campaigns.Segment.from_dict(row["segment"]).describe()
-        table.add_row(row["name"], row["state"], segment, steps, row["templates"])
+        table.add_row(
+            *(
+                safe_text(cell)
+                for cell in (row["name"], row["state"], segment, steps, row["templates"])
+            )
+        )
     out.print(table)
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from bot.cli.output import JsonOption, err, fail, load_settings, open_store, out, print_json
+from bot.cli.safe_text import shown
 
 app = typer.Typer(help="Duplicate leads: scan the store, review the pairs.", no_args_is_help=True)
 
@@ -106,8 +107,10 @@ def review(
         out.print("no pairs waiting for review")
     for row in rows:
         out.print(
-            f"{row['lead']} {row['lead_email']} looks {row['percent']}% like {row['other']} "
-            f"{row['other_email']}: leadbot lead merge|notdup {row['lead']} {row['other']}",
+            shown(
+                f"{row['lead']} {row['lead_email']} looks {row['percent']}% like {row['other']} "
+                f"{row['other_email']}: leadbot lead merge|notdup {row['lead']} {row['other']}"
+            ),
             highlight=False,
             markup=False,
         )

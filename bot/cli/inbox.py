@@ -9,6 +9,7 @@ import typer
 
 from bot.cli.output import JsonOption, err, fail, open_store, out, print_json
 from bot.cli.output import services as load_services
+from bot.cli.safe_text import safe_text, shown
 
 app = typer.Typer(help="The inbound-message queue: every accepted mail.", no_args_is_help=True)
 
@@ -52,9 +53,21 @@ def _print_inbox(rows: list[dict[str, Any]], as_json: bool) -> None:
     table = Table("id", "received", "state", "class", "lead", "from", "subject", "error")
     for row in rows:
         error = (row["error"] or "").splitlines()[0] if row["error"] else ""
-        table.add_row(str(row["id"]), row["received_at"], row["state"],
-                      row["classification"] or "", row["lead"] or "", row["from"] or "",
-                      (row["subject"] or "")[:50], error[:60])  # fmt: skip
+        table.add_row(
+            *(
+                safe_text(cell)
+                for cell in (
+                    str(row["id"]),
+                    row["received_at"],
+                    row["state"],
+                    row["classification"] or "",
+                    row["lead"] or "",
+                    row["from"] or "",
+                    (row["subject"] or "")[:50],
+                    error[:60],
+                )
+            )
+        )
     out.print(table)
 
 
@@ -79,7 +92,8 @@ def retry(
         for message_id in queued:
             row = storage.inbox.by_id(session, message_id)
             assert row is not None
-            out.print(f"{message_id}: {row.state} {row.classification or row.error or ''}".strip(),
+            out.print(shown(f"{message_id}: {row.state} {row.classification or row.error or ''}"
+                            .strip()),
                       highlight=False, markup=False)  # fmt: skip
     for missing in sorted(set(ids or []) - set(queued)):
         err.print(f"{missing}: not a quarantined message", highlight=False)

@@ -13,10 +13,9 @@ import getpass
 from typing import Annotated, Any, NoReturn
 
 import typer
-from rich.markup import escape
-from rich.text import Text
 
 from bot.cli.output import JsonOption, fail, out, print_json, services
+from bot.cli.safe_text import safe_text
 
 app = typer.Typer(
     help="The intake quarantine: captures held as junk or a flood, and mail the inbox could "
@@ -55,8 +54,8 @@ def intake_quarantined(as_json: JsonOption = False) -> None:
     for row in rows:
         # Text cells: what came from outside is shown as written, never read as markup.
         why = "; ".join(row["reasons"])[:120]
-        table.add_row(row["id"], row["at"], row["channel"], Text(row["from"] or ""),
-                      Text((row["title"] or "")[:50]), Text(why))  # fmt: skip
+        table.add_row(row["id"], row["at"], row["channel"], safe_text(row["from"] or ""),
+                      safe_text((row["title"] or "")[:50]), safe_text(why))  # fmt: skip
     out.print(table)
 
 
@@ -90,13 +89,13 @@ def intake_approve(
     except capture.NotHeld as exc:
         _refuse(str(exc), "approve")
     except capture.BadDraft as exc:
-        fail(escape(f"{ref} cannot become a lead: {exc}; reject it instead"))
+        fail(f"{ref} cannot become a lead: {exc}; reject it instead")
     if as_json:
         print_json(data)
         return
     what = "a new lead" if data["created"] else "an existing lead"
     shown = f"{data['id']} approved: {data['lead']['id']} {data['lead']['email']} ({what})"
-    out.print(Text(shown))
+    out.print(safe_text(shown))
 
 
 def _approve_message(svc: Any, message_id: int, as_json: bool) -> None:
@@ -120,9 +119,9 @@ def _approve_message(svc: Any, message_id: int, as_json: bool) -> None:
         shown = f"{data['id']}: {data['classification']}"
         if data["lead"]:
             shown += f", {data['lead']['id']} {data['lead']['email']}"
-        out.print(Text(shown))
+        out.print(safe_text(shown))
     else:
-        out.print(Text(f"{data['id']}: {data['state']} ({'; '.join(data['reasons'])})"))
+        out.print(safe_text(f"{data['id']}: {data['state']} ({'; '.join(data['reasons'])})"))
     if data["state"] != "done":
         raise typer.Exit(1)
 
@@ -157,7 +156,7 @@ def intake_reject(
     if as_json:
         print_json(data)
         return
-    out.print(Text(f"{data['id']} rejected by {actor}" + (f": {reason}" if reason else "")))
+    out.print(safe_text(f"{data['id']} rejected by {actor}" + (f": {reason}" if reason else "")))
 
 
 def _actor() -> str:
@@ -176,4 +175,4 @@ def _parse(ref: str, verb: str) -> tuple[str, int]:
 
 
 def _refuse(message: str, verb: str) -> NoReturn:
-    fail(escape(f"{message}\n{USAGE.format(verb=verb)}"), code=2)
+    fail(f"{message}\n{USAGE.format(verb=verb)}", code=2)

@@ -9,6 +9,7 @@ import typer
 
 from bot.cli.leads import show_lead
 from bot.cli.output import JsonOption, fail, load_settings, open_store, out, print_json
+from bot.cli.safe_text import shown
 
 app = typer.Typer()
 
@@ -73,11 +74,13 @@ def lead_command(
     if as_json:
         print_json({"message": outcome.message, "lead": result, "leads": listed})
         return
-    out.print(outcome.message, highlight=False, markup=False)
+    out.print(shown(outcome.message, multiline=True), highlight=False, markup=False)
     for row in listed:
         name = f"{row['first_name']} {row['last_name']}".strip()
         out.print(
-            f"  {row['id']:<7} {row['status']:<10} {row['email']:<32} {name} {row['company']}",
+            shown(
+                f"  {row['id']:<7} {row['status']:<10} {row['email']:<32} {name} {row['company']}"
+            ),
             highlight=False,
             markup=False,
         )

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from bot.cli.output import JsonOption, fail, open_store, out, print_json
+from bot.cli.safe_text import safe_markup, safe_text, shown
 
 app = typer.Typer(help="List and show leads.", no_args_is_help=True)
 
@@ -37,8 +38,21 @@ def list_leads(
     table = Table("id", "email", "name", "company", "status", "stage", "owner", "created")
     for row in rows:
         name = f"{row['first_name']} {row['last_name']}".strip()
-        table.add_row(row["id"], row["email"], name, row["company"], row["status"],
-                      row["stage"], row["owner"] or "", row["created_at"])  # fmt: skip
+        table.add_row(
+            *(
+                safe_text(cell)
+                for cell in (
+                    row["id"],
+                    row["email"],
+                    name,
+                    row["company"],
+                    row["status"],
+                    row["stage"],
+                    row["owner"] or "",
+                    row["created_at"],
+                )
+            )
+        )
     out.print(table)
 
 
@@ -84,12 +98,13 @@ def show_lead(ref: str, as_json: bool) -> None:
         print_json(data)
         return
     name = f"{data['first_name']} {data['last_name']}".strip() or data["email"]
-    out.print(f"[bold]{data['id']}[/bold] {name} <{data['email']}>", highlight=False)
+    out.print(f"[bold]{data['id']}[/bold] {safe_markup(name)} <{safe_markup(data['email'])}>",
+              highlight=False)  # fmt: skip
     for field in ("company", "title", "phone", "website", "status", "stage", "owner",
                   "proposed_owner", "account", "merged_into", "source", "email_status",
                   "created_at"):  # fmt: skip
         if data.get(field):
-            out.print(f"  {field:<15} {data[field]}", highlight=False, markup=False)
+            out.print(f"  {field:<15} {shown(data[field])}", highlight=False, markup=False)
     for flag in data["duplicates"]:
         out.print(f"  possible duplicate of {flag['other']} ({flag['percent']}%): "
                   f"leadbot lead merge {data['id']} {flag['other']} | "
@@ -98,8 +113,8 @@ def show_lead(ref: str, as_json: bool) -> None:
     if data["enquiry"]:
         out.print("  enquiry", highlight=False)
         for line in data["enquiry"].splitlines()[:12]:
-            out.print(f"    {line}", highlight=False, markup=False)
+            out.print(f"    {shown(line)}", highlight=False, markup=False)
     out.print("  timeline", highlight=False)
     for entry in data["timeline"]:
-        out.print(f"    {entry['at']}  {entry['actor']:<28} {entry['summary']}",
+        out.print(f"    {entry['at']}  {shown(entry['actor']):<28} {shown(entry['summary'])}",
                   highlight=False, markup=False)  # fmt: skip

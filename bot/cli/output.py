@@ -56,7 +56,11 @@ def print_json(data: Any) -> None:
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    err.print(f"[red]error:[/red] {message}", markup=True, highlight=False)
+    """Print `message` (which may hold outside text: it is shown as text) and exit."""
+    from bot.cli.safe_text import safe_markup
+
+    err.print(f"[red]error:[/red] {safe_markup(message, multiline=True)}", markup=True,
+              highlight=False)  # fmt: skip
     raise typer.Exit(code)
 
 

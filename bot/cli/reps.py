@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from bot.cli.output import JsonOption, fail, open_store, out, print_json
+from bot.cli.safe_text import safe_text, shown
 
 if TYPE_CHECKING:
     from storage.models import Rep
@@ -110,7 +111,8 @@ def add(
     if as_json:
         print_json(data)
     else:
-        out.print(f"{data['id']} {name} <{data['email']}> {role}", highlight=False, markup=False)
+        out.print(shown(f"{data['id']} {name} <{data['email']}> {role}"), highlight=False,
+                  markup=False)  # fmt: skip
 
 
 @app.command("list")
@@ -128,8 +130,19 @@ def list_reps(as_json: JsonOption = False) -> None:
 
     table = Table("id", "name", "email", "role", "slack", "active")
     for row in rows:
-        table.add_row(row["id"], row["name"], row["email"], row["role"],
-                      row["slack_user_id"] or "", "yes" if row["active"] else "no")  # fmt: skip
+        table.add_row(
+            *(
+                safe_text(cell)
+                for cell in (
+                    row["id"],
+                    row["name"],
+                    row["email"],
+                    row["role"],
+                    row["slack_user_id"] or "",
+                    "yes" if row["active"] else "no",
+                )
+            )
+        )
     out.print(table)
 
 
@@ -206,7 +219,7 @@ def _change_rep(ref: str, change: Callable[[Rep], None], as_json: bool) -> None:
     if as_json:
         print_json(data)
     else:
-        out.print(_rep_line(data), highlight=False, markup=False)
+        out.print(shown(_rep_line(data)), highlight=False, markup=False)
 
 
 def _rep_line(data: dict[str, Any]) -> str:
