@@ -22,6 +22,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -93,6 +94,9 @@ class SlackApiStandIn:
         self.views: dict[str, Json] = {}
         self._dm_channels: dict[str, str] = {}
         self._failures: dict[str, deque[_Failure]] = defaultdict(deque)
+        # method → seconds the answer takes once the call is recorded (a slow Slack: the call
+        # took effect, the caller has not heard yet; a crash then leaves it in flight).
+        self.latency: dict[str, float] = {}
         self._lock = threading.Lock()
         self._ts = itertools.count(FIRST_TS, 100)
         self._ids = itertools.count(1)
@@ -455,6 +459,8 @@ def _handler_for(state: SlackApiStandIn) -> type[BaseHTTPRequestHandler]:
                 params.update({key: _decode_form_value(value) for key, value in form})
             call = SlackCall(method, params, dict(self.headers.items()), self.command)
             status, headers, body = state.handle(method, call)
+            if state.latency.get(method):
+                time.sleep(state.latency[method])
             if body is None:  # a dropped connection
                 self.close_connection = True
                 return
