@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import uvicorn
 from starlette.routing import BaseRoute
 
+from bot.app.forms import FormsRuntime
 from bot.app.nurture import NurtureRuntime
 from bot.app.services import Services, build_services
 from bot.app.supervisor import Child, Supervisor
@@ -99,6 +100,8 @@ class Parts:
     http: EmbeddedUvicorn | None = None
     serving_http: asyncio.Task[None] | None = None
     runners: list[asyncio.Task[None]] = field(default_factory=list)
+    # Web forms: routes, the submission processor, the double opt-in sender.
+    forms: FormsRuntime | None = None
 
     # The runners.
 
@@ -118,6 +121,23 @@ class Parts:
     async def watch_slack_worker(self) -> None:
         assert self.slack_worker is not None
         await self.slack_worker.run()
+
+    async def process_forms(self) -> None:
+        assert self.forms is not None
+        await repeat(self._process_forms, self.forms.wake, self.idle, "forms")
+
+    async def send_confirmations(self) -> None:
+        assert self.forms is not None
+        forms = self.forms
+        await repeat(forms.confirmations.drain_once, forms.confirmations_wake, self.idle, "confirm")
+
+    def _process_forms(self) -> int:
+        assert self.forms is not None
+        done = self.forms.process()
+        if done:
+            self.loop.call_soon_threadsafe(self.outbox_wake.set)
+            self.loop.call_soon_threadsafe(self.forms.confirmations_wake.set)
+        return done
 
     async def poll_imap(self) -> None:
         await run_imap_poller(self.settings, self.services, self.inbox_wake)
@@ -229,6 +249,9 @@ RUNNERS: tuple[Runner, ...] = (
     Runner("assignment", Parts.assign),
     Runner("slack-supervise", Parts.watch_slack_worker, lambda p: p.slack_worker is not None),
     Runner("imap", Parts.poll_imap, lambda p: bool(p.settings.imap_host)),
+    # web-form submissions into leads, and their double opt-in mails
+    Runner("forms", Parts.process_forms, lambda p: p.forms is not None),
+    Runner("form-confirmations", Parts.send_confirmations, lambda p: p.forms is not None),
 )
 
 ROUTES: tuple[Callable[[Parts], list[BaseRoute]], ...] = (
@@ -240,6 +263,8 @@ ROUTES: tuple[Callable[[Parts], list[BaseRoute]], ...] = (
     lambda parts: parts.nurture.routes,
     # /slack/events, when a signing secret is set
     lambda parts: parts.slack.routes if parts.slack else [],
+    # /f/NAME: web-to-lead forms (the hosted page, submissions, double opt-in links)
+    lambda parts: parts.forms.web.routes if parts.forms else [],
 )
 
 STARTUP: tuple[Callable[[Parts], Awaitable[None]], ...] = (
@@ -321,6 +346,7 @@ def build_parts(settings: Settings) -> Parts:
         slack_worker=slack_worker,
         slack=slack,
         loop=asyncio.get_running_loop(),
+        forms=FormsRuntime(settings, services.store, RulesFile(settings.rules).get),
     )
 
 
