@@ -183,12 +183,14 @@ def reserve_confirmation(session: Session, address: str, now: datetime, since: d
     values = {"address": address, "last_sent_at": now}
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    # RETURNING says whether the row was inserted (rowcount is not reliable for an upsert).
     inserted = session.execute(
         insert(ConfirmationThrottle)
         .values(values)
         .on_conflict_do_nothing(index_elements=["address"])
-    )
-    if inserted.rowcount == 1:  # type: ignore[attr-defined]
+        .returning(col(ConfirmationThrottle.address))
+    ).first()
+    if inserted is not None:
         return True
     result = session.execute(
         update(ConfirmationThrottle)

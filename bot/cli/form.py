@@ -157,11 +157,11 @@ def form_snippet(name: NameArg, as_json: JsonOption = False) -> None:
     try:
         with open_store(settings).reading() as session:
             form = definitions.get(session, name)
+            html = snippet_html(form, settings.public_url)
     except definitions.FormError as exc:
         fail(str(exc))
-    html = snippet_html(form, settings.public_url)
     if as_json:
-        print_json({"name": form.name, "html": html})
+        print_json({"name": name, "html": html})
     else:
         typer.echo(html)
 
