@@ -219,6 +219,11 @@ def pending_confirmations(session: Session, limit: int = 50) -> Sequence[FormCon
     return session.exec(query).all()
 
 
+def has_pending_confirmations(session: Session) -> bool:
+    query = select(FormConfirmation.id).where(FormConfirmation.state == "pending").limit(1)
+    return session.exec(query).first() is not None
+
+
 def confirmations_to(session: Session, address: str) -> Sequence[FormConfirmation]:
     query = select(FormConfirmation).where(FormConfirmation.address == address)
     return session.exec(query.order_by(col(FormConfirmation.id))).all()

@@ -126,6 +126,10 @@ class Parts:
         assert self.forms is not None
         await repeat(self._process_forms, self.forms.wake, self.idle, "forms")
 
+    async def wake_form_worker(self) -> None:
+        assert self.forms is not None and self.forms.worker is not None
+        await self.forms.worker.run(self.forms.wake)
+
     async def send_confirmations(self) -> None:
         assert self.forms is not None
         forms = self.forms
@@ -181,6 +185,10 @@ class Parts:
         if self.inbox_workers is not None:
             self.inbox_workers.start()
 
+    async def start_form_worker(self) -> None:
+        if self.forms is not None:
+            await asyncio.to_thread(self.forms.start)
+
     async def start_runners(self) -> None:
         for runner in RUNNERS:
             if runner.wanted(self):
@@ -223,6 +231,10 @@ class Parts:
         if self.inbox_workers is not None:
             await asyncio.to_thread(self.inbox_workers.stop, WORKERS_STOP_SECONDS)
 
+    async def stop_form_worker(self) -> None:
+        if self.forms is not None and self.forms.worker is not None:
+            await asyncio.to_thread(self.forms.worker.stop, WORKERS_STOP_SECONDS)
+
     async def stop_slack_worker(self) -> None:
         if self.slack_worker is not None:
             await asyncio.to_thread(self.slack_worker.stop, WORKERS_STOP_SECONDS)
@@ -250,8 +262,14 @@ RUNNERS: tuple[Runner, ...] = (
     Runner("slack-supervise", Parts.watch_slack_worker, lambda p: p.slack_worker is not None),
     Runner("imap", Parts.poll_imap, lambda p: bool(p.settings.imap_host)),
     # web-form submissions into leads, and their double opt-in mails
-    Runner("forms", Parts.process_forms, lambda p: p.forms is not None),
-    Runner("form-confirmations", Parts.send_confirmations, lambda p: p.forms is not None),
+    # (LEADBOT_FORM_WORKERS=0: in threads here, else the form worker process does both)
+    Runner("forms", Parts.process_forms, lambda p: p.forms is not None and not p.forms.worker),
+    Runner(
+        "form-confirmations",
+        Parts.send_confirmations,
+        lambda p: p.forms is not None and not p.forms.worker,
+    ),
+    Runner("forms-wake", Parts.wake_form_worker, lambda p: bool(p.forms and p.forms.worker)),
 )
 
 ROUTES: tuple[Callable[[Parts], list[BaseRoute]], ...] = (
@@ -273,6 +291,7 @@ STARTUP: tuple[Callable[[Parts], Awaitable[None]], ...] = (
     Parts.start_nurture,  # the tracking buffer and the campaign scheduler
     Parts.start_http,
     Parts.start_inbox_workers,
+    Parts.start_form_worker,
     Parts.start_runners,
     Parts.wait_for_http,
     Parts.connect_slack,  # Socket Mode, once HTTP answers
@@ -285,6 +304,7 @@ SHUTDOWN: tuple[Callable[[Parts], Awaitable[None]], ...] = (
     Parts.stop_nurture,  # after HTTP: every buffered open and click is written
     Parts.cancel_runners,
     Parts.stop_inbox_workers,
+    Parts.stop_form_worker,  # after HTTP: every accepted submission is committed already
     Parts.stop_slack_worker,  # once HTTP is closed too: no acked request is left without its work
     Parts.dispose_store,  # what was accepted but not yet processed stays queued for the next start
 )

@@ -64,6 +64,9 @@ class ConfirmationSender:
         self.public_url = public_url
 
     def drain_once(self) -> int:
+        with self.store.reading() as session:  # most ticks find nothing: no write lock for that
+            if not storage.forms.has_pending_confirmations(session):
+                return 0
         with self.store.transaction() as session:
             claimed = list(storage.forms.pending_confirmations(session))
             jobs = []

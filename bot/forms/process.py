@@ -35,7 +35,9 @@ from storage.models import FormConfirmation, FormSubmission, IntakeRecord, Lead,
 
 log = logging.getLogger(__name__)
 
-# Submissions processed per transaction: one commit for many keeps up with a burst of posts.
+# Submissions processed per transaction on PostgreSQL: one commit for many keeps up with a burst.
+# SQLite has one writer for the whole file: one submission per transaction there, so a POST's
+# commit never waits behind more than one capture.
 BATCH = 25
 # Statuses of an address on a double opt-in form's lead (storage.models.Lead.email_status).
 UNCONFIRMED, CONFIRMED = "unconfirmed", "confirmed"
@@ -175,7 +177,7 @@ class FormProcessor:
         """Process one batch of queued submissions; how many."""
         rules = self.rules()
         with self.store.transaction() as session:
-            batch = storage.forms.claim_queued(session, BATCH)
+            batch = storage.forms.claim_queued(session, 1 if self.store.is_sqlite else BATCH)
             forms: dict[int, WebForm | None] = {}
             for submission in batch:
                 if submission.form_id not in forms:
