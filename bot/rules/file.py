@@ -662,6 +662,14 @@ def describe(rules: Rules) -> str:
     if not rules.rules:
         lines.append("  none: leads wait in the queue until assigned by hand")
     lines += describe_match(rules.match)
+    f = rules.forms
+    lines.append(
+        f"forms: held when sent within {f.min_fill_seconds:g} s, a token older than "
+        f"{f.token_max_age_minutes:g} min, a message over {f.message_max_chars} characters, or "
+        f"over {f.per_ip_limit or '∞'} per IP / {f.per_address_limit or '∞'} per address / "
+        f"{f.per_form_limit or '∞'} per form in {f.window_minutes:g} min; one confirmation "
+        f"mail per address every {f.confirm_every_minutes:g} min"
+    )
     if rules.other_sections:
         tables = ", ".join(f"[{name}]" for name in rules.other_sections)
         lines.append(f"also in the file, read elsewhere: {tables}")

@@ -5,6 +5,7 @@ reason), approval, processing failures, double opt-in's throttle, and races betw
 from __future__ import annotations
 
 import dataclasses
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -21,7 +22,9 @@ import storage.timeline
 from bot.forms import definitions, process
 from bot.forms.submit import Outcome, Posted, accept
 from bot.forms.tokens import FormTokens
+from bot.integrations.slack.blocks import lead_card
 from bot.leads.capture import approve
+from bot.public_links import PublicLinks
 from bot.rules.file import Rules, default_rules
 from bot.rules.forms import FormRules
 from storage.engine import Store
@@ -115,6 +118,11 @@ def test_a_submission_becomes_a_scored_lead_with_its_attribution_and_consent(sto
         "&utm_campaign=spring · campaign spring"
     )
     assert card.kind == "lead.new" and card.payload["subject"].startswith("form demo-request")
+    # the rep's Slack card: the form, the page and the campaign, as escaped text
+    blocks = lead_card(lead, entries, None, PublicLinks("https://leadbot.example", SECRET))
+    shown = json.dumps(blocks)
+    assert "form demo-request" in shown and "campaign spring" in shown
+    assert "page https://yourco.example/demo?utm_source=news&amp;utm_campaign=spring" in shown
 
 
 def test_a_known_person_and_a_double_click_make_one_lead(store: Store) -> None:
@@ -316,3 +324,14 @@ def test_a_disabled_form_takes_nothing(sqlite_url: str) -> None:
     with store.transaction() as session:
         assert session.exec(select(IntakeRecord)).first() is None
         assert session.exec(select(FormConfirmation)).first() is None
+
+
+def test_the_forms_table_of_the_rules_file_is_checked_with_its_line() -> None:
+    from bot.rules.file import RulesError, parse_rules
+
+    rules = parse_rules("[forms]\nmin_fill_seconds = 3\nper_ip_limit = 0\n")
+    assert (rules.forms.min_fill_seconds, rules.forms.per_ip_limit) == (3.0, 0)
+    with pytest.raises(RulesError, match=r"rules:3: forms.per_ip_limt: unknown key"):
+        parse_rules("[forms]\nmin_fill_seconds = 3\nper_ip_limt = 1\n")
+    with pytest.raises(RulesError, match=r"rules:2: forms.window_minutes: must be a number"):
+        parse_rules('[forms]\nwindow_minutes = "ten"\n')
