@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from importlib import resources
 from typing import Any
 from urllib.parse import parse_qsl
 
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.datastructures import Headers
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
@@ -51,6 +53,8 @@ PAGE_HEADERS = {"Cache-Control": "private, no-store", "X-Robots-Tag": "noindex",
 # effect within this many seconds).
 FORM_CACHE_SECONDS = 2.0
 JSON_TYPE = "application/json"
+
+log = logging.getLogger("leadbot.forms")
 
 
 class TooLarge(Exception):
@@ -158,9 +162,17 @@ class FormsWeb:
             submit.origin_of(self.public_url),
             f"{request.url.scheme}://{request.url.netloc}".lower(),
         )
-        outcome = await asyncio.to_thread(
-            submit.accept, self.store, form, posted, self.tokens, self.rules(), own
-        )
+        try:
+            outcome = await asyncio.to_thread(
+                submit.accept, self.store, form, posted, self.tokens, self.rules(), own
+            )
+        except SQLAlchemyError:
+            # Not stored, so not accepted: the visitor is asked to send again, nothing is lost.
+            log.exception("form %s: a submission could not be stored", form.name)
+            if wants_json:
+                return JSONResponse({"status": "unavailable"}, 503, headers=cors)
+            sorry = "We could not take your message just now; please send it again."
+            return self.message(503, "Please try again", sorry)
         if outcome.kind == "missing":
             return self.message(404, "Form not found", "There is no form here (any more).")
         if outcome.kind == "invalid":
