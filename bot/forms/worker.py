@@ -48,8 +48,8 @@ def processor_and_sender(
 # While POSTs keep arriving (each wakes the worker), it waits for a pause this long before the
 # next capture: the answer a visitor waits on is the commit of their submission, and on SQLite a
 # capture holds the one write lock. It never waits longer than MAX_DEFER_SECONDS in a row.
-QUIET_SECONDS = 0.03
-MAX_DEFER_SECONDS = 1.0
+QUIET_SECONDS = 0.1
+MAX_DEFER_SECONDS = 2.0
 
 
 def let_posts_commit_first(wake: Connection) -> None:
