@@ -103,6 +103,10 @@ class Settings(BaseSettings):
     tracking_flush_seconds: float = 1.0
     # An open or click this soon after delivery is a link scanner's, not a person's.
     scanner_window_seconds: float = 10.0
+    # Largest body a web form's POST may have, in bytes (413 above).
+    form_max_body_bytes: int = 64 * 1024
+    # Form worker processes (submissions into leads, double opt-in mails; 0 = threads in serve).
+    form_workers: int = 1
 
     @classmethod
     def settings_customise_sources(

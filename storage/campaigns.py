@@ -75,7 +75,9 @@ def segment_candidates(
     query = (
         select(Lead)
         .where(col(Lead.id).not_in(members))
-        .where(Lead.email_status == "ok")
+        # "confirmed": a double opt-in form's address, once its owner clicked the mail's link
+        # ("unconfirmed" ones wait for it).
+        .where(col(Lead.email_status).in_(("ok", "confirmed")))
         .where(col(Lead.merged_into_id).is_(None))  # an alias of its survivor
     )
     for key, column in (

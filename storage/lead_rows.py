@@ -22,6 +22,8 @@ from storage.models import (
     CampaignSend,
     Contact,
     DuplicateFlag,
+    FormConfirmation,
+    FormSubmission,
     InboundMessage,
     IntakeRecord,
     LeadBlockKey,
@@ -62,6 +64,10 @@ LEAD_ROWS: dict[str, LeadRows] = {
     "lead_merges_survivor": LeadRows(LeadMerge, "survivor_id", moves_on_merge=False),
     # The held capture a lead was approved from: where it came from, kept as it was.
     "intake_records": LeadRows(IntakeRecord, "lead_id", moves_on_merge=False),
+    # Web-form submissions are the person's (attribution, proof of consent): they move.
+    "form_submissions": LeadRows(FormSubmission, "lead_id"),
+    # Confirmation mails sent are work done, about the address they went to.
+    "form_confirmations": LeadRows(FormConfirmation, "lead_id", moves_on_merge=False),
 }
 
 

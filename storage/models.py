@@ -422,3 +422,11 @@ from storage.campaign_tables import (  # noqa: E402, F401
     CampaignStep,
     TrackingEvent,
 )
+
+# Web-to-lead forms likewise (storage/form_tables.py).
+from storage.form_tables import (  # noqa: E402, F401
+    ConfirmationThrottle,
+    FormConfirmation,
+    FormSubmission,
+    WebForm,
+)

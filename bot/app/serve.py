@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import uvicorn
 from starlette.routing import BaseRoute
 
+from bot.app.forms import FormsRuntime
 from bot.app.nurture import NurtureRuntime
 from bot.app.services import Services, build_services
 from bot.app.supervisor import Child, Supervisor
@@ -100,6 +101,8 @@ class Parts:
     http: EmbeddedUvicorn | None = None
     serving_http: asyncio.Task[None] | None = None
     runners: list[asyncio.Task[None]] = field(default_factory=list)
+    # Web forms: routes, the submission processor, the double opt-in sender.
+    forms: FormsRuntime | None = None
 
     # The runners.
 
@@ -119,6 +122,27 @@ class Parts:
     async def watch_slack_worker(self) -> None:
         assert self.slack_worker is not None
         await self.slack_worker.run()
+
+    async def process_forms(self) -> None:
+        assert self.forms is not None
+        await repeat(self._process_forms, self.forms.wake, self.idle, "forms")
+
+    async def wake_form_worker(self) -> None:
+        assert self.forms is not None and self.forms.worker is not None
+        await self.forms.worker.run(self.forms.wake)
+
+    async def send_confirmations(self) -> None:
+        assert self.forms is not None
+        forms = self.forms
+        await repeat(forms.confirmations.drain_once, forms.confirmations_wake, self.idle, "confirm")
+
+    def _process_forms(self) -> int:
+        assert self.forms is not None
+        done = self.forms.process()
+        if done:
+            self.loop.call_soon_threadsafe(self.outbox_wake.set)
+            self.loop.call_soon_threadsafe(self.forms.confirmations_wake.set)
+        return done
 
     async def poll_imap(self) -> None:
         await run_imap_poller(self.settings, self.services, self.inbox_wake)
@@ -167,6 +191,10 @@ class Parts:
         if self.inbox_workers is not None:
             self.inbox_workers.start()
 
+    async def start_form_worker(self) -> None:
+        if self.forms is not None:
+            await asyncio.to_thread(self.forms.start)
+
     async def start_runners(self) -> None:
         for runner in RUNNERS:
             if runner.wanted(self):
@@ -209,6 +237,10 @@ class Parts:
         if self.inbox_workers is not None:
             await asyncio.to_thread(self.inbox_workers.stop, WORKERS_STOP_SECONDS)
 
+    async def stop_form_worker(self) -> None:
+        if self.forms is not None and self.forms.worker is not None:
+            await asyncio.to_thread(self.forms.worker.stop, WORKERS_STOP_SECONDS)
+
     async def stop_slack_worker(self) -> None:
         if self.slack_worker is not None:
             await asyncio.to_thread(self.slack_worker.stop, WORKERS_STOP_SECONDS)
@@ -235,6 +267,15 @@ RUNNERS: tuple[Runner, ...] = (
     Runner("assignment", Parts.assign),
     Runner("slack-supervise", Parts.watch_slack_worker, lambda p: p.slack_worker is not None),
     Runner("imap", Parts.poll_imap, lambda p: bool(p.settings.imap_host)),
+    # web-form submissions into leads, and their double opt-in mails
+    # (LEADBOT_FORM_WORKERS=0: in threads here, else the form worker process does both)
+    Runner("forms", Parts.process_forms, lambda p: p.forms is not None and not p.forms.worker),
+    Runner(
+        "form-confirmations",
+        Parts.send_confirmations,
+        lambda p: p.forms is not None and not p.forms.worker,
+    ),
+    Runner("forms-wake", Parts.wake_form_worker, lambda p: bool(p.forms and p.forms.worker)),
 )
 
 ROUTES: tuple[Callable[[Parts], list[BaseRoute]], ...] = (
@@ -246,6 +287,8 @@ ROUTES: tuple[Callable[[Parts], list[BaseRoute]], ...] = (
     lambda parts: parts.nurture.routes,
     # /slack/events, when a signing secret is set
     lambda parts: parts.slack.routes if parts.slack else [],
+    # /f/NAME: web-to-lead forms (the hosted page, submissions, double opt-in links)
+    lambda parts: parts.forms.web.routes if parts.forms else [],
 )
 
 # Request-body limits by path prefix; any other path gets LEADBOT_HTTP_MAX_BODY_BYTES.
@@ -260,6 +303,7 @@ STARTUP: tuple[Callable[[Parts], Awaitable[None]], ...] = (
     Parts.start_nurture,  # the tracking buffer and the campaign scheduler
     Parts.start_http,
     Parts.start_inbox_workers,
+    Parts.start_form_worker,
     Parts.start_runners,
     Parts.wait_for_http,
     Parts.connect_slack,  # Socket Mode, once HTTP answers
@@ -272,6 +316,7 @@ SHUTDOWN: tuple[Callable[[Parts], Awaitable[None]], ...] = (
     Parts.stop_nurture,  # after HTTP: every buffered open and click is written
     Parts.cancel_runners,
     Parts.stop_inbox_workers,
+    Parts.stop_form_worker,  # after HTTP: every accepted submission is committed already
     Parts.stop_slack_worker,  # once HTTP is closed too: no acked request is left without its work
     Parts.dispose_store,  # what was accepted but not yet processed stays queued for the next start
 )
@@ -333,6 +378,7 @@ def build_parts(settings: Settings) -> Parts:
         slack_worker=slack_worker,
         slack=slack,
         loop=asyncio.get_running_loop(),
+        forms=FormsRuntime(settings, services.store, RulesFile(settings.rules).get),
     )
 
 

@@ -16,6 +16,7 @@ from bot.cli import (
     db,
     dedupe,
     events,
+    form,
     inbox,
     intake,
     lead,
@@ -45,6 +46,7 @@ NOUNS: tuple[tuple[str | None, typer.Typer], ...] = (
     ("rules", rules.app),
     ("events", events.app),
     ("campaign", campaign.app),
+    ("form", form.app),
 )
 for noun, commands in NOUNS:
     cli.add_typer(commands, name=noun)

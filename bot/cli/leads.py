@@ -67,6 +67,7 @@ def lead_with_timeline(ref: str) -> dict[str, Any]:
     import storage.duplicates
     import storage.reps
     import storage.timeline
+    from bot.forms import views as form_views
     from bot.leads import actions
     from bot.leads.views import flag_dict, lead_dict, timeline_dict
 
@@ -83,6 +84,8 @@ def lead_with_timeline(ref: str) -> dict[str, Any]:
             flag_dict(flag, lead.id) for flag in storage.duplicates.open_flags(session, lead.id)
         ]
         data["timeline"] = [timeline_dict(e) for e in storage.timeline.for_lead(session, lead.id)]
+    # Where the lead came from: first and last touch of its web-form posts (UTM, pages).
+    data["attribution"] = form_views.attribution(data["timeline"])
     return data
 
 
@@ -110,6 +113,11 @@ def show_lead(ref: str, as_json: bool) -> None:
                   f"leadbot lead merge {data['id']} {flag['other']} | "
                   f"leadbot lead notdup {data['id']} {flag['other']}",
                   highlight=False, markup=False)  # fmt: skip
+    for touch in ("first_touch", "last_touch"):
+        seen = (data.get("attribution") or {}).get(touch)
+        if seen:
+            where = " ".join(f"{k}={v}" for k, v in seen.items() if k not in ("at",) and v)
+            out.print(f"  {touch:<15} {where}", highlight=False, markup=False)
     if data["enquiry"]:
         out.print("  enquiry", highlight=False)
         for line in data["enquiry"].splitlines()[:12]:

@@ -246,7 +246,7 @@ def _apply_bounce(session: Session, event: MailEvent) -> None:
     for address in classification.bounced:
         for lead in storage.leads.all_by_email(session, address):
             assert lead.id is not None
-            if classification.permanent and lead.email_status == "ok":
+            if classification.permanent and lead.email_status in ("ok", "confirmed", "unconfirmed"):
                 lead.email_status = "bounced"
                 storage.leads.touch(session, lead)
             what = "hard bounce" if classification.permanent else "soft bounce (delayed)"

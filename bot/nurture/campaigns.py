@@ -216,7 +216,7 @@ def opt_out(store: Store, send_id: int, how: str) -> str | None:
             if lead.email_status == "opted_out":
                 continue
             changed = True
-            if lead.email_status == "ok":
+            if lead.email_status in ("ok", "confirmed", "unconfirmed"):
                 lead.email_status = "opted_out"
             storage.leads.touch(session, lead)
             storage.timeline.append(

@@ -37,6 +37,7 @@ from bot.rules.checks import (
     unknown,
 )
 from bot.rules.dedupe import MatchRules
+from bot.rules.forms import FormRules
 from bot.rules.intake import IntakeRules
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,8 @@ EVENT_KINDS: dict[str, str] = {
 }
 GRADES = ("A", "B", "C", "D")
 OWN_SECTIONS = ("scoring", "grading", "mql", "assignment", "territories", "dedupe", "intake")
+# Tables added later, by the part of leadbot that reads them (bot/rules/<name>.py).
+OWN_SECTIONS += ("forms",)
 # Tables of the same file that other parts of leadbot read, kept as written (Rules.tables).
 OTHER_SECTIONS = ("retention", "nurture")
 SENIORITY_LEVELS = ("executive", "vp", "director", "manager", "individual")
@@ -182,6 +185,8 @@ class Rules:
     match: MatchRules = field(default_factory=MatchRules)
     # The [intake] table: what capture holds as junk or a flood.
     intake: IntakeRules = field(default_factory=IntakeRules)
+    # The [forms] table: web forms' spam and flood limits.
+    forms: FormRules = field(default_factory=FormRules)
     # Tables of the file that other parts of leadbot read ([retention], …), as written.
     tables: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -229,6 +234,7 @@ def _build(data: dict[str, Any], source: str) -> Rules:
     others = {key: table(data, key, ()) for key in data if key in OTHER_SECTIONS}
     match = MatchRules.from_toml({"dedupe": data["dedupe"]}) if "dedupe" in data else MatchRules()
     intake = IntakeRules.from_table(data["intake"]) if "intake" in data else IntakeRules()
+    forms = FormRules.from_table(data["forms"]) if "forms" in data else FormRules()
     # A section the file leaves out is the embedded default's; a section written is used as is.
     data = {**_default_data(), **data}
     scoring_data = table(data, "scoring", ())
@@ -302,6 +308,7 @@ def _build(data: dict[str, Any], source: str) -> Rules:
         source=source,
         match=match,
         intake=intake,
+        forms=forms,
         tables=others,
     )
 
@@ -655,6 +662,14 @@ def describe(rules: Rules) -> str:
     if not rules.rules:
         lines.append("  none: leads wait in the queue until assigned by hand")
     lines += describe_match(rules.match)
+    f = rules.forms
+    lines.append(
+        f"forms: held when sent within {f.min_fill_seconds:g} s, a token older than "
+        f"{f.token_max_age_minutes:g} min, a message over {f.message_max_chars} characters, or "
+        f"over {f.per_ip_limit or '∞'} per IP / {f.per_address_limit or '∞'} per address / "
+        f"{f.per_form_limit or '∞'} per form in {f.window_minutes:g} min; one confirmation "
+        f"mail per address every {f.confirm_every_minutes:g} min"
+    )
     if rules.other_sections:
         tables = ", ".join(f"[{name}]" for name in rules.other_sections)
         lines.append(f"also in the file, read elsewhere: {tables}")

@@ -200,7 +200,8 @@ def evaluate(lead: Lead, events: Iterable[Event], rules: Rules, now: datetime) -
         f"grade {fit.grade} {'meets' if grade_ok else 'is below'} {mql.min_grade}",
     ]
     is_mql = score_ok and grade_ok
-    enquired = any(e.kind == EVENT_KINDS["enquiry"] for e in events)
+    # A web form's post is an inbound enquiry as much as an email is.
+    enquired = any(e.kind in (EVENT_KINDS["enquiry"], EVENT_KINDS["form_post"]) for e in events)
     enters_queue = is_mql or (mql.enquiries_enter_queue and enquired)
     if not is_mql and enters_queue:
         reasons.append("an inbound enquiry enters the queue directly (mql.enquiries_enter_queue)")

@@ -1,0 +1,249 @@
+"""Named queries over web forms: the forms, the submission queue, the limits' counts, and the
+double opt-in mails (the hourly throttle per address is one conditional write)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from storage.models import (
+    ConfirmationThrottle,
+    FormConfirmation,
+    FormSubmission,
+    IntakeRecord,
+    Lead,
+    WebForm,
+    utcnow,
+)
+
+# --- forms ---------------------------------------------------------------------------------
+
+
+def add_form(session: Session, form: WebForm) -> WebForm:
+    """Store a new form; ValueError when the name is taken (the UNIQUE index decides)."""
+    try:
+        with session.begin_nested():
+            session.add(form)
+            session.flush()
+    except IntegrityError:
+        raise ValueError(f"a form named {form.name!r} exists already") from None
+    return form
+
+
+def form_by_name(session: Session, name: str) -> WebForm | None:
+    return session.exec(select(WebForm).where(WebForm.name == name)).first()
+
+
+def form_by_id(session: Session, form_id: int) -> WebForm | None:
+    return session.get(WebForm, form_id)
+
+
+def all_forms(session: Session) -> Sequence[WebForm]:
+    return session.exec(select(WebForm).order_by(col(WebForm.id))).all()
+
+
+def submission_counts(session: Session, form_id: int) -> dict[str, int]:
+    query = (
+        select(FormSubmission.state, func.count())
+        .where(FormSubmission.form_id == form_id)
+        .group_by(col(FormSubmission.state))
+    )
+    return {state: int(n) for state, n in session.exec(query).all()}
+
+
+def lead_count(session: Session, form_id: int) -> int:
+    query = select(func.count(func.distinct(FormSubmission.lead_id))).where(
+        FormSubmission.form_id == form_id
+    )
+    return int(session.exec(query).one())
+
+
+# --- submissions ---------------------------------------------------------------------------
+
+
+def add_submission(session: Session, submission: FormSubmission) -> FormSubmission:
+    """Store a submission as posted. A nonce stored before (a replayed token) is kept too, with
+    no nonce and `duplicate_of` naming the first: the UNIQUE index, not a look-up, decides, so
+    two posts of one token racing each other store one fresh submission and one replay."""
+    if submission.nonce is not None:
+        data = submission.model_dump(exclude={"id"})
+        try:
+            with session.begin_nested():
+                session.add(submission)
+                session.flush()
+            return submission
+        except IntegrityError:
+            pass
+        first = session.exec(
+            select(FormSubmission).where(FormSubmission.nonce == data["nonce"])
+        ).first()
+        submission = FormSubmission(**{**data, "nonce": None})
+        submission.duplicate_of = first.id if first is not None else None
+        if first is not None and first.digest == submission.digest:
+            submission.state, submission.processed_at = "duplicate", utcnow()
+            submission.lead_id = first.lead_id
+        else:
+            used = f"#{first.id}" if first is not None else "before"
+            submission.reasons = [
+                *submission.reasons,
+                {"check": "replay", "detail": f"the form's token was used already ({used})"},
+            ]
+    session.add(submission)
+    session.flush()
+    return submission
+
+
+def submission_by_id(session: Session, submission_id: int) -> FormSubmission | None:
+    return session.get(FormSubmission, submission_id, populate_existing=True)
+
+
+def claim_queued(session: Session, limit: int) -> Sequence[FormSubmission]:
+    """The oldest queued submissions, locked for this transaction (SKIP LOCKED on PostgreSQL;
+    SQLite's one writer holds the whole file anyway)."""
+    query = (
+        select(FormSubmission)
+        .where(FormSubmission.state == "queued")
+        .order_by(col(FormSubmission.id))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return session.exec(query).all()
+
+
+def submissions_of(
+    session: Session, form_id: int, state: str | None = None, limit: int = 100
+) -> Sequence[FormSubmission]:
+    query = select(FormSubmission).where(FormSubmission.form_id == form_id)
+    if state:
+        query = query.where(FormSubmission.state == state)
+    return session.exec(query.order_by(col(FormSubmission.id).desc()).limit(limit)).all()
+
+
+def count_before(
+    session: Session, submission: FormSubmission, column: str, value: object, since: datetime
+) -> int:
+    """Submissions stored before this one (lower id) with the same `column` value since a time:
+    what the per-IP, per-address and per-form limits count. Replays of a double click are not
+    counted: they are one submission."""
+    field = getattr(FormSubmission, column)
+    query = (
+        select(func.count())
+        .select_from(FormSubmission)
+        .where(field == value)
+        .where(col(FormSubmission.received_at) >= since)
+        .where(col(FormSubmission.id) < submission.id)
+        .where(FormSubmission.state != "duplicate")
+    )
+    return int(session.exec(query).one())
+
+
+def mark(session: Session, submission: FormSubmission, state: str, **values: object) -> None:
+    submission.state = state
+    submission.processed_at = utcnow()
+    for key, value in values.items():
+        setattr(submission, key, value)
+    session.add(submission)
+
+
+def requeue(session: Session, submission_id: int) -> bool:
+    result = session.execute(
+        update(FormSubmission)
+        .where(col(FormSubmission.id) == submission_id)
+        .where(col(FormSubmission.state) == "quarantined")
+        .values(state="queued", error=None, processed_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def done_of_lead(session: Session, lead_id: int) -> Sequence[FormSubmission]:
+    """A lead's done submissions, oldest first (its first and last touch)."""
+    query = (
+        select(FormSubmission)
+        .where(FormSubmission.lead_id == lead_id)
+        .where(FormSubmission.state == "done")
+        .order_by(col(FormSubmission.id))
+    )
+    return session.exec(query).all()
+
+
+# --- double opt-in ---------------------------------------------------------------------------
+
+
+def reserve_confirmation(session: Session, address: str, now: datetime, since: datetime) -> bool:
+    """Whether a confirmation mail may go to `address` now: True once per address while its last
+    one was sent before `since`. An INSERT that does nothing on a conflict, then one conditional
+    UPDATE: of two workers racing, one moves the time forward and the other matches no row."""
+    values = {"address": address, "last_sent_at": now}
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    # RETURNING says whether the row was inserted (rowcount is not reliable for an upsert).
+    inserted = session.execute(
+        insert(ConfirmationThrottle)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["address"])
+        .returning(col(ConfirmationThrottle.address))
+    ).first()
+    if inserted is not None:
+        return True
+    result = session.execute(
+        update(ConfirmationThrottle)
+        .where(col(ConfirmationThrottle.address) == address)
+        .where(col(ConfirmationThrottle.last_sent_at) < since)
+        .values(last_sent_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def add_confirmation(session: Session, confirmation: FormConfirmation) -> FormConfirmation:
+    session.add(confirmation)
+    session.flush()
+    return confirmation
+
+
+def pending_confirmations(session: Session, limit: int = 50) -> Sequence[FormConfirmation]:
+    query = (
+        select(FormConfirmation)
+        .where(FormConfirmation.state == "pending")
+        .order_by(col(FormConfirmation.id))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return session.exec(query).all()
+
+
+def has_pending_confirmations(session: Session) -> bool:
+    query = select(FormConfirmation.id).where(FormConfirmation.state == "pending").limit(1)
+    return session.exec(query).first() is not None
+
+
+def confirmations_to(session: Session, address: str) -> Sequence[FormConfirmation]:
+    query = select(FormConfirmation).where(FormConfirmation.address == address)
+    return session.exec(query.order_by(col(FormConfirmation.id))).all()
+
+
+def lead_for_update(session: Session, lead_id: int) -> Lead | None:
+    query = select(Lead).where(Lead.id == lead_id).with_for_update()
+    return session.exec(query).first()
+
+
+def decided_holds(
+    session: Session, limit: int = 100
+) -> Sequence[tuple[FormSubmission, IntakeRecord]]:
+    """Held submissions whose hold a person decided (`intake approve` / `reject`) since."""
+    query = (
+        select(FormSubmission, IntakeRecord)
+        .join(IntakeRecord, col(IntakeRecord.id) == col(FormSubmission.intake_record_id))
+        .where(FormSubmission.state == "held")
+        .where(col(IntakeRecord.state).in_(("approved", "rejected")))
+        .order_by(col(FormSubmission.id))
+        .limit(limit)
+    )
+    return [(sub, record) for sub, record in session.exec(query).all()]
