@@ -32,6 +32,7 @@ from storage.models import (
     QueueItem,
     TimelineEntry,
     TrackingEvent,
+    WebhookDelivery,
 )
 
 
@@ -62,6 +63,8 @@ LEAD_ROWS: dict[str, LeadRows] = {
     "lead_merges_survivor": LeadRows(LeadMerge, "survivor_id", moves_on_merge=False),
     # The held capture a lead was approved from: where it came from, kept as it was.
     "intake_records": LeadRows(IntakeRecord, "lead_id", moves_on_merge=False),
+    # Webhook events about the lead: what was said to receivers stays as it was said.
+    "webhook_deliveries": LeadRows(WebhookDelivery, "lead_id", moves_on_merge=False),
 }
 
 

@@ -11,6 +11,7 @@ import typer
 
 from bot.cli import (
     account,
+    apikey,
     assign,
     campaign,
     db,
@@ -23,6 +24,7 @@ from bot.cli import (
     reps,
     rules,
     serve,
+    webhook,
 )
 
 cli = typer.Typer(
@@ -45,6 +47,8 @@ NOUNS: tuple[tuple[str | None, typer.Typer], ...] = (
     ("rules", rules.app),
     ("events", events.app),
     ("campaign", campaign.app),
+    ("apikey", apikey.app),
+    ("webhook", webhook.app),
 )
 for noun, commands in NOUNS:
     cli.add_typer(commands, name=noun)
