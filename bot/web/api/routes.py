@@ -165,6 +165,10 @@ class Handlers:
                 raise ApiError(400, "bad_parameter", f"limit is 1 to {MAX_PAGE}")
             limit = int(q["limit"])
         after = decode_cursor(q["cursor"]) if q.get("cursor") else 0
+        for name, kind in (("status", lifecycle.Status), ("stage", lifecycle.Stage)):
+            if name in q and q[name] not in {member.value for member in kind}:
+                known = ", ".join(member.value for member in kind)
+                raise ApiError(400, "bad_parameter", f"{name} is one of {known}")
         owner_id, unowned = None, False
         if q.get("owner"):
             if q["owner"].lower() == "none":
@@ -176,8 +180,8 @@ class Handlers:
                     raise ApiError(400, "bad_parameter", f"no rep {q['owner']}") from None
                 owner_id = owner.id
         where = storage.lead_pages.LeadFilter(
-            status=q.get("status") or None,
-            stage=q.get("stage") or None,
+            status=q.get("status"),
+            stage=q.get("stage"),
             owner_id=owner_id,
             unowned=unowned,
             source=q.get("source") or None,
