@@ -159,6 +159,12 @@ def claim_due(
             )
         )
         .where(~blocked)
+        # A removed endpoint's deliveries are kept, and no longer sent.
+        .where(
+            col(WebhookDelivery.endpoint_id).in_(
+                select(WebhookEndpoint.id).where(col(WebhookEndpoint.removed_at).is_(None))
+            )
+        )
         .order_by(col(WebhookDelivery.id))
         .limit(limit)
         .with_for_update(skip_locked=True, of=WebhookDelivery)  # type: ignore[arg-type]

@@ -67,10 +67,11 @@ def list_keys(as_json: JsonOption = False) -> None:
         print_json(rows)
         return
     from rich.table import Table
+    from rich.text import Text
 
     table = Table("name", "scopes", "created", "last used", "revoked")
     for row in rows:
-        table.add_row(row["name"], ", ".join(row["scopes"]), row["created_at"],
+        table.add_row(Text(row["name"]), ", ".join(row["scopes"]), row["created_at"],
                       row["last_used_at"] or "never", row["revoked_at"] or "")  # fmt: skip
     out.print(table)
 

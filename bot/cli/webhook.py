@@ -95,14 +95,15 @@ def list_webhooks(as_json: JsonOption = False) -> None:
         print_json(rows)
         return
     from rich.table import Table
+    from rich.text import Text
 
     table = Table("id", "url", "events", "state", "pending", "last error")
     for row in rows:
         state = row["state"]
         if row["failing_since"]:
             state = f"failing since {row['failing_since']} ({row['consecutive_failures']} tries)"
-        table.add_row(row["id"], row["url"], ", ".join(row["events"]), state,
-                      str(row["pending"]), row["last_error"] or "")  # fmt: skip
+        table.add_row(row["id"], Text(row["url"]), ", ".join(row["events"]), state,
+                      str(row["pending"]), Text(row["last_error"] or ""))  # fmt: skip
     out.print(table)
 
 
@@ -136,12 +137,13 @@ def deliveries(
         print_json(rows)
         return
     from rich.table import Table
+    from rich.text import Text
 
     table = Table("id", "webhook", "event", "lead", "state", "tries", "last answer")
     for row in rows:
         answer = row["last_error"] or (str(row["last_status"]) if row["last_status"] else "")
         table.add_row(str(row["id"]), row["webhook"], row["event"], row["lead"] or "",
-                      row["state"], str(row["attempts"]), answer)  # fmt: skip
+                      row["state"], str(row["attempts"]), Text(answer))  # fmt: skip
     out.print(table)
 
 

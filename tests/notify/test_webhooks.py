@@ -16,6 +16,14 @@ from typing import Any
 import httpx
 import pytest
 
+import storage.reps
+from bot.integrations.slack.notifier import SlackNotifier, recent_timeline
+from bot.notify.dispatcher import OutboxDispatcher
+from bot.notify.webhooks import add_endpoint, report_failing
+from bot.public_links import PublicLinks
+from storage.engine import Store
+from storage.models import Rep, utcnow
+from tests.fakes.slack_api import slack_api_server
 from tests.fakes.webhook_receiver import Receiver
 from tests.services.bot import RunningBot, running_bot
 
@@ -154,3 +162,27 @@ def test_bad_endpoints_are_refused_with_what_is_allowed(bot: RunningBot) -> None
     ):
         result = bot.cli("webhook", "add", *args, check=False)
         assert result.returncode == 2 and words in result.stderr
+
+
+def test_a_failing_receiver_is_reported_to_each_admin_in_slack(store: Store) -> None:
+    """The report goes through the outbox: a DM to every active admin, the URL escaped."""
+    with store.transaction() as session:
+        admin = storage.reps.add(session, Rep(name="Ada", email="ada@yourco.test",
+                                              role="admin", slack_user_id="U0ADA"))  # fmt: skip
+        storage.reps.add(session, Rep(name="Bo", email="bo@yourco.test", slack_user_id="U0BO"))
+        endpoint = add_endpoint(session, "http://hooks.test/<!channel>", ["lead.created"])
+        endpoint.consecutive_failures, endpoint.failing_since = 5, utcnow()
+        endpoint.last_error = "HTTP 500"
+        report_failing(session, endpoint)
+        assert admin.id is not None
+    with slack_api_server() as slack:
+        notifier = SlackNotifier("xoxb-test", base_url=slack.url,
+                                 links=PublicLinks("http://leadbot.test", "k"),
+                                 timeline_for=recent_timeline(store))  # fmt: skip
+        assert OutboxDispatcher(store, notifier).drain_once() == 1
+        (opened,) = slack.calls_to("conversations.open")
+        assert opened.params == {"users": "U0ADA"}
+        (post,) = slack.calls_to("chat.postMessage")
+    text = post.params["text"]
+    assert "is failing" in text and "5 failed tries" in text and "HTTP 500" in text
+    assert "&lt;!channel&gt;" in text and "<!channel>" not in text
