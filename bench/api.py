@@ -1,9 +1,10 @@
 """REST API benchmark: /api/v1 reads and creates, and webhook deliveries, against a real serve.
 
-For each store (SQLite file, PostgreSQL) and each concurrency (1 and 20 clients, each a thread
-with its own keep-alive httpx connection), it seeds N leads, then for a fixed time reads one
+For each store (SQLite file, PostgreSQL) and each concurrency (1 and 20 clients, asyncio tasks
+with a keep-alive httpx connection each), it seeds N leads, then for a fixed time reads one
 lead with its timeline (GET /api/v1/leads/L-…), then creates leads through capture (POST
-/api/v1/leads, new addresses), and prints requests/s with the p50/p99 of each request. Then it
+/api/v1/leads, new addresses), and prints requests/s with the p50/p99 of each request; GET
+/healthz beside them is the floor, what the machine gives any route at that moment. Then it
 commits M webhook events at once (email.opened on M leads, one transaction) and times how fast
 serve's sender delivers them, signed, to a local receiver that verifies every signature with
 the standardwebhooks library.
@@ -17,14 +18,14 @@ PostgreSQL is a throwaway cluster (as in the tests), or LEADBOT_TEST_POSTGRES_UR
 from __future__ import annotations
 
 import argparse
+import asyncio
 import random
 import statistics
 import sys
 import tempfile
-import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -41,7 +42,7 @@ from tests.services.bot import RunningBot, running_bot
 from tests.services.postgres import create_database, postgres_server
 
 SCOPES = "leads:read,leads:write"
-Request = Callable[[httpx.Client], httpx.Response]
+Request = Callable[[httpx.AsyncClient], Awaitable[httpx.Response]]
 
 
 def seed(url: str, count: int) -> list[int]:
@@ -62,37 +63,31 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def hammer(
-    bot: RunningBot, key: str, clients: int, seconds: float, request
-) -> tuple[float, list[float]]:  # type: ignore[no-untyped-def]
-    """`clients` threads send `request(client)` for `seconds`; requests/s and the times."""
+    bot: RunningBot, key: str, clients: int, seconds: float, request: Request
+) -> tuple[float, list[float]]:
+    """`clients` concurrent clients (asyncio tasks, each its own keep-alive connection: one
+    thread, so the client's own GIL does not queue requests) send `request(client)` for
+    `seconds`; requests/s and the times."""
     times: list[float] = []
-    lock = threading.Lock()
-    deadline = time.perf_counter() + seconds
     errors: list[str] = []
 
-    def run() -> None:
+    async def one() -> None:
         headers = {"Authorization": f"Bearer {key}"}
-        mine = []
-        try:
-            with httpx.Client(base_url=f"{bot.http_url}/api/v1", headers=headers,
-                              timeout=30) as c:  # fmt: skip
-                while time.perf_counter() < deadline:
-                    start = time.perf_counter()
-                    answer = request(c)
-                    mine.append(time.perf_counter() - start)
-                    if answer.status_code >= 300:
-                        errors.append(f"{answer.status_code} {answer.text[:200]}")
-        except Exception as exc:
-            errors.append(repr(exc))
-        with lock:
-            times.extend(mine)
+        async with httpx.AsyncClient(base_url=f"{bot.http_url}/api/v1", headers=headers,
+                                     timeout=60) as c:  # fmt: skip
+            while time.perf_counter() < deadline:
+                start = time.perf_counter()
+                answer = await request(c)
+                times.append(time.perf_counter() - start)
+                if answer.status_code >= 300:
+                    errors.append(f"{answer.status_code} {answer.text[:200]}")
 
-    threads = [threading.Thread(target=run) for _ in range(clients)]
+    async def run() -> None:
+        await asyncio.gather(*(one() for _ in range(clients)))
+
+    deadline = time.perf_counter() + seconds
     began = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    asyncio.run(run())
     if errors:
         raise SystemExit(f"{len(errors)} requests failed, e.g. {errors[0]}")
     return len(times) / (time.perf_counter() - began), times
@@ -110,14 +105,18 @@ def bench_store(name: str, url: str, args: argparse.Namespace) -> None:
         key = bot.cli("apikey", "create", "bench", "--scope", SCOPES, "--rate", "100000000")
         token = key.stdout.strip()
 
-        def read(c: httpx.Client) -> httpx.Response:
-            return c.get(f"/leads/L-{random.choice(ids)}")
+        async def read(c: httpx.AsyncClient) -> httpx.Response:
+            return await c.get(f"/leads/L-{random.choice(ids)}")
 
-        def create(c: httpx.Client) -> httpx.Response:
-            return c.post("/leads", json={"email": new_address()})
+        async def create(c: httpx.AsyncClient) -> httpx.Response:
+            return await c.post("/leads", json={"email": new_address()})
 
+        async def health(c: httpx.AsyncClient) -> httpx.Response:
+            return await c.get(f"{bot.http_url}/healthz")
+
+        # /healthz (no key, one small query) is the floor: what this machine gives any route.
         for clients in (1, 20):
-            for what, request in (("reads", read), ("creates", create)):
+            for what, request in (("healthz", health), ("reads", read), ("creates", create)):
                 rate, times = hammer(bot, token, clients, args.seconds, request)
                 report(name, clients, what, rate, times)
         bench_webhooks(name, url, bot, ids[: args.events])

@@ -33,7 +33,7 @@ from bot.web.api.openapi import ACTION_VERBS, openapi_document
 from storage.models import Lead, Rep
 
 PREFIX = "/api/v1"
-ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 DEFAULT_PAGE, MAX_PAGE = 50, 200
 CREATE_FIELDS = ("email", *fields.NAMES, "enquiry", "subject", "custom")
 LIST_QUERY = ("status", "stage", "owner", "source", "updated_since", "q", "limit", "cursor")

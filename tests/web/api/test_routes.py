@@ -161,6 +161,7 @@ def test_bad_input_is_a_json_error_never_a_500(api_bot: RunningBot, client: http
         (client.post("/leads", content=b"email=x", headers={"Content-Type": "text/plain"}), 415,
          "unsupported_media_type"),
         (client.delete("/leads"), 405, "method_not_allowed"),
+        (client.options("/leads"), 405, "method_not_allowed"),
         (client.get("/leads", params={"limit": "0"}), 400, "bad_parameter"),
         (client.get("/leads", params={"cursor": "not-a-cursor"}), 400, "bad_cursor"),
         (client.get("/leads", params={"updated_since": "yesterday"}), 400, "bad_parameter"),
