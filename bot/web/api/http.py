@@ -18,9 +18,10 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
@@ -37,6 +38,7 @@ from storage.engine import Store
 from storage.models import utcnow
 
 log = logging.getLogger("leadbot.api")
+T = TypeVar("T")
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 MAX_IDEMPOTENCY_KEY = 255
@@ -46,6 +48,7 @@ LAST_USED_EVERY = 60.0
 # An authenticated key is trusted this long without reading the store again.
 AUTH_CACHE_SECONDS = 2.0
 JSON_TYPES = ("application/json", "application/merge-patch+json")
+HANDLER_THREADS = 8
 
 
 class ApiError(Exception):
@@ -132,6 +135,10 @@ class Api:
         self.rate_per_minute = rate_per_minute
         self.max_body_bytes = max_body_bytes
         self.limiter = RateLimiter()
+        # Handlers run on threads of their own: the loop's default pool (6 threads on 2 cores)
+        # is shared with serve's runners (the assigner's tick, the outbox, SMTP's commits),
+        # and a read must not queue behind them.
+        self.pool = ThreadPoolExecutor(HANDLER_THREADS, thread_name_prefix="api")
         self._callers: dict[str, tuple[float, Caller]] = {}
         self._used: dict[int, float] = {}
 
@@ -180,11 +187,11 @@ class Api:
                 raw = await self._read_body(request)
                 call.body = parse_json_object(raw)
             if request.method == "POST" and "idempotency-key" in request.headers:
-                status, body, replayed = await asyncio.to_thread(
+                status, body, replayed = await self._in_pool(
                     self._idempotent, operation, call, request, raw
                 )
             else:
-                status, body = await asyncio.to_thread(self._run, request.method, operation, call)
+                status, body = await self._in_pool(self._run, request.method, operation, call)
                 replayed = False
         except ApiError as exc:
             exc.headers = {**rate_headers, **exc.headers}
@@ -205,7 +212,7 @@ class Api:
         cached = self._callers.get(text)
         if cached is not None and now - cached[0] < AUTH_CACHE_SECONDS:
             return cached[1]
-        caller = await asyncio.to_thread(self._load_caller, text, now)
+        caller = await self._in_pool(self._load_caller, text, now)
         if caller is None:
             raise ApiError(401, "unauthorized", "unknown or revoked API key",
                            headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
@@ -225,6 +232,9 @@ class Api:
             with self.store.transaction() as session:
                 storage.api_keys.mark_used(session, caller.key_id, utcnow())
         return caller
+
+    async def _in_pool(self, function: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self.pool, function, *args)
 
     async def _read_body(self, request: Request) -> bytes:
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -334,11 +344,33 @@ def api_error_of(exc: BaseException) -> ApiError | None:
     return None
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _text_is_unicode(value: Any) -> bool:
+    """No lone surrogates (`"\\ud800"` is valid JSON but no text): such a string could be
+    stored, and then never be answered or shown."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(_text_is_unicode(k) and _text_is_unicode(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_text_is_unicode(item) for item in value)
+    return True
+
+
 def parse_json_object(raw: bytes) -> dict[str, Any]:
     try:
-        body = json.loads(raw)
+        body = json.loads(raw, parse_constant=_no_constant)  # NaN and Infinity are not JSON
     except (ValueError, RecursionError) as exc:
         raise ApiError(400, "bad_json", f"the body is not JSON: {exc}") from None
     if not isinstance(body, dict):
         raise ApiError(400, "bad_json", "the body must be a JSON object")
+    if not _text_is_unicode(body):
+        raise ApiError(400, "bad_json", "the body holds a lone surrogate (\\ud800…): not text")
     return body
