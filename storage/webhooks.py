@@ -179,6 +179,17 @@ def claim_due(
     return claimed
 
 
+def any_due(session: Session, now: datetime) -> bool:
+    """Whether a claim would find anything: read first, so an idle sender takes no write lock."""
+    query = (
+        select(WebhookDelivery.id)
+        .where(WebhookDelivery.state == "pending")
+        .where(col(WebhookDelivery.next_attempt_at) <= now)
+        .limit(1)
+    )
+    return session.exec(query).first() is not None
+
+
 def delivery_by_id(session: Session, delivery_id: int) -> WebhookDelivery | None:
     return session.get(WebhookDelivery, delivery_id)
 

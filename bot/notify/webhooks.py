@@ -190,6 +190,9 @@ class WebhookSender:
     def send_due(self, limit: int = 50) -> int:
         """Post what is due now; how many deliveries were tried."""
         now = utcnow()
+        with self.store.reading() as session:  # idle: no write lock (SQLite has one writer)
+            if not storage.webhooks.any_due(session, now):
+                return 0
         with self.store.transaction() as session:
             claimed = storage.webhooks.claim_due(session, now, LEASE, limit)
             jobs = [(d.id, d.message_id, d.body, e) for d, e in claimed]
