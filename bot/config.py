@@ -107,6 +107,21 @@ class Settings(BaseSettings):
     form_max_body_bytes: int = 64 * 1024
     # Form worker processes (submissions into leads, double opt-in mails; 0 = threads in serve).
     form_workers: int = 1
+    # REST API (/api/v1): requests a minute per key unless the key says otherwise, and the
+    # largest request body it reads, in bytes.
+    api_rate_per_minute: int = 600
+    api_max_body_bytes: int = 64 * 1024
+    # Webhooks: a delivery is retried for this many hours (then kept as failed, `webhook
+    # replay` sends it again); the first retry waits the base, then doubling up to the max.
+    webhook_retry_hours: float = 72.0
+    webhook_retry_base_seconds: float = 5.0
+    webhook_retry_max_seconds: float = 3600.0
+    # Seconds a receiver has to answer one delivery.
+    webhook_timeout_seconds: float = 10.0
+    # Failed tries in a row after which a receiver is reported (log, Slack DM to admins).
+    webhook_report_after_failures: int = 5
+    # Hours the old secret stays valid (both signatures are sent) after `webhook rotate-secret`.
+    webhook_rotation_grace_hours: float = 24.0
 
     @classmethod
     def settings_customise_sources(

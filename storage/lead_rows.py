@@ -34,6 +34,7 @@ from storage.models import (
     QueueItem,
     TimelineEntry,
     TrackingEvent,
+    WebhookDelivery,
 )
 
 
@@ -68,6 +69,8 @@ LEAD_ROWS: dict[str, LeadRows] = {
     "form_submissions": LeadRows(FormSubmission, "lead_id"),
     # Confirmation mails sent are work done, about the address they went to.
     "form_confirmations": LeadRows(FormConfirmation, "lead_id", moves_on_merge=False),
+    # Webhook events about the lead: what was said to receivers stays as it was said.
+    "webhook_deliveries": LeadRows(WebhookDelivery, "lead_id", moves_on_merge=False),
 }
 
 

@@ -415,6 +415,13 @@ class SlackRequestSeen(SQLModel, table=True):
 
 
 # Nurture campaigns live in their own module; importing it registers their tables here.
+# The REST API's keys and answers, and the webhooks: importing the module registers them here.
+from storage.api_tables import (  # noqa: E402, F401
+    ApiKey,
+    IdempotentAnswer,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from storage.campaign_tables import (  # noqa: E402, F401
     Campaign,
     CampaignMember,

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+import storage.webhooks
 from storage.models import TimelineEntry
 
 
@@ -29,6 +30,8 @@ def append(
         inbound_message_id=inbound_message_id,
     )
     session.add(entry)
+    # A timeline entry that is a webhook event is queued for the receivers in this transaction.
+    storage.webhooks.enqueue_for_entry(session, entry)
     return entry
 
 

@@ -27,6 +27,7 @@ from bot.app.forms import FormsRuntime
 from bot.app.nurture import NurtureRuntime
 from bot.app.services import Services, build_services
 from bot.app.supervisor import Child, Supervisor
+from bot.app.webhooks import run_webhook_sender
 from bot.assignment.assigner import Assigner
 from bot.config import Settings
 from bot.mail_in import worker as inbox_worker
@@ -34,6 +35,7 @@ from bot.mail_in.imap import run_imap_poller
 from bot.mail_in.smtp import InboxSMTPHandler, start_smtp_server
 from bot.public_links import PublicLinks
 from bot.rules.file import RulesFile
+from bot.web.api.routes import api_routes
 from bot.web.app import build_http_app
 from bot.web.events import events_routes
 from bot.web.lead_page import lead_page_routes
@@ -276,6 +278,8 @@ RUNNERS: tuple[Runner, ...] = (
         lambda p: p.forms is not None and not p.forms.worker,
     ),
     Runner("forms-wake", Parts.wake_form_worker, lambda p: bool(p.forms and p.forms.worker)),
+    # signed webhook deliveries from the webhook outbox
+    Runner("webhooks", lambda p: run_webhook_sender(p.settings, p.services.store)),
 )
 
 ROUTES: tuple[Callable[[Parts], list[BaseRoute]], ...] = (
@@ -283,6 +287,13 @@ ROUTES: tuple[Callable[[Parts], list[BaseRoute]], ...] = (
     lambda parts: lead_page_routes(parts.services.store, parts.links),
     # /events: behaviour events posted by the website
     lambda parts: events_routes(parts.services.store, parts.settings.signing_key()),
+    # /api/v1: the REST API with scoped keys, its OpenAPI document and docs page
+    lambda parts: api_routes(
+        parts.services.store,
+        RulesFile(parts.settings.rules, announce=False).get,
+        rate_per_minute=parts.settings.api_rate_per_minute,
+        max_body_bytes=parts.settings.api_max_body_bytes,
+    ),
     # the open pixel, tracked clicks and the opt-out page
     lambda parts: parts.nurture.routes,
     # /slack/events, when a signing secret is set

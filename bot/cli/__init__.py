@@ -11,6 +11,7 @@ import typer
 
 from bot.cli import (
     account,
+    apikey,
     assign,
     campaign,
     db,
@@ -24,6 +25,7 @@ from bot.cli import (
     reps,
     rules,
     serve,
+    webhook,
 )
 
 cli = typer.Typer(
@@ -47,6 +49,8 @@ NOUNS: tuple[tuple[str | None, typer.Typer], ...] = (
     ("events", events.app),
     ("campaign", campaign.app),
     ("form", form.app),
+    ("apikey", apikey.app),
+    ("webhook", webhook.app),
 )
 for noun, commands in NOUNS:
     cli.add_typer(commands, name=noun)

@@ -29,6 +29,8 @@ COMMANDS = {
     "rules": ["check"],
     "events": ["add"],
     "campaign": ["create", "list", "preview", "send", "stats", "signature"],
+    "apikey": ["create", "list", "revoke"],
+    "webhook": ["add", "list", "deliveries", "replay", "rotate-secret", "remove"],
 }
 
 

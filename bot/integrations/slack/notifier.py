@@ -18,6 +18,7 @@ from slack_sdk.errors import SlackApiError
 import storage.reps
 import storage.timeline
 from bot.integrations.slack.blocks import lead_card, lead_card_text
+from bot.integrations.slack.mrkdwn import escape
 from bot.notify.dispatcher import RetryLater
 from bot.public_links import PublicLinks
 from storage.engine import Store
@@ -61,6 +62,8 @@ class SlackNotifier:
 
     def deliver(self, item: OutboxItem, lead: Lead | None, rep: Rep | None) -> str:
         """Post the lead's card to the rep (or the leads channel); returns `channel:ts`."""
+        if lead is None and item.payload.get("text") and rep is not None:
+            return self.message(rep, str(item.payload["text"]))
         if lead is None or lead.id is None:
             log.info("outbox %s (%s) has no lead; nothing to post", item.id, item.kind)
             return NO_LEAD
@@ -72,6 +75,19 @@ class SlackNotifier:
             "chat.postMessage",
             lambda: self.client.chat_postMessage(
                 channel=channel, blocks=blocks, text=text, unfurl_links=False, unfurl_media=False
+            ),
+        )
+        return f"{response['channel']}:{response['ts']}"
+
+    def message(self, rep: Rep, text: str) -> str:
+        """A plain message to one rep (a webhook receiver failing, for the admins), escaped."""
+        channel = self.recipient(rep)
+        if channel is None:
+            return NO_RECIPIENT
+        response = self._call(
+            "chat.postMessage",
+            lambda: self.client.chat_postMessage(
+                channel=channel, text=escape(text), unfurl_links=False, unfurl_media=False
             ),
         )
         return f"{response['channel']}:{response['ts']}"
