@@ -22,6 +22,8 @@ from storage.models import (
     CampaignSend,
     Contact,
     DuplicateFlag,
+    ImportLead,
+    ImportRow,
     InboundMessage,
     IntakeRecord,
     LeadBlockKey,
@@ -62,6 +64,9 @@ LEAD_ROWS: dict[str, LeadRows] = {
     "lead_merges_survivor": LeadRows(LeadMerge, "survivor_id", moves_on_merge=False),
     # The held capture a lead was approved from: where it came from, kept as it was.
     "intake_records": LeadRows(IntakeRecord, "lead_id", moves_on_merge=False),
+    # The import journal: which import created or changed the lead (its revert reads them).
+    "import_leads": LeadRows(ImportLead, "lead_id", moves_on_merge=False),
+    "import_rows": LeadRows(ImportRow, "lead_id", moves_on_merge=False),
 }
 
 

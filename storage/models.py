@@ -391,3 +391,6 @@ from storage.campaign_tables import (  # noqa: E402, F401
     CampaignStep,
     TrackingEvent,
 )
+
+# The import journal lives in its own module; importing it registers its tables here.
+from storage.import_tables import ImportLead, ImportRow, ImportRun  # noqa: E402, F401
