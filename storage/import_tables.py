@@ -61,6 +61,8 @@ class ImportLead(SQLModel, table=True):
     lead_id: int = Field(foreign_key="leads.id", index=True)
     created: bool = False
     before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # The columns the import changed on an existing lead, with the value it gave each.
+    after: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     version: int = 0
     written: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 

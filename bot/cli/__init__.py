@@ -16,6 +16,8 @@ from bot.cli import (
     db,
     dedupe,
     events,
+    export,
+    import_,
     inbox,
     intake,
     lead,
@@ -45,6 +47,8 @@ NOUNS: tuple[tuple[str | None, typer.Typer], ...] = (
     ("rules", rules.app),
     ("events", events.app),
     ("campaign", campaign.app),
+    ("import", import_.app),
+    ("export", export.app),
 )
 for noun, commands in NOUNS:
     cli.add_typer(commands, name=noun)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -52,6 +52,9 @@ class Table:
     header: list[str]
     rows: Iterator[Row]
     _closers: list[IO[str] | object] = field(default_factory=list, repr=False)
+    # How far the reading is, out of `total` (bytes of a CSV, rows of a sheet): the progress bar.
+    total: int = 0
+    position: Callable[[], int] = field(default=lambda: 0, repr=False)
 
     def close(self) -> None:
         for item in self._closers:
@@ -140,7 +143,17 @@ def open_table(path: Path) -> Table:
                 yield Row(number, line, cells)
             line = reader.line_num + 1
 
-    return Table(path, fmt, encoding, delimiter, [c.strip() for c in header], rows(), [handle])
+    return Table(
+        path,
+        fmt,
+        encoding,
+        delimiter,
+        [c.strip() for c in header],
+        rows(),
+        [handle],
+        total=path.stat().st_size,
+        position=handle.buffer.tell,
+    )
 
 
 def _open_xlsx(path: Path) -> Table:
@@ -169,15 +182,28 @@ def _open_xlsx(path: Path) -> Table:
     while header and not header[-1]:
         header.pop()
 
+    at = [header_line]
+
     def rows() -> Iterator[Row]:
         number = 0
         for line, raw in enumerate(values, start=header_line + 1):
+            at[0] = line
             cells = [_cell(value) for value in raw]
             if any(cell.strip() for cell in cells):
                 number += 1
                 yield Row(number, line, cells)
 
-    return Table(path, "xlsx", "xlsx", "", [c.strip() for c in header], rows(), [book])
+    return Table(
+        path,
+        "xlsx",
+        "xlsx",
+        "",
+        [c.strip() for c in header],
+        rows(),
+        [book],
+        total=int(sheet.max_row or 0),
+        position=lambda: at[0],
+    )
 
 
 def _cell(value: object) -> str:

@@ -394,6 +394,11 @@ class _Run:
             for table, row_ids in written.get(lead_id, {}).items():
                 merged[table] = sorted({*merged.get(table, []), *row_ids})
             entry.written = merged
+            if entry.before is not None:
+                lead = session.get(Lead, lead_id)
+                if lead is not None:
+                    now = storage.imports.snapshot(lead)
+                    entry.after = {k: v for k, v in now.items() if entry.before.get(k) != v}
             storage.imports.add_journal_lead(session, entry)
             if lead_id not in self.created:
                 self.touched.add(lead_id)
@@ -407,13 +412,13 @@ def run_import(
     *,
     dry_run: bool = True,
     errors_path: Path | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int, int], None] | None = None,
     batch_size: int = BATCH,
     stop_after: int | None = None,
 ) -> Report:
-    """Import `path`: dry (the default) or for real. `progress(rows_done, bytes_read_estimate)`
-    is called after each batch. `stop_after` (tests) raises KeyboardInterrupt after that many
-    batches, as Ctrl-C would."""
+    """Import `path`: dry (the default) or for real. `progress(rows_done, position, total)`
+    is called after each batch (position and total: bytes of a CSV, rows of a sheet).
+    `stop_after` (tests) raises KeyboardInterrupt after that many batches, as Ctrl-C would."""
     try:
         table = open_table(path)
     except ValueError as error:
@@ -480,7 +485,7 @@ def _dry(
     path: Path,
     sha: str,
     errors_path: Path | None,
-    progress: Callable[[int, int], None] | None,
+    progress: Callable[[int, int, int], None] | None,
     batch_size: int,
 ) -> Report:
     with store.transaction() as session:
@@ -492,7 +497,7 @@ def _dry(
             session.expunge_all()
             session.add(run)
             if progress:
-                progress(run.rows_done, 0)
+                progress(run.rows_done, table.position(), table.total)
         report = _report(state, table, mapping, "dry run", errors_path)
         session.rollback()
     return report
@@ -507,7 +512,7 @@ def _apply(
     path: Path,
     sha: str,
     errors_path: Path | None,
-    progress: Callable[[int, int], None] | None,
+    progress: Callable[[int, int, int], None] | None,
     batch_size: int,
     stop_after: int | None,
 ) -> Report:
@@ -541,7 +546,7 @@ def _apply(
             )
             batches += 1
             if progress:
-                progress(run.rows_done, 0)
+                progress(run.rows_done, table.position(), table.total)
     except BaseException:
         with store.transaction() as session:
             fresh = storage.imports.run_by_id(session, run.id or 0)

@@ -48,6 +48,7 @@ def upgrade() -> None:
         sa.Column("lead_id", sa.Integer(), nullable=False),
         sa.Column("created", sa.Boolean(), nullable=False),
         sa.Column("before", sa.JSON(), nullable=True),
+        sa.Column("after", sa.JSON(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("written", sa.JSON(), nullable=False),
         sa.ForeignKeyConstraint(["import_id"], ["imports.id"]),
