@@ -98,7 +98,8 @@ class Options:
 class Report:
     """What an import did (or, dry, would do)."""
 
-    id: str
+    # None for a dry run: its journal is rolled back with the rest.
+    id: str | None
     dry_run: bool
     file: str
     format: str
@@ -346,8 +347,9 @@ class _Run:
         """Score and grade (an import row is no behaviour event: a new lead scores 0 until it
         does something), mark an MQL, and queue it only when the import was told to."""
         assert lead.id is not None
-        events = [] if new else storage.assignment.events_of(session, lead.id, [])
-        result = evaluate(lead, events, self.rules, self.now)
+        # An import row is no behaviour event: the score stays what the timeline says (0 for a
+        # new lead); the grade reads the fields the row filled.
+        result = evaluate(lead, [], self.rules, self.now)
         if new:
             lead.score = result.score.score
         lead.grade = result.grade.grade
@@ -415,10 +417,13 @@ def run_import(
     progress: Callable[[int, int, int], None] | None = None,
     batch_size: int = BATCH,
     stop_after: int | None = None,
+    started: Callable[[str], None] | None = None,
 ) -> Report:
     """Import `path`: dry (the default) or for real. `progress(rows_done, position, total)`
     is called after each batch (position and total: bytes of a CSV, rows of a sheet).
-    `stop_after` (tests) raises KeyboardInterrupt after that many batches, as Ctrl-C would."""
+    `stop_after` (tests) raises KeyboardInterrupt after that many batches, as Ctrl-C would.
+    `started(import_id)` is called once the run is in the journal, before the first row: the
+    REST API answers with the id then, and the caller polls `bot.imports.views.run_dict`."""
     try:
         table = open_table(path)
     except ValueError as error:
@@ -436,6 +441,7 @@ def run_import(
                 store, table, mapping, options, rules, path, sha, errors_path, progress, batch_size
             )
         return _apply(
+            started,
             store,
             table,
             mapping,
@@ -504,6 +510,7 @@ def _dry(
 
 
 def _apply(
+    started: Callable[[str], None] | None,
     store: Store,
     table: Table,
     mapping: Mapping_,
@@ -530,6 +537,8 @@ def _apply(
         touched = {e.lead_id for e in known if not e.created}
     state = _Run(store, run, options, rules, dry_run=False)
     state.created, state.touched = created, touched
+    if started is not None:
+        started(import_label(run.id))
     batches = 0
     try:
         for parsed in _batches(table, mapping, options, batch_size, skip=resumed_from):
@@ -594,7 +603,7 @@ def _report(
 ) -> Report:
     counts = {name: int(state.counts.get(name, 0)) for name in COUNTS}
     return Report(
-        id=import_label(state.run.id),
+        id=None if state.dry_run else import_label(state.run.id),
         dry_run=state.dry_run,
         file=state.run.file_name,
         format=table.format,

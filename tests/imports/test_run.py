@@ -106,7 +106,7 @@ def test_dry_run_says_what_apply_does_and_revert_restores_the_store(
         assert (bo.company, bo.phone, bo.source) == ("Globex", "+46 8 123 456", "csv")
         assert storage.assignment.listing(session) == []  # --queue is off by default
     assert dump(store) != before
-    reverted = revert(store, int(applied.id.removeprefix("I-")), "cli:ann")
+    reverted = revert(store, int(str(applied.id).removeprefix("I-")), "cli:ann")
     assert (reverted.deleted, reverted.kept_leads, reverted.kept_fields) == (2, [], [])
     assert dump(store) == before
 
@@ -141,7 +141,10 @@ def test_ctrl_c_leaves_a_journal_that_resumes_or_reverts(store: Store, tmp_path:
         run = storage.imports.run_by_id(session, 1)
         assert run is not None and (run.state, run.rows_done) == ("interrupted", 4)
         assert run.counts["rows"] == 4
-    resumed = run_import(store, path, Options(), RULES, dry_run=False, batch_size=2)
+    ids: list[str] = []
+    resumed = run_import(store, path, Options(), RULES, dry_run=False, batch_size=2,
+                         started=ids.append)  # fmt: skip
+    assert ids == ["I-1"]  # before the first row: what the REST API answers with
     assert (resumed.id, resumed.resumed_from, resumed.counts["rows"]) == ("I-1", 4, 7)
     assert (resumed.counts["new"], resumed.counts["merged"], resumed.counts["bad"]) == (1, 1, 2)
     revert(store, 1, "cli:ann")
