@@ -91,9 +91,14 @@ def one_run(url: str, path: Path) -> dict[str, object]:
                         progress=progress)  # fmt: skip
     took = time.perf_counter() - started
     store.dispose()
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"rows": report.counts["rows"], "seconds": took, "counts": report.counts,
-            "rss_gib": peak_kib / (1 << 20)}  # fmt: skip
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {
+        "rows": report.counts["rows"],
+        "seconds": took,
+        "counts": report.counts,
+        "rss_gib": usage.ru_maxrss / (1 << 20),
+        "cpu": usage.ru_utime + usage.ru_stime,
+    }
 
 
 def main() -> None:
@@ -143,7 +148,9 @@ def main() -> None:
             counts = result["counts"]
             print(
                 f"  {size:,} rows: {result['seconds']:,.0f} s, {rate:,.0f} rows/s "
-                f"(aim ≥ {AIM_ROWS_PER_S:,.0f}), peak RSS {result['rss_gib']:.2f} GiB "
+                f"(aim ≥ {AIM_ROWS_PER_S:,.0f}; {result['rows'] / result['cpu']:,.0f} rows per "
+                f"CPU second of this process, load average {os.getloadavg()[0]:.1f}), "
+                f"peak RSS {result['rss_gib']:.2f} GiB "
                 f"(aim < {AIM_RSS_GIB:g}); new {counts['new']:,}, updated {counts['updated']:,}, "
                 f"merged {counts['merged']:,}, flagged {counts['flagged']:,}, "
                 f"repeats {counts['duplicates_in_file']:,}, held {counts['held']:,}, "
