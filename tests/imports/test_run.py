@@ -209,3 +209,28 @@ def test_export_neutralises_formula_cells(store: Store, tmp_path: Path) -> None:
     with jsonl.open("w") as handle:
         export.export(store, handle, "jsonl")
     assert '"company": "=HYPERLINK' in jsonl.read_text()
+
+
+def test_rows_of_one_file_merge_and_flag_each_other_and_revert_undoes_it(
+    store: Store, tmp_path: Path
+) -> None:
+    path = tmp_path / "dup.csv"
+    path.write_text(
+        "email,first name,last name,company,phone,country\n"
+        "bo@globex.test,Bo,Ek,Globex,+46 8 123 456,SE\n"
+        "bo.ek@globex.test,Bo,Ek,Globex AB,+46 8 123 456,SE\n"  # the same man: merged
+        "cy@initech.test,Cy,Young,Initech,,US\n"
+        "cy.young@gmail.com,Cy,Young,Initech,,\n"  # perhaps the same: flagged
+    )
+    before = dump(store)
+    dry = run_import(store, path, Options(), RULES, dry_run=True, batch_size=2)
+    applied = run_import(store, path, Options(), RULES, dry_run=False, batch_size=2)
+    assert dry.counts == applied.counts
+    counts = applied.counts
+    assert (counts["new"], counts["merged"], counts["flagged"]) == (3, 1, 1)
+    assert counts["duplicates_in_file"] == 1
+    with store.reading() as session:
+        alias = storage.leads.by_email(session, "bo.ek@globex.test")
+        assert alias is not None and alias.email == "bo@globex.test"
+    revert(store, int(str(applied.id).removeprefix("I-")), "cli:ann")
+    assert dump(store) == before
