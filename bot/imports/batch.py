@@ -72,7 +72,10 @@ class BatchMatcher(Matcher):
         found = storage.imports.leads_by_emails(session, addresses)
         self.queries += 1 + len(addresses) // CHUNK
         self._by_email = {address: found.get(address) for address in addresses}
-        probes = [prepare(_person(draft, -i)) for i, draft in enumerate(drafts, start=1)]
+        # A draft with a value longer than its field holds is held by intake before matching:
+        # not normalised here (a 5 MB company name would take seconds).
+        fits = [draft for draft in drafts if not _too_long(draft)]
+        probes = [prepare(_person(draft, -i)) for i, draft in enumerate(fits, start=1)]
         keys = set().union(*(keys_of(probe) for probe in probes)) if probes else set()
         self._load_keys(session, keys)
         wanted: set[int] = set()
@@ -170,6 +173,14 @@ class BatchMatcher(Matcher):
             if lead is not None and lead.merged_into_id is None:
                 self._add(prepare(person_of(lead)), lead_id)
         self._stale = set()
+
+
+def _too_long(draft: Draft) -> bool:
+    return any(
+        len(value) > fields.BY_NAME[name].max_chars
+        for name, value in draft.values.items()
+        if name in fields.BY_NAME
+    )
 
 
 def _person(draft: Draft, key: int) -> Person:
