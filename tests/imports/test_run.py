@@ -13,6 +13,7 @@ import storage.assignment
 import storage.imports
 import storage.intake
 import storage.leads
+import storage.outbox
 from bot.imports import export
 from bot.imports.revert import revert
 from bot.imports.run import Options, run_import
@@ -105,6 +106,12 @@ def test_dry_run_says_what_apply_does_and_revert_restores_the_store(
         assert jane.email == "jane.doe@initech.test"  # merged into the stored Jane
         assert (bo.company, bo.phone, bo.source) == ("Globex", "+46 8 123 456", "csv")
         assert storage.assignment.listing(session) == []  # --queue is off by default
+        # one summary notification, not one per lead (capture's lead.new is off for imports)
+        notices = [
+            (item.kind, item.payload.get("import")) for item in storage.outbox.listing(session)
+        ]
+        assert notices[3:] == [("import.done", applied.id)]  # after the three stored leads'
+        assert [kind for kind, _ in notices[:3]] == ["lead.new"] * 3
     assert dump(store) != before
     reverted = revert(store, int(str(applied.id).removeprefix("I-")), "cli:ann")
     assert (reverted.deleted, reverted.kept_leads, reverted.kept_fields) == (2, [], [])
