@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, func, insert, update
 from sqlalchemy import inspect as sa_inspect
 from sqlmodel import Session, col, select
 
+from storage.engine import Store
 from storage.lead_rows import LEAD_ROWS
 from storage.models import (
     ImportLead,
@@ -259,6 +261,29 @@ def delete_leads(session: Session, lead_ids: Collection[int]) -> None:
 
 def forget_journal_lead(session: Session, entry: ImportLead) -> None:
     session.delete(entry)
+
+
+# --- dry runs --------------------------------------------------------------------------------
+
+
+def sqlite_copy(store: Store, path: Path) -> Store | None:
+    """A copy of a SQLite store at `path` (SQLite's online backup: a read, which never blocks
+    the writers), for a dry run to write into and throw away; None for PostgreSQL, where a
+    rolled-back transaction blocks nobody but the writers of the rows it touched."""
+    if not store.is_sqlite:
+        return None
+    import sqlite3
+
+    source = store.engine.raw_connection()
+    try:
+        target = sqlite3.connect(path)
+        try:
+            source.driver_connection.backup(target)  # type: ignore[union-attr]
+        finally:
+            target.close()
+    finally:
+        source.close()
+    return Store(f"sqlite:///{path}")
 
 
 # --- export ----------------------------------------------------------------------------------

@@ -11,12 +11,15 @@ most the batch in flight, which rolls back whole: the store and the journal agre
 on the same file resumes after the last committed batch (or `import revert` takes it back).
 
 A dry run is the same run in one transaction that is rolled back at the end: what it reports is
-what `--apply` would do, row for row (on SQLite it holds the write lock while it runs).
+what `--apply` would do, row for row. On SQLite it runs on a copy of the store (SQLite's online
+backup, a read), so that its long transaction does not hold the one write lock mail needs; on
+PostgreSQL it holds the row locks of the stored leads it would update until it ends.
 """
 
 from __future__ import annotations
 
 import hashlib
+import tempfile
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -483,6 +486,38 @@ def _batches(table: Table, mapping: Mapping_, options: Options, size: int, skip:
 
 
 def _dry(
+    store: Store,
+    table: Table,
+    mapping: Mapping_,
+    options: Options,
+    rules: Rules,
+    path: Path,
+    sha: str,
+    errors_path: Path | None,
+    progress: Callable[[int, int, int], None] | None,
+    batch_size: int,
+) -> Report:
+    with tempfile.TemporaryDirectory(prefix="leadbot-dry-run-") as folder:
+        copy = storage.imports.sqlite_copy(store, Path(folder) / "copy.db")
+        try:
+            return _dry_in(
+                copy or store,
+                table,
+                mapping,
+                options,
+                rules,
+                path,
+                sha,
+                errors_path,
+                progress,
+                batch_size,
+            )
+        finally:
+            if copy is not None:
+                copy.dispose()
+
+
+def _dry_in(
     store: Store,
     table: Table,
     mapping: Mapping_,

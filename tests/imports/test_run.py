@@ -4,6 +4,7 @@ store exactly, consent and status never go back, Ctrl-C leaves a resumable journ
 from __future__ import annotations
 
 import csv
+import time
 from pathlib import Path
 
 import pytest
@@ -241,3 +242,24 @@ def test_rows_of_one_file_merge_and_flag_each_other_and_revert_undoes_it(
         assert alias is not None and alias.email == "bo@globex.test"
     revert(store, int(str(applied.id).removeprefix("I-")), "cli:ann")
     assert dump(store) == before
+
+
+def test_a_dry_run_on_sqlite_leaves_the_write_lock_to_mail(sqlite_url: str, tmp_path: Path) -> None:
+    """The dry run runs on a copy: mail arriving meanwhile is stored at once, not after it."""
+    store = Store(sqlite_url)
+    arrived: list[float] = []
+
+    def mail_arrives(rows: int, position: int, total: int) -> None:
+        started = time.monotonic()
+        with store.transaction() as session:  # what the SMTP listener does for each mail
+            capture(session, Draft.of(f"mail{rows}@example.org"), Source("email", "email:x", "m"),
+                    Evidence("email.enquiry", "hi"), rules=RULES)  # fmt: skip
+        arrived.append(time.monotonic() - started)
+
+    report = run_import(store, broker_file(tmp_path), Options(), RULES, dry_run=True,
+                        batch_size=3, progress=mail_arrives)  # fmt: skip
+    assert len(arrived) == 3 and max(arrived) < 5  # the lock wait is 30 s
+    assert report.counts["new"] == 4  # the mail that arrived is not in the copy: not stored
+    with store.reading() as session:
+        assert storage.leads.count(session) == 3
+    store.dispose()
