@@ -128,6 +128,12 @@ def main() -> None:
             store = Store(url)
             factory = LeadFactory(random.Random(args.seed), companies=max(200, args.leads // 8))
             load(store, factory, args.leads, keep=0)
+            if not store.is_sqlite:  # the loader wrote the ids: move PostgreSQL's sequence on
+                from sqlalchemy import text
+
+                with store.transaction() as session:
+                    session.execute(text("SELECT setval(pg_get_serial_sequence('leads', 'id'), "
+                                         "(SELECT max(id) FROM leads))"))  # fmt: skip
             store.dispose()
         for size in (int(text) for text in args.rows.split(",") if text):
             path = Path(folder) / f"import-{size}.csv"

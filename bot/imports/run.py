@@ -572,8 +572,9 @@ def _apply(
         touched = {e.lead_id for e in known if not e.created}
     state = _Run(store, run, options, rules, dry_run=False)
     state.created, state.touched = created, touched
+    run_id = run.id or 0  # a batch that fails expires `run` with its rolled-back transaction
     if started is not None:
-        started(import_label(run.id))
+        started(import_label(run_id))
     batches = 0
     try:
         for parsed in _batches(table, mapping, options, batch_size, skip=resumed_from):
@@ -593,13 +594,13 @@ def _apply(
                 progress(run.rows_done, table.position(), table.total)
     except BaseException:
         with store.transaction() as session:
-            fresh = storage.imports.run_by_id(session, run.id or 0)
+            fresh = storage.imports.run_by_id(session, run_id)
             if fresh is not None:
                 fresh.state = "interrupted"
                 storage.imports.save_run(session, fresh)
         raise
     with store.transaction() as session:
-        run = storage.imports.run_by_id(session, run.id or 0) or run
+        run = storage.imports.run_by_id(session, run_id) or run
         run.state, run.finished_at = "done", utcnow()
         storage.imports.save_run(session, run)
         counts = run.counts
