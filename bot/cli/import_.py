@@ -33,8 +33,8 @@ class _FileOrCommand(TyperGroup):
 
 app = typer.Typer(
     cls=_FileOrCommand,
-    help="Import leads from a CSV, TSV or XLSX file (a dry run unless --apply); list, show "
-    "and revert imports.",
+    help="Import leads from a CSV, TSV or XLSX file: `leadbot import FILE` is a dry run, "
+    "`--apply` does it (options: `leadbot import FILE --help`); list, show and revert imports.",
     no_args_is_help=True,
 )
 

@@ -128,7 +128,7 @@ class BadMapping(ValueError):
 
 
 @dataclass(frozen=True)
-class Mapping_:
+class ColumnMap:
     """Column index -> target: a lead field, a special target, `custom.<name>`, or None
     (ignored). `how` says for each column why it maps where it does, for the dry run."""
 
@@ -157,7 +157,7 @@ def map_columns(
     ignore: Iterable[str] = (),
     *,
     ignore_unknown: bool = False,
-) -> Mapping_:
+) -> ColumnMap:
     """Decide every column's target. A field two columns claim goes to the first (the second
     becomes a custom field); `overrides` ("Col" -> field, `custom.x` or `ignore`) win."""
     overrides = dict(overrides or {})
@@ -199,4 +199,4 @@ def map_columns(
             targets[index], how[index] = None, "unknown column, ignored"
         else:
             targets[index], how[index] = f"custom.{column}", "unknown column"
-    return Mapping_(tuple(targets), tuple(how))
+    return ColumnMap(tuple(targets), tuple(how))

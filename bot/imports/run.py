@@ -34,7 +34,7 @@ import storage.outbox
 import storage.timeline
 from bot.imports import policy
 from bot.imports.batch import BatchMatcher
-from bot.imports.columns import Mapping_, map_columns
+from bot.imports.columns import ColumnMap, map_columns
 from bot.imports.read import Row, Table, open_table, write_rows
 from bot.leads import fields, intake
 from bot.leads.capture import Draft, Evidence, Source, capture
@@ -156,7 +156,7 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def parse_row(row: Row, mapping: Mapping_, options: Options) -> _Parsed:
+def parse_row(row: Row, mapping: ColumnMap, options: Options) -> _Parsed:
     """A row as a draft, or the reason it cannot be one."""
     values: dict[str, str] = {}
     custom: dict[str, str] = {}
@@ -472,7 +472,7 @@ def _new_run(table: Table, options: Options, path: Path, sha: str) -> ImportRun:
     )
 
 
-def _batches(table: Table, mapping: Mapping_, options: Options, size: int, skip: int = 0):  # type: ignore[no-untyped-def]
+def _batches(table: Table, mapping: ColumnMap, options: Options, size: int, skip: int = 0):  # type: ignore[no-untyped-def]
     batch: list[_Parsed] = []
     for row in table.rows:
         if row.number <= skip:
@@ -488,7 +488,7 @@ def _batches(table: Table, mapping: Mapping_, options: Options, size: int, skip:
 def _dry(
     store: Store,
     table: Table,
-    mapping: Mapping_,
+    mapping: ColumnMap,
     options: Options,
     rules: Rules,
     path: Path,
@@ -520,7 +520,7 @@ def _dry(
 def _dry_in(
     store: Store,
     table: Table,
-    mapping: Mapping_,
+    mapping: ColumnMap,
     options: Options,
     rules: Rules,
     path: Path,
@@ -548,7 +548,7 @@ def _apply(
     started: Callable[[str], None] | None,
     store: Store,
     table: Table,
-    mapping: Mapping_,
+    mapping: ColumnMap,
     options: Options,
     rules: Rules,
     path: Path,
@@ -635,7 +635,7 @@ def _errors(path: Path | None, header: list[str], parsed: list[_Parsed], *, firs
 
 
 def _report(
-    state: _Run, table: Table, mapping: Mapping_, what: str, errors_path: Path | None
+    state: _Run, table: Table, mapping: ColumnMap, what: str, errors_path: Path | None
 ) -> Report:
     counts = {name: int(state.counts.get(name, 0)) for name in COUNTS}
     return Report(

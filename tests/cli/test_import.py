@@ -81,3 +81,28 @@ def test_bad_options_are_refused_with_what_is_allowed(leadbot: Path) -> None:
     assert result.exit_code == 2 and "not a field" in result.stderr
     result = CliRunner().invoke(cli, ["import", "missing.csv"])
     assert result.exit_code == 2 and "no file" in result.stderr
+
+
+def test_an_xlsx_file_and_an_xlsx_export(leadbot: Path) -> None:
+    from openpyxl import Workbook, load_workbook
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["Correo electrónico", "Nombre", "Apellidos", "Empresa", "País"])
+    sheet.append(["lucia@acme.es", "Lucía", "García", "Acme S.L.", "ES"])
+    sheet.append(["marc@acme.es", "Marc", "Puig", "=1+1", "ES"])
+    book.save(leadbot / "lista.xlsx")
+    report = json.loads(run("import", "lista.xlsx", "--apply", "--json"))
+    assert (report["format"], report["counts"]["new"]) == ("xlsx", 2)
+    assert [c["field"] for c in report["columns"]] == [
+        "email", "first_name", "last_name", "company", "country"]  # fmt: skip
+    leads = json.loads(run("leads", "list", "--json"))
+    # a formula cell imports its saved value (none: openpyxl saves no value), never its text
+    assert [(lead["first_name"], lead["company"]) for lead in leads] == [
+        ("Lucía", "Acme S.L."),
+        ("Marc", ""),
+    ]  # fmt: skip
+    run("export", "leads", "--format", "xlsx", "--out", "out.xlsx")
+    rows = list(load_workbook(leadbot / "out.xlsx").active.iter_rows(values_only=True))  # type: ignore[union-attr]
+    assert rows[1][:3] == ("L-1", "lucia@acme.es", "Lucía") and len(rows) == 3
