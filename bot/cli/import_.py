@@ -191,7 +191,7 @@ def _print_report(data: dict[str, Any]) -> None:
     )
     table = Table("column", "field", "how")
     for column in data["columns"]:
-        table.add_row(Text(column["column"]), column["field"], column["how"])
+        table.add_row(Text(column["column"]), Text(column["field"]), column["how"])
     out.print(table)
     would = "would be " if data["dry_run"] else ""
     lines = [

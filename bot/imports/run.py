@@ -19,6 +19,7 @@ PostgreSQL it holds the row locks of the stored leads it would update until it e
 from __future__ import annotations
 
 import hashlib
+import re
 import tempfile
 from collections import Counter
 from collections.abc import Callable
@@ -47,6 +48,9 @@ from storage.import_tables import ImportLead, ImportRun
 from storage.models import Lead, utcnow
 
 BATCH = 500
+# What a file's address cell must look like: one @, a dot in the domain, nothing a person's
+# address never holds (a broker's "n/a", "x@", "<ann@acme.io>" or "a@b.io; c@d.io" is a bad row).
+ADDRESS = re.compile(r"^[^@\s<>()\[\],;:\"]+@[^@\s<>()\[\],;:\"]+\.[^@\s<>()\[\],;:\".]+$")
 # How many updates and bad rows a report lists in full (the journal and errors file keep all).
 SAMPLE = 20
 # Longest value of a custom field (declared fields have theirs in bot/leads/fields.py).
@@ -190,7 +194,7 @@ def parse_row(row: Row, mapping: ColumnMap, options: Options) -> _Parsed:
         return _Parsed(row, reason=f"{len(row.cells)} cells, the header has {len(mapping.targets)}")
     if not email:
         return _Parsed(row, reason="no email address")
-    if not intake.usable_address(email) or " " in email or email.count("@") != 1:
+    if not intake.usable_address(email) or not ADDRESS.match(email):
         return _Parsed(row, reason=f"not an email address: {email[:80]!r}")
     problem = policy.check_extras(extras)
     if problem:

@@ -106,3 +106,10 @@ def test_an_xlsx_file_and_an_xlsx_export(leadbot: Path) -> None:
     run("export", "leads", "--format", "xlsx", "--out", "out.xlsx")
     rows = list(load_workbook(leadbot / "out.xlsx").active.iter_rows(values_only=True))  # type: ignore[union-attr]
     assert rows[1][:3] == ("L-1", "lucia@acme.es", "Lucía") and len(rows) == 3
+
+
+def test_headers_and_cells_from_the_file_are_shown_as_text(leadbot: Path) -> None:
+    (leadbot / "markup.csv").write_text("email,[bold red]x[/bold red]\n[b]ann[/b]@x.io,1\n")
+    shown = run("import", "markup.csv")
+    assert "custom.[bold red]x[/bold red]" in shown
+    assert "line 2: not an email address: '[b]ann[/b]@x.io'" in shown
