@@ -19,7 +19,6 @@ PostgreSQL it holds the row locks of the stored leads it would update until it e
 from __future__ import annotations
 
 import hashlib
-import re
 import tempfile
 from collections import Counter
 from collections.abc import Callable
@@ -37,8 +36,9 @@ from bot.imports import policy
 from bot.imports.batch import BatchMatcher
 from bot.imports.columns import ColumnMap, map_columns
 from bot.imports.read import Row, Table, open_table, write_rows
-from bot.leads import fields, intake
-from bot.leads.capture import Draft, Evidence, Source, capture
+from bot.imports.rows import Parsed, parse_row
+from bot.leads import intake
+from bot.leads.capture import Evidence, Source, capture
 from bot.leads.refs import lead_label
 from bot.rules.file import Rules
 from bot.scoring.qualification import is_assignable
@@ -48,13 +48,8 @@ from storage.import_tables import ImportLead, ImportRun
 from storage.models import Lead, utcnow
 
 BATCH = 500
-# What a file's address cell must look like: one @, a dot in the domain, nothing a person's
-# address never holds (a broker's "n/a", "x@", "<ann@acme.io>" or "a@b.io; c@d.io" is a bad row).
-ADDRESS = re.compile(r"^[^@\s<>()\[\],;:\"]+@[^@\s<>()\[\],;:\"]+\.[^@\s<>()\[\],;:\".]+$")
 # How many updates and bad rows a report lists in full (the journal and errors file keep all).
 SAMPLE = 20
-# Longest value of a custom field (declared fields have theirs in bot/leads/fields.py).
-CUSTOM_MAX_CHARS = 2000
 COUNTS = (
     "rows",
     "new",
@@ -144,65 +139,12 @@ class ImportFailed(RuntimeError):
     """The file cannot be imported at all (unreadable, bad mapping); the message says why."""
 
 
-@dataclass
-class _Parsed:
-    row: Row
-    draft: Draft | None = None
-    reason: str = ""
-    extras: dict[str, str] = field(default_factory=dict)
-
-
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         while chunk := handle.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def parse_row(row: Row, mapping: ColumnMap, options: Options) -> _Parsed:
-    """A row as a draft, or the reason it cannot be one."""
-    values: dict[str, str] = {}
-    custom: dict[str, str] = {}
-    extras: dict[str, str] = {}
-    for index, target in enumerate(mapping.targets):
-        if target is None or index >= len(row.cells):
-            continue
-        value = row.cells[index].strip()
-        if not value:
-            continue
-        if target.startswith("custom."):
-            if len(value) > CUSTOM_MAX_CHARS:
-                return _Parsed(
-                    row, reason=f"{target} is {len(value):,} characters, over {CUSTOM_MAX_CHARS:,}"
-                )
-            custom[target.removeprefix("custom.")] = value
-        elif target in fields.NAMES:
-            values.setdefault(target, value)
-        else:
-            extras.setdefault(target, value)
-    email = extras.pop("email", "").strip().lower()
-    if "name" in extras:
-        first, last = policy.split_name(extras.pop("name"))
-        if first:
-            values.setdefault("first_name", first)
-        if last:
-            values.setdefault("last_name", last)
-    if len(row.cells) > len(mapping.targets) and any(
-        c.strip() for c in row.cells[len(mapping.targets) :]
-    ):
-        return _Parsed(row, reason=f"{len(row.cells)} cells, the header has {len(mapping.targets)}")
-    if not email:
-        return _Parsed(row, reason="no email address")
-    if not intake.usable_address(email) or not ADDRESS.match(email):
-        return _Parsed(row, reason=f"not an email address: {email[:80]!r}")
-    problem = policy.check_extras(extras)
-    if problem:
-        return _Parsed(row, reason=problem)
-    tags = sorted({*policy.split_tags(extras.pop("tags", "")), *options.tags})
-    if tags:
-        custom["tags"] = ",".join(tags)
-    return _Parsed(row, Draft(email, values, "", (), custom), extras=extras)
 
 
 class _Run:
@@ -231,7 +173,7 @@ class _Run:
         self.held: list[dict[str, Any]] = []
         self.now = utcnow()
 
-    def batch(self, session: Session, parsed: list[_Parsed]) -> None:
+    def batch(self, session: Session, parsed: list[Parsed]) -> None:
         matcher = BatchMatcher(self.rules.match)
         befores: dict[int, dict[str, Any]] = {}
         batch_leads: set[int] = set()
@@ -477,11 +419,11 @@ def _new_run(table: Table, options: Options, path: Path, sha: str) -> ImportRun:
 
 
 def _batches(table: Table, mapping: ColumnMap, options: Options, size: int, skip: int = 0):  # type: ignore[no-untyped-def]
-    batch: list[_Parsed] = []
+    batch: list[Parsed] = []
     for row in table.rows:
         if row.number <= skip:
             continue
-        batch.append(parse_row(row, mapping, options))
+        batch.append(parse_row(row, mapping, options.tags))
         if len(batch) >= size:
             yield batch
             batch = []
@@ -625,7 +567,7 @@ def _apply(
     return report
 
 
-def _errors(path: Path | None, header: list[str], parsed: list[_Parsed], *, first: bool) -> None:
+def _errors(path: Path | None, header: list[str], parsed: list[Parsed], *, first: bool) -> None:
     """Append the batch's bad rows to the errors file: the cells as they were, plus `reason`."""
     if path is None:
         return
