@@ -24,6 +24,8 @@ from storage.models import (
     DuplicateFlag,
     FormConfirmation,
     FormSubmission,
+    ImportLead,
+    ImportRow,
     InboundMessage,
     IntakeRecord,
     LeadBlockKey,
@@ -71,6 +73,9 @@ LEAD_ROWS: dict[str, LeadRows] = {
     "form_confirmations": LeadRows(FormConfirmation, "lead_id", moves_on_merge=False),
     # Webhook events about the lead: what was said to receivers stays as it was said.
     "webhook_deliveries": LeadRows(WebhookDelivery, "lead_id", moves_on_merge=False),
+    # The import journal: which import created or changed the lead (its revert reads them).
+    "import_leads": LeadRows(ImportLead, "lead_id", moves_on_merge=False),
+    "import_rows": LeadRows(ImportRow, "lead_id", moves_on_merge=False),
 }
 
 

@@ -437,3 +437,6 @@ from storage.form_tables import (  # noqa: E402, F401
     FormSubmission,
     WebForm,
 )
+
+# The import journal lives in its own module; importing it registers its tables here.
+from storage.import_tables import ImportLead, ImportRow, ImportRun  # noqa: E402, F401

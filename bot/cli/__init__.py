@@ -17,7 +17,9 @@ from bot.cli import (
     db,
     dedupe,
     events,
+    export,
     form,
+    import_,
     inbox,
     intake,
     lead,
@@ -51,6 +53,8 @@ NOUNS: tuple[tuple[str | None, typer.Typer], ...] = (
     ("form", form.app),
     ("apikey", apikey.app),
     ("webhook", webhook.app),
+    ("import", import_.app),
+    ("export", export.app),
 )
 for noun, commands in NOUNS:
     cli.add_typer(commands, name=noun)

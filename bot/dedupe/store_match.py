@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from sqlmodel import Session
 
 import storage.duplicates
+import storage.leads
 import storage.timeline
 from bot.dedupe import merging
 from bot.dedupe.index import index, person_of
@@ -61,6 +62,26 @@ def find_matches(session: Session, lead: Lead, rules: MatchRules) -> list[Match]
     return matches
 
 
+class Matcher:
+    """How capture finds the stored lead of an address and the duplicates of a new lead: one
+    lead at a time, from the store (this class). An import hands capture a batch matcher
+    (bot/imports/batch.py) that answers from what it read for a whole batch of rows at once:
+    the same algorithm, a few queries per batch instead of several per row."""
+
+    def existing(self, session: Session, address: str) -> Lead | None:
+        return storage.leads.by_email(session, address)
+
+    def matches(self, session: Session, lead: Lead, rules: MatchRules) -> list[Match]:
+        return find_matches(session, lead, rules)
+
+    def indexed(self, lead: Lead) -> None:
+        """`lead` was just indexed (its keys are in the store): a batch matcher adds it to what
+        it holds, so the rows after it in the same batch can match it."""
+
+
+STORE = Matcher()
+
+
 @dataclass
 class CaptureDecision:
     """What de-duplication did with a new lead: merged it into `survivor`, flagged it against
@@ -72,12 +93,16 @@ class CaptureDecision:
 
 
 def on_capture(
-    session: Session, lead: Lead, rules: Rules, actor: str = "system"
+    session: Session,
+    lead: Lead,
+    rules: Rules,
+    actor: str = "system",
+    matcher: Matcher = STORE,
 ) -> CaptureDecision:
     """Match a just-created lead against the store and act on the best verdict under `rules`
     (the [dedupe] table decides; a merge re-scores the survivor). The lead is indexed unless it
     was merged away."""
-    matches = find_matches(session, lead, rules.match)
+    matches = matcher.matches(session, lead, rules.match)
     decision = CaptureDecision()
     if matches and matches[0].verdict == "merge":
         best = matches[0]
@@ -86,6 +111,7 @@ def on_capture(
         decision.survivor, decision.match = survivor, best
         return decision
     index(session, lead)
+    matcher.indexed(lead)
     for match in matches[:MAX_FLAGS]:
         flag(session, lead, match, actor, found_by="capture")
         decision.flagged.append(match)

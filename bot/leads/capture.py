@@ -52,6 +52,8 @@ class Draft:
     enquiry: str = ""
     # How each field was found (the mail extractor's reasons), kept on the "created" entry.
     found: tuple[str, ...] = ()
+    # Fields not declared in bot/leads/fields.py (an import's unknown columns): lead.custom.
+    custom: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def of(
@@ -67,13 +69,16 @@ class Draft:
         return self.email.strip().lower()
 
     def as_data(self) -> dict[str, Any]:
-        return {"email": self.email, "values": dict(self.values), "enquiry": self.enquiry,
+        data = {"email": self.email, "values": dict(self.values), "enquiry": self.enquiry,
                 "found": list(self.found)}  # fmt: skip
+        if self.custom:
+            data["custom"] = dict(self.custom)
+        return data
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> Draft:
         return cls(data["email"], dict(data.get("values", {})), data.get("enquiry", ""),
-                   tuple(data.get("found", ())))  # fmt: skip
+                   tuple(data.get("found", ())), dict(data.get("custom", {})))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -144,9 +149,16 @@ def capture(
     checks: bool = True,
     dedupe: bool = True,
     notify: bool = True,
+    matcher: store_match.Matcher = store_match.STORE,
+    overwrite: frozenset[str] = frozenset(),
+    keep: frozenset[str] = frozenset(),
 ) -> Captured:
     """Create or update the lead `draft` describes, in the caller's transaction; or, when an
-    intake check fails (and `checks` is on), hold it and make no lead."""
+    intake check fails (and `checks` is on), hold it and make no lead.
+
+    An update fills the lead's empty fields; the fields in `overwrite` take the draft's value
+    even when set, those in `keep` are never changed (an import's merge policy). `matcher`
+    finds the stored lead and the duplicates (an import's batch matcher reads them per batch)."""
     draft, source, evidence = _storable(draft), _storable(source), _storable(evidence)
     record: IntakeRecord | None = None
     if checks:
@@ -156,7 +168,7 @@ def capture(
     address = draft.address
     if not intake.usable_address(address):
         raise BadDraft("no sender address to make a lead of")
-    existing = storage.leads.by_email(session, address)
+    existing = matcher.existing(session, address)
     result = None
     if existing is None:
         result = _create(session, draft, source, evidence)
@@ -165,10 +177,10 @@ def capture(
             if existing is None:
                 raise BadDraft(f"the lead for {address} vanished while it was being created")
         elif dedupe:
-            _dedupe_new(session, result, rules)
+            _dedupe_new(session, result, rules, matcher)
     if result is None:
         assert existing is not None
-        result = _update(session, existing, draft, source, evidence)
+        result = _update(session, existing, draft, source, evidence, overwrite, keep)
         if dedupe and result.filled:
             index(session, existing)  # a filled gap changes its matching keys
     if notify:
@@ -292,6 +304,7 @@ def _create(session: Session, draft: Draft, source: Source, evidence: Evidence) 
             email=draft.address,
             **{name: value for name, value in draft.values.items() if name in fields.NAMES},
             source=source.channel,
+            custom=dict(draft.custom),
             enquiry=draft.enquiry,
             reply_token=new_reply_token(),
         ),
@@ -313,14 +326,39 @@ def _create(session: Session, draft: Draft, source: Source, evidence: Evidence) 
 
 
 def _update(
-    session: Session, lead: Lead, draft: Draft, source: Source, evidence: Evidence
+    session: Session,
+    lead: Lead,
+    draft: Draft,
+    source: Source,
+    evidence: Evidence,
+    overwrite: frozenset[str] = frozenset(),
+    keep: frozenset[str] = frozenset(),
 ) -> Captured:
-    """A known person wrote again: fill the gaps, keep what a person set."""
+    """A known person wrote again: fill the gaps, keep what a person set (unless told to
+    overwrite a field)."""
     filled = tuple(
-        name for name in fields.NAMES if draft.values.get(name) and not getattr(lead, name)
+        name
+        for name in fields.NAMES
+        if name not in keep
+        and draft.values.get(name)
+        and (
+            not getattr(lead, name)
+            or (name in overwrite and getattr(lead, name) != draft.values[name])
+        )
     )
     for name in filled:
         setattr(lead, name, draft.values[name])
+    custom = dict(lead.custom or {})
+    for key, value in draft.custom.items():
+        if (
+            "custom" not in keep
+            and (key not in custom or "custom" in overwrite)
+            and custom.get(key) != value
+        ):
+            custom[key] = value
+    if custom != (lead.custom or {}):
+        lead.custom = custom
+        filled = (*filled, "custom")
     if draft.enquiry:
         lead.enquiry = draft.enquiry
     storage.leads.touch(session, lead)
@@ -328,12 +366,14 @@ def _update(
     return Captured(lead, created=False, filled=filled)
 
 
-def _dedupe_new(session: Session, result: Captured, rules: Rules) -> None:
+def _dedupe_new(
+    session: Session, result: Captured, rules: Rules, matcher: store_match.Matcher
+) -> None:
     """Merge a new lead into a sure duplicate (the enquiry lands on the existing lead), flag it
     against likely ones, then link it to its company's account."""
     lead = result.lead
     assert lead is not None
-    decision = store_match.on_capture(session, lead, rules, actor="system")
+    decision = store_match.on_capture(session, lead, rules, actor="system", matcher=matcher)
     if decision.survivor is not None and decision.match is not None:
         assert decision.survivor.id is not None
         result.lead, result.created, result.merged = decision.survivor, False, True
