@@ -24,7 +24,9 @@ from storage.models import (
     DuplicateFlag,
     InboundMessage,
     IntakeRecord,
+    LeadAlert,
     LeadBlockKey,
+    LeadFact,
     LeadMatchForm,
     LeadMerge,
     Opportunity,
@@ -62,6 +64,9 @@ LEAD_ROWS: dict[str, LeadRows] = {
     "lead_merges_survivor": LeadRows(LeadMerge, "survivor_id", moves_on_merge=False),
     # The held capture a lead was approved from: where it came from, kept as it was.
     "intake_records": LeadRows(IntakeRecord, "lead_id", moves_on_merge=False),
+    # The reports' roll-up row (derived: recomputed after a merge) and the last hot-lead alert.
+    "report_lead_facts": LeadRows(LeadFact, "lead_id", moves_on_merge=False),
+    "lead_alerts": LeadRows(LeadAlert, "lead_id", moves_on_merge=False),
 }
 
 

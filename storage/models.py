@@ -391,3 +391,6 @@ from storage.campaign_tables import (  # noqa: E402, F401
     CampaignStep,
     TrackingEvent,
 )
+
+# The reports' roll-up, dashboard links and alert times, likewise.
+from storage.report_tables import LeadAlert, LeadFact, ReportLink  # noqa: E402, F401
