@@ -20,6 +20,7 @@ from bot.cli import (
     intake,
     lead,
     leads,
+    report,
     reps,
     rules,
     serve,
@@ -45,6 +46,7 @@ NOUNS: tuple[tuple[str | None, typer.Typer], ...] = (
     ("rules", rules.app),
     ("events", events.app),
     ("campaign", campaign.app),
+    ("report", report.app),
 )
 for noun, commands in NOUNS:
     cli.add_typer(commands, name=noun)
