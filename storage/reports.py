@@ -345,3 +345,21 @@ _ = (Integer, cast, distinct)
 
 def lead_count(session: Session) -> int:
     return session.exec(select(func.count()).select_from(Lead)).one()
+
+
+def leads_by_period_and_source(
+    session: Session,
+    period: str,
+    since: datetime | None,
+    until: datetime | None,
+    source: str | None,
+    owner_id: int | None,
+) -> list[Any]:
+    """(period start, source, leads) per period and source."""
+    bucket = getattr(LeadFact, period)
+    query = (
+        select(bucket, LeadFact.source, func.count())
+        .group_by(bucket, LeadFact.source)
+        .order_by(bucket, LeadFact.source)
+    )
+    return list(session.exec(_filtered(query, since, until, source, owner_id)).all())

@@ -32,10 +32,12 @@ from bot.mail_in import worker as inbox_worker
 from bot.mail_in.imap import run_imap_poller
 from bot.mail_in.smtp import InboxSMTPHandler, start_smtp_server
 from bot.public_links import PublicLinks
+from bot.reports.links import DashboardLinks
 from bot.rules.file import RulesFile
 from bot.web.app import build_http_app
 from bot.web.events import events_routes
 from bot.web.lead_page import lead_page_routes
+from bot.web.reports_page import reports_routes
 
 if TYPE_CHECKING:
     from bot.integrations.slack.app import SlackRuntime
@@ -238,6 +240,11 @@ ROUTES: tuple[Callable[[Parts], list[BaseRoute]], ...] = (
     lambda parts: events_routes(parts.services.store, parts.settings.signing_key()),
     # the open pixel, tracked clicks and the opt-out page
     lambda parts: parts.nurture.routes,
+    # /reports: the dashboard, opened by a signed link (`leadbot report link`)
+    lambda parts: reports_routes(
+        parts.services.store,
+        DashboardLinks(parts.settings.public_url, parts.settings.signing_key()),
+    ),
     # /slack/events, when a signing secret is set
     lambda parts: parts.slack.routes if parts.slack else [],
 )

@@ -231,3 +231,13 @@ REPORTS: dict[str, Callable[[Session, Window], Report]] = {
     "aging": aging,
     "campaigns": campaigns,
 }
+
+
+def leads_by_source(session: Session, window: Window) -> Report:
+    """New leads per period and source (the dashboard's lines)."""
+    report = Report("leads_by_source", ("period", "source", "leads"), window=window)
+    for period, source, leads in storage.reports.leads_by_period_and_source(
+        session, window.by, *window.args()
+    ):
+        report.rows.append({"period": str(period), "source": source, "leads": int(leads)})
+    return report
