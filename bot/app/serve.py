@@ -37,6 +37,7 @@ from bot.rules.file import RulesFile
 from bot.web.app import build_http_app
 from bot.web.events import events_routes
 from bot.web.lead_page import lead_page_routes
+from bot.web.metrics import metrics_routes
 from bot.web.reports_page import reports_routes
 
 if TYPE_CHECKING:
@@ -120,6 +121,9 @@ class Parts:
     async def watch_slack_worker(self) -> None:
         assert self.slack_worker is not None
         await self.slack_worker.run()
+
+    async def roll_up_reports(self) -> None:
+        await repeat(self._roll_up, asyncio.Event(), self.idle, "reports")
 
     async def poll_imap(self) -> None:
         await run_imap_poller(self.settings, self.services, self.inbox_wake)
@@ -212,9 +216,21 @@ class Parts:
     async def dispose_store(self) -> None:
         self.services.store.dispose()
 
+    def inbox_running(self) -> bool:
+        """Whether the inbox is being worked: its worker processes, or the loop in this one."""
+        if self.inbox_workers is not None:
+            return self.inbox_workers.alive
+        return any(task.get_name() == "inbox" and not task.done() for task in self.runners)
+
     @property
     def idle(self) -> float:
         return self.settings.worker_idle_seconds
+
+    def _roll_up(self) -> int:
+        from bot.reports import rollup
+
+        with self.services.store.transaction() as session:
+            return rollup.step(session)
 
     def _drain_inbox(self) -> int:
         done = self.services.inbound.drain(limit=100)
@@ -231,6 +247,8 @@ RUNNERS: tuple[Runner, ...] = (
     Runner("assignment", Parts.assign),
     Runner("slack-supervise", Parts.watch_slack_worker, lambda p: p.slack_worker is not None),
     Runner("imap", Parts.poll_imap, lambda p: bool(p.settings.imap_host)),
+    # the reports' roll-up follows the timeline (bot/reports/rollup.py)
+    Runner("reports", Parts.roll_up_reports),
 )
 
 ROUTES: tuple[Callable[[Parts], list[BaseRoute]], ...] = (
@@ -245,6 +263,8 @@ ROUTES: tuple[Callable[[Parts], list[BaseRoute]], ...] = (
         parts.services.store,
         DashboardLinks(parts.settings.public_url, parts.settings.signing_key()),
     ),
+    # /metrics (Prometheus) and /readyz (503 while the store or the inbox worker is down)
+    lambda parts: metrics_routes(parts.services.store, parts.inbox_running),
     # /slack/events, when a signing secret is set
     lambda parts: parts.slack.routes if parts.slack else [],
 )
