@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, cast, delete, distinct, exists, func, or_, update
+from sqlalchemy import and_, case, delete, exists, func, or_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
@@ -318,31 +318,6 @@ def alert_entries_after(session: Session, position: int, kinds: Sequence[str],
     return list(entries), last
 
 
-def human_opens_since(session: Session, lead_id: int, since: datetime) -> int:
-    """A lead's human opens (tracking events) since a time."""
-    return session.exec(
-        select(func.count()).where(
-            TrackingEvent.lead_id == lead_id,
-            TrackingEvent.kind == "open",
-            TrackingEvent.verdict == "human",
-            TrackingEvent.at >= since,
-        )
-    ).one()
-
-
-def human_opens_of_send(session: Session, send_id: int) -> int:
-    return session.exec(
-        select(func.count()).where(
-            TrackingEvent.send_id == send_id,
-            TrackingEvent.kind == "open",
-            TrackingEvent.verdict == "human",
-        )
-    ).one()
-
-
-_ = (Integer, cast, distinct)
-
-
 def lead_count(session: Session) -> int:
     return session.exec(select(func.count()).select_from(Lead)).one()
 
@@ -363,3 +338,46 @@ def leads_by_period_and_source(
         .order_by(bucket, LeadFact.source)
     )
     return list(session.exec(_filtered(query, since, until, source, owner_id)).all())
+
+
+def person_tracking_after(session: Session, position: int, limit: int) -> tuple[list[Any], int]:
+    """A person's opens and clicks (tracking events) after id `position`, with the email's
+    campaign and step: (id, send_id, lead_id, kind, link_index, at, campaign, template); and
+    the last id looked at."""
+    last = session.exec(
+        select(func.max(TrackingEvent.id)).where(col(TrackingEvent.id) > position)
+    ).one()
+    if last is None:
+        return [], position
+    last = min(last, position + limit)
+    rows = session.exec(
+        select(TrackingEvent.id, TrackingEvent.send_id, TrackingEvent.lead_id, TrackingEvent.kind,
+               TrackingEvent.link_index, TrackingEvent.at, Campaign.name, CampaignStep.template)
+        .join(CampaignSend, col(CampaignSend.id) == TrackingEvent.send_id)
+        .join(CampaignStep, col(CampaignStep.id) == CampaignSend.step_id)
+        .join(Campaign, col(Campaign.id) == TrackingEvent.campaign_id)
+        .where(col(TrackingEvent.id) > position, col(TrackingEvent.id) <= last,
+               col(TrackingEvent.kind).in_(("open", "click")),
+               col(TrackingEvent.verdict) == "human")
+        .order_by(col(TrackingEvent.id))
+    ).all()  # fmt: skip
+    return list(rows), last
+
+
+def human_open_times(session: Session, send_id: int) -> list[datetime]:
+    """When a person opened this email, oldest first."""
+    return list(
+        session.exec(
+            select(TrackingEvent.at)
+            .where(TrackingEvent.send_id == send_id, TrackingEvent.kind == "open",
+                   TrackingEvent.verdict == "human")
+            .order_by(col(TrackingEvent.at))
+        ).all()
+    )  # fmt: skip
+
+
+def send_link(session: Session, send_id: int, index: int | None) -> str:
+    send = session.get(CampaignSend, send_id)
+    if send is None or index is None or not 0 <= index < len(send.links):
+        return ""
+    return send.links[index]

@@ -125,6 +125,9 @@ class Parts:
     async def roll_up_reports(self) -> None:
         await repeat(self._roll_up, asyncio.Event(), self.idle, "reports")
 
+    async def scan_alerts(self) -> None:
+        await repeat(self._scan_alerts, asyncio.Event(), self.idle, "alerts")
+
     async def poll_imap(self) -> None:
         await run_imap_poller(self.settings, self.services, self.inbox_wake)
 
@@ -232,6 +235,17 @@ class Parts:
         with self.services.store.transaction() as session:
             return rollup.step(session)
 
+    def _scan_alerts(self) -> int:
+        from bot.reports import alerts
+
+        if not hasattr(self, "_rules"):
+            self._rules = RulesFile(self.settings.rules)
+        with self.services.store.transaction() as session:
+            seen = alerts.scan(session, self._rules.get().alerts)
+        if seen:
+            self.loop.call_soon_threadsafe(self.outbox_wake.set)
+        return seen
+
     def _drain_inbox(self) -> int:
         done = self.services.inbound.drain(limit=100)
         if done:
@@ -249,6 +263,8 @@ RUNNERS: tuple[Runner, ...] = (
     Runner("imap", Parts.poll_imap, lambda p: bool(p.settings.imap_host)),
     # the reports' roll-up follows the timeline (bot/reports/rollup.py)
     Runner("reports", Parts.roll_up_reports),
+    # hot-lead alerts to the owner (bot/reports/alerts.py, the rules' [alerts])
+    Runner("alerts", Parts.scan_alerts),
 )
 
 ROUTES: tuple[Callable[[Parts], list[BaseRoute]], ...] = (

@@ -26,6 +26,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from bot.rules.alerts import AlertRules
 from bot.rules.checks import (
     Invalid,
     KeyPath,
@@ -51,7 +52,9 @@ EVENT_KINDS: dict[str, str] = {
     "page_visit": "page.visit",
 }
 GRADES = ("A", "B", "C", "D")
-OWN_SECTIONS = ("scoring", "grading", "mql", "assignment", "territories", "dedupe", "intake")
+OWN_SECTIONS = (
+    "scoring", "grading", "mql", "assignment", "territories", "dedupe", "intake", "alerts",
+)  # fmt: skip
 # Tables of the same file that other parts of leadbot read, kept as written (Rules.tables).
 OTHER_SECTIONS = ("retention", "nurture")
 SENIORITY_LEVELS = ("executive", "vp", "director", "manager", "individual")
@@ -182,6 +185,8 @@ class Rules:
     match: MatchRules = field(default_factory=MatchRules)
     # The [intake] table: what capture holds as junk or a flood.
     intake: IntakeRules = field(default_factory=IntakeRules)
+    # The [alerts] table: what makes a lead hot (bot/reports/alerts.py).
+    alerts: AlertRules = field(default_factory=AlertRules)
     # Tables of the file that other parts of leadbot read ([retention], …), as written.
     tables: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -229,6 +234,7 @@ def _build(data: dict[str, Any], source: str) -> Rules:
     others = {key: table(data, key, ()) for key in data if key in OTHER_SECTIONS}
     match = MatchRules.from_toml({"dedupe": data["dedupe"]}) if "dedupe" in data else MatchRules()
     intake = IntakeRules.from_table(data["intake"]) if "intake" in data else IntakeRules()
+    alerts = AlertRules.from_table(data["alerts"]) if "alerts" in data else AlertRules()
     # A section the file leaves out is the embedded default's; a section written is used as is.
     data = {**_default_data(), **data}
     scoring_data = table(data, "scoring", ())
@@ -302,6 +308,7 @@ def _build(data: dict[str, Any], source: str) -> Rules:
         source=source,
         match=match,
         intake=intake,
+        alerts=alerts,
         tables=others,
     )
 

@@ -18,6 +18,7 @@ from slack_sdk.errors import SlackApiError
 import storage.reps
 import storage.timeline
 from bot.integrations.slack.blocks import lead_card, lead_card_text
+from bot.integrations.slack.mrkdwn import escape
 from bot.notify.dispatcher import RetryLater
 from bot.public_links import PublicLinks
 from storage.engine import Store
@@ -68,6 +69,12 @@ class SlackNotifier:
         if channel is None:
             return NO_RECIPIENT
         blocks, text = self.card(lead, rep)
+        if item.kind == "lead.hot" and item.payload.get("alert"):
+            # A hot-lead alert: what the lead just did, above its card (and its buttons).
+            alert = escape(str(item.payload["alert"]))
+            blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": f":fire: *{alert}*"}},
+                      *blocks]  # fmt: skip
+            text = str(item.payload["alert"])
         response = self._call(
             "chat.postMessage",
             lambda: self.client.chat_postMessage(
