@@ -267,12 +267,13 @@ def links(session: Session) -> list[ReportLink]:
 
 def revoke_link(session: Session, link_id: int, actor: str, now: datetime) -> bool:
     """Revoke a link once; False when there is no such link or it was revoked already."""
-    result = session.exec(
-        update(ReportLink)  # type: ignore[call-overload]
+    revoked = session.execute(
+        update(ReportLink)
         .where(col(ReportLink.id) == link_id, col(ReportLink.revoked_at).is_(None))
         .values(revoked_at=now, revoked_by=actor)
-    )
-    return bool(result.rowcount)
+        .returning(ReportLink.id)
+    ).first()
+    return revoked is not None
 
 
 # --- hot-lead alerts ----------------------------------------------------------------------------
@@ -284,17 +285,22 @@ def claim_alert(session: Session, lead_id: int, now: datetime, quiet_since: date
     workers only one alerts."""
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    # RETURNING, not rowcount: whether a row was written, the same on both stores.
     inserted = session.execute(
-        insert(LeadAlert).values(lead_id=lead_id, last_at=now, alerts=1).on_conflict_do_nothing()
-    )
-    if inserted.rowcount:  # type: ignore[attr-defined]
+        insert(LeadAlert)
+        .values(lead_id=lead_id, last_at=now, alerts=1)
+        .on_conflict_do_nothing()
+        .returning(LeadAlert.lead_id)
+    ).first()
+    if inserted is not None:
         return True
-    result = session.exec(
-        update(LeadAlert)  # type: ignore[call-overload]
+    updated = session.execute(
+        update(LeadAlert)
         .where(col(LeadAlert.lead_id) == lead_id, col(LeadAlert.last_at) <= quiet_since)
         .values(last_at=now, alerts=LeadAlert.alerts + 1)
-    )
-    return bool(result.rowcount)
+        .returning(LeadAlert.lead_id)
+    ).first()
+    return updated is not None
 
 
 def alert_entries_after(session: Session, position: int, kinds: Sequence[str],
