@@ -51,10 +51,10 @@ def _window(since: str, until: str, by: str, source: str, rep: str) -> Window:
     if rep:
         with open_store().reading() as session:
             try:
-                found = find_rep(session, rep)
+                rep_id = find_rep(session, rep).id
             except RepNotFound as exc:
                 fail(str(exc))
-        window = _replace(window, rep_id=found.id)
+        window = _replace(window, rep_id=rep_id)
     return window
 
 
