@@ -39,12 +39,15 @@ from bot.web.events import events_routes
 from bot.web.lead_page import lead_page_routes
 from bot.web.metrics import metrics_routes
 from bot.web.reports_page import reports_routes
+from storage.models import utcnow
 
 if TYPE_CHECKING:
     from bot.integrations.slack.app import SlackRuntime
 
 log = logging.getLogger("leadbot")
 
+# How often serve looks whether the weekly digest is due.
+DIGEST_CHECK_SECONDS = 600.0
 # How long worker processes get at stop to finish what they hold before they are ended.
 WORKERS_STOP_SECONDS = 15.0
 
@@ -127,6 +130,9 @@ class Parts:
 
     async def scan_alerts(self) -> None:
         await repeat(self._scan_alerts, asyncio.Event(), self.idle, "alerts")
+
+    async def send_digest(self) -> None:
+        await repeat(self._digest_due, asyncio.Event(), DIGEST_CHECK_SECONDS, "digest")
 
     async def poll_imap(self) -> None:
         await run_imap_poller(self.settings, self.services, self.inbox_wake)
@@ -246,6 +252,16 @@ class Parts:
             self.loop.call_soon_threadsafe(self.outbox_wake.set)
         return seen
 
+    def _digest_due(self) -> int:
+        from bot.reports import digest, rollup
+
+        rollup.catch_up(self.services.store)
+        with self.services.store.transaction() as session:
+            queued = digest.due(session, utcnow())
+        if queued:
+            self.loop.call_soon_threadsafe(self.outbox_wake.set)
+        return 0  # once a check is done, wait for the next one
+
     def _drain_inbox(self) -> int:
         done = self.services.inbound.drain(limit=100)
         if done:
@@ -265,6 +281,8 @@ RUNNERS: tuple[Runner, ...] = (
     Runner("reports", Parts.roll_up_reports),
     # hot-lead alerts to the owner (bot/reports/alerts.py, the rules' [alerts])
     Runner("alerts", Parts.scan_alerts),
+    # the weekly digest, when LEADBOT_SLACK_DIGEST_CHANNEL names a channel
+    Runner("digest", Parts.send_digest, lambda p: bool(p.settings.slack_digest_channel)),
 )
 
 ROUTES: tuple[Callable[[Parts], list[BaseRoute]], ...] = (

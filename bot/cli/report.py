@@ -208,6 +208,28 @@ def report_revoke(
     out.print(f"link {link_id} revoked", highlight=False)
 
 
+@app.command("digest")
+def report_digest(
+    send: Annotated[bool, typer.Option("--send", help="Queue it for the digest channel.")] = False,
+) -> None:
+    """Print the weekly digest: last week's numbers against the week before."""
+    from bot.reports import digest, rollup
+    from storage.models import utcnow
+
+    store = open_store()
+    rollup.catch_up(store)
+    with store.transaction() as session:
+        text = digest.text(session, utcnow())
+        if send:
+            import storage.outbox
+
+            storage.outbox.put(session, digest.KIND, payload={"text": text})
+    store.dispose()
+    out.print(Text(text))
+    if send:
+        out.print("queued for LEADBOT_SLACK_DIGEST_CHANNEL", highlight=False)
+
+
 @app.command("rebuild")
 def report_rebuild() -> None:
     """Derive the reports' roll-up from the whole timeline again."""
