@@ -101,3 +101,54 @@ def test_rebuild_gives_the_same_figures(store: Store) -> None:
     assert rollup.rebuild(store, lambda done, total: progress.append((done, total))) == 8
     assert progress[-1] == (8, 8)
     assert {name: report(store, name) for name in REPORTS} == before
+
+
+def test_campaigns_per_step(store: Store) -> None:
+    from datetime import timedelta
+
+    import storage.timeline
+    from storage.models import Campaign, CampaignSend, CampaignStep, TrackingEvent
+    from tests.factories import add_indexed_lead
+
+    sent_at = NOW - timedelta(days=3)
+    with store.transaction() as session:
+        leads = [add_indexed_lead(session, f"c{i}@camp.example") for i in range(4)]
+        leads[3].email_status = "bounced"
+        campaign = Campaign(name="fall", template_set="example", state="active")
+        session.add(campaign)
+        session.flush()
+        steps = [CampaignStep(campaign_id=campaign.id, position=i, template=t)
+                 for i, t in enumerate(("welcome", "followup"))]  # fmt: skip
+        session.add_all(steps)
+        session.flush()
+        sends = [CampaignSend(campaign_id=campaign.id, step_id=steps[0].id, lead_id=lead.id,
+                              address=lead.email, state="sent", sent_at=sent_at,
+                              links=["https://x.example/pricing"]) for lead in leads]  # fmt: skip
+        first = leads[0]
+        later = CampaignSend(campaign_id=campaign.id, step_id=steps[1].id, lead_id=first.id,
+                             address=first.email, state="pending")  # fmt: skip
+        sends.append(later)
+        session.add_all(sends)
+        session.flush()
+        hit = sent_at + timedelta(hours=1)
+        events = [
+            (sends[0], "open", "human"), (sends[0], "open", "human"), (sends[1], "open", "proxy"),
+            (sends[0], "click", "human"), (sends[2], "click", "scanner"),
+            (sends[2], "opt_out", None),
+        ]  # fmt: skip
+        session.add_all(
+            TrackingEvent(send_id=s.id, campaign_id=campaign.id, lead_id=s.lead_id, kind=kind,
+                          verdict=verdict, at=hit) for s, kind, verdict in events
+        )  # fmt: skip
+        reply = storage.timeline.append(session, leads[1].id, actor="email:c1", kind="email.reply",
+                                        summary="reply: thanks")  # fmt: skip
+        reply.at = hit
+        early = storage.timeline.append(session, leads[2].id, actor="email:c2",
+                                        kind="email.reply", summary="before the email")  # fmt: skip
+        early.at = sent_at - timedelta(days=1)
+    rows = report(store, "campaigns")
+    assert pick(rows, "campaign", "step", "template", "sent", "delivered", "bounced",
+                "human_opens", "clicks", "replies", "opt_outs") == [
+        ("fall", 1, "welcome", 4, 3, 1, 1, 1, 1, 1),
+        ("fall", 2, "followup", 0, 0, 0, 0, 0, 0, 0),
+    ]  # fmt: skip
