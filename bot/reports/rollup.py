@@ -30,6 +30,9 @@ from storage.engine import Store
 CURSOR = "reports.rollup"
 # Timeline entries read per transaction: small enough that a catch-up never holds a long lock.
 BATCH = 2000
+# Entries read again behind the cursor when it moves: on PostgreSQL a transaction that took a
+# lower id may commit after a higher one was read; its lead is derived on the next move.
+OVERLAP = 200
 HUMAN_ACTORS = ("rep:", "cli:")
 TOUCH_KINDS = frozenset({"note", "converted", "unconverted", "email.rep"})
 OPEN_STATUSES = frozenset({Status.NEW, Status.WORKING, Status.NURTURING, Status.QUALIFIED})
@@ -179,7 +182,10 @@ def step(session: Session, batch: int = BATCH) -> int:
     ids, last = storage.reports.leads_in_timeline_after(session, cursor.position, batch)
     if last == cursor.position:
         return 0
-    refresh(session, ids)
+    behind, _ = storage.reports.leads_in_timeline_after(
+        session, max(0, cursor.position - OVERLAP), min(OVERLAP, cursor.position)
+    )
+    refresh(session, ids | behind)
     cursor.position = last
     session.add(cursor)
     return max(len(ids), 1)
