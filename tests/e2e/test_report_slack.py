@@ -25,7 +25,7 @@ def test_managers_get_the_dashboard_link_privately(
 ) -> None:
     slack.users["meg@sales.test"] = MEG
     assert slash(bot, slack, "report", user=MEG).status_code == 200
-    [answer] = wait_for(lambda: replies(slack))
+    [answer] = wait_for(lambda: replies(slack), timeout=30)
     assert answer["response_type"] == "ephemeral"
     assert "Dashboard (7 days): https://leads.example.test/reports?t=" in answer["text"]
     token = answer["text"].split("?t=", 1)[1].split()[0]
@@ -37,6 +37,6 @@ def test_managers_get_the_dashboard_link_privately(
     slack.reset()
     slack.users["ann@sales.test"] = ANN
     assert slash(bot, slack, "report", user=ANN).status_code == 200
-    [answer] = wait_for(lambda: replies(slack))
+    [answer] = wait_for(lambda: replies(slack), timeout=30)
     assert "?t=" not in answer["text"]
     assert "given to managers" in answer["text"]
