@@ -29,6 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import insert, text
 
+import storage.assignment
+import storage.reports
 from bot.reports import rollup
 from bot.reports.dashboard import PANELS
 from bot.reports.figures import REPORTS, Window
@@ -141,6 +143,11 @@ def build(store: Store, leads: int, seed: int = 7) -> tuple[int, float]:
         if done % (BATCH * 10) == 0 or done == leads:
             rate = done / (time.perf_counter() - started)
             print(f"  {done:,} leads, {entries:,} entries ({rate:,.0f} leads/s)", flush=True)
+    with store.transaction() as session:
+        # The roll-up rows are written: the roll-up's cursor stands at the end of the timeline.
+        cursor = storage.assignment.cursor_for_update(session, rollup.CURSOR)
+        cursor.position = storage.reports.last_timeline_id(session)
+        session.add(cursor)
     with store.transaction() as session:
         if store.is_sqlite:
             session.execute(text("ANALYZE"))
