@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     slack_workers: int = 1
     # Channel (id or #name) for new unassigned leads; empty = only assigned reps get cards.
     slack_channel: str = ""
+    # Channel (id or #name) for the weekly reports digest; empty = no digest.
+    slack_digest_channel: str = ""
     # Base URL of the Slack Web API (point it at a stand-in for tests).
     slack_api_url: str = "https://slack.com/api/"
     # TOML file with scoring, grading, assignment and retention rules.

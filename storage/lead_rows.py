@@ -28,7 +28,9 @@ from storage.models import (
     ImportRow,
     InboundMessage,
     IntakeRecord,
+    LeadAlert,
     LeadBlockKey,
+    LeadFact,
     LeadMatchForm,
     LeadMerge,
     Opportunity,
@@ -76,6 +78,9 @@ LEAD_ROWS: dict[str, LeadRows] = {
     # The import journal: which import created or changed the lead (its revert reads them).
     "import_leads": LeadRows(ImportLead, "lead_id", moves_on_merge=False),
     "import_rows": LeadRows(ImportRow, "lead_id", moves_on_merge=False),
+    # The reports' roll-up row (derived: recomputed after a merge) and the last hot-lead alert.
+    "report_lead_facts": LeadRows(LeadFact, "lead_id", moves_on_merge=False),
+    "lead_alerts": LeadRows(LeadAlert, "lead_id", moves_on_merge=False),
 }
 
 

@@ -440,3 +440,6 @@ from storage.form_tables import (  # noqa: E402, F401
 
 # The import journal lives in its own module; importing it registers its tables here.
 from storage.import_tables import ImportLead, ImportRow, ImportRun  # noqa: E402, F401
+
+# The reports' roll-up, dashboard links and alert times, likewise.
+from storage.report_tables import LeadAlert, LeadFact, ReportLink  # noqa: E402, F401

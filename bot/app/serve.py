@@ -34,18 +34,24 @@ from bot.mail_in import worker as inbox_worker
 from bot.mail_in.imap import run_imap_poller
 from bot.mail_in.smtp import InboxSMTPHandler, start_smtp_server
 from bot.public_links import PublicLinks
+from bot.reports.links import DashboardLinks
 from bot.rules.file import RulesFile
 from bot.web.api.routes import api_routes
 from bot.web.app import build_http_app
 from bot.web.events import events_routes
 from bot.web.lead_page import lead_page_routes
 from bot.web.limits import BodyLimits, bounded_http_protocol
+from bot.web.metrics import metrics_routes
+from bot.web.reports_page import reports_routes
+from storage.models import utcnow
 
 if TYPE_CHECKING:
     from bot.integrations.slack.app import SlackRuntime
 
 log = logging.getLogger("leadbot")
 
+# How often serve looks whether the weekly digest is due.
+DIGEST_CHECK_SECONDS = 600.0
 # How long worker processes get at stop to finish what they hold before they are ended.
 WORKERS_STOP_SECONDS = 15.0
 
@@ -145,6 +151,15 @@ class Parts:
             self.loop.call_soon_threadsafe(self.outbox_wake.set)
             self.loop.call_soon_threadsafe(self.forms.confirmations_wake.set)
         return done
+
+    async def roll_up_reports(self) -> None:
+        await repeat(self._roll_up, asyncio.Event(), self.idle, "reports")
+
+    async def scan_alerts(self) -> None:
+        await repeat(self._scan_alerts, asyncio.Event(), self.idle, "alerts")
+
+    async def send_digest(self) -> None:
+        await repeat(self._digest_due, asyncio.Event(), DIGEST_CHECK_SECONDS, "digest")
 
     async def poll_imap(self) -> None:
         await run_imap_poller(self.settings, self.services, self.inbox_wake)
@@ -250,9 +265,42 @@ class Parts:
     async def dispose_store(self) -> None:
         self.services.store.dispose()
 
+    def inbox_running(self) -> bool:
+        """Whether the inbox is being worked: its worker processes, or the loop in this one."""
+        if self.inbox_workers is not None:
+            return self.inbox_workers.alive
+        return any(task.get_name() == "inbox" and not task.done() for task in self.runners)
+
     @property
     def idle(self) -> float:
         return self.settings.worker_idle_seconds
+
+    def _roll_up(self) -> int:
+        from bot.reports import rollup
+
+        with self.services.store.transaction() as session:
+            return rollup.step(session)
+
+    def _scan_alerts(self) -> int:
+        from bot.reports import alerts
+
+        if not hasattr(self, "_rules"):
+            self._rules = RulesFile(self.settings.rules)
+        with self.services.store.transaction() as session:
+            seen = alerts.scan(session, self._rules.get().alerts)
+        if seen:
+            self.loop.call_soon_threadsafe(self.outbox_wake.set)
+        return seen
+
+    def _digest_due(self) -> int:
+        from bot.reports import digest, rollup
+
+        rollup.catch_up(self.services.store)
+        with self.services.store.transaction() as session:
+            queued = digest.due(session, utcnow())
+        if queued:
+            self.loop.call_soon_threadsafe(self.outbox_wake.set)
+        return 0  # once a check is done, wait for the next one
 
     def _drain_inbox(self) -> int:
         done = self.services.inbound.drain(limit=100)
@@ -280,6 +328,12 @@ RUNNERS: tuple[Runner, ...] = (
     Runner("forms-wake", Parts.wake_form_worker, lambda p: bool(p.forms and p.forms.worker)),
     # signed webhook deliveries from the webhook outbox
     Runner("webhooks", lambda p: run_webhook_sender(p.settings, p.services.store)),
+    # the reports' roll-up follows the timeline (bot/reports/rollup.py)
+    Runner("reports", Parts.roll_up_reports),
+    # hot-lead alerts to the owner (bot/reports/alerts.py, the rules' [alerts])
+    Runner("alerts", Parts.scan_alerts),
+    # the weekly digest, when LEADBOT_SLACK_DIGEST_CHANNEL names a channel
+    Runner("digest", Parts.send_digest, lambda p: bool(p.settings.slack_digest_channel)),
 )
 
 ROUTES: tuple[Callable[[Parts], list[BaseRoute]], ...] = (
@@ -296,6 +350,13 @@ ROUTES: tuple[Callable[[Parts], list[BaseRoute]], ...] = (
     ),
     # the open pixel, tracked clicks and the opt-out page
     lambda parts: parts.nurture.routes,
+    # /reports: the dashboard, opened by a signed link (`leadbot report link`)
+    lambda parts: reports_routes(
+        parts.services.store,
+        DashboardLinks(parts.settings.public_url, parts.settings.signing_key()),
+    ),
+    # /metrics (Prometheus) and /readyz (503 while the store or the inbox worker is down)
+    lambda parts: metrics_routes(parts.services.store, parts.inbox_running),
     # /slack/events, when a signing secret is set
     lambda parts: parts.slack.routes if parts.slack else [],
     # /f/NAME: web-to-lead forms (the hosted page, submissions, double opt-in links)

@@ -70,4 +70,5 @@ def build_notifier(settings: Settings, store: Store) -> Notifier:
         channel=settings.slack_channel or None,
         timeline_for=recent_timeline(store),
         owner_name_for=owner_names(store),
+        digest_channel=settings.slack_digest_channel or None,
     )

@@ -75,6 +75,12 @@ class Supervisor:
         with self._state:
             return [c.process.pid for c in self._children if c is not None and c.process.pid]
 
+    @property
+    def alive(self) -> bool:
+        """Whether every child runs (what /readyz reports for the inbox workers)."""
+        with self._state:
+            return all(c is not None and c.process.is_alive() for c in self._children)
+
     def start(self) -> None:
         """Spawn every child that is not running yet."""
         with self._state:

@@ -24,6 +24,7 @@ from bot.cli import (
     intake,
     lead,
     leads,
+    report,
     reps,
     rules,
     serve,
@@ -55,6 +56,7 @@ NOUNS: tuple[tuple[str | None, typer.Typer], ...] = (
     ("webhook", webhook.app),
     ("import", import_.app),
     ("export", export.app),
+    ("report", report.app),
 )
 for noun, commands in NOUNS:
     cli.add_typer(commands, name=noun)

@@ -26,6 +26,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from bot.rules.alerts import AlertRules
 from bot.rules.checks import (
     Invalid,
     KeyPath,
@@ -53,8 +54,8 @@ EVENT_KINDS: dict[str, str] = {
 }
 GRADES = ("A", "B", "C", "D")
 OWN_SECTIONS = ("scoring", "grading", "mql", "assignment", "territories", "dedupe", "intake")
-# Tables added later, by the part of leadbot that reads them (bot/rules/<name>.py).
-OWN_SECTIONS += ("forms",)
+# Tables added later, by the part of leadbot that reads them (bot/rules/<name>.py, bot/reports/).
+OWN_SECTIONS += ("forms", "alerts")
 # Tables of the same file that other parts of leadbot read, kept as written (Rules.tables).
 OTHER_SECTIONS = ("retention", "nurture")
 SENIORITY_LEVELS = ("executive", "vp", "director", "manager", "individual")
@@ -187,6 +188,8 @@ class Rules:
     intake: IntakeRules = field(default_factory=IntakeRules)
     # The [forms] table: web forms' spam and flood limits.
     forms: FormRules = field(default_factory=FormRules)
+    # The [alerts] table: what makes a lead hot (bot/reports/alerts.py).
+    alerts: AlertRules = field(default_factory=AlertRules)
     # Tables of the file that other parts of leadbot read ([retention], …), as written.
     tables: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -235,6 +238,7 @@ def _build(data: dict[str, Any], source: str) -> Rules:
     match = MatchRules.from_toml({"dedupe": data["dedupe"]}) if "dedupe" in data else MatchRules()
     intake = IntakeRules.from_table(data["intake"]) if "intake" in data else IntakeRules()
     forms = FormRules.from_table(data["forms"]) if "forms" in data else FormRules()
+    alerts = AlertRules.from_table(data["alerts"]) if "alerts" in data else AlertRules()
     # A section the file leaves out is the embedded default's; a section written is used as is.
     data = {**_default_data(), **data}
     scoring_data = table(data, "scoring", ())
@@ -309,6 +313,7 @@ def _build(data: dict[str, Any], source: str) -> Rules:
         match=match,
         intake=intake,
         forms=forms,
+        alerts=alerts,
         tables=others,
     )
 

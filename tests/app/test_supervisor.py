@@ -206,3 +206,19 @@ def test_the_children_serve_runs_do_not_import_the_app() -> None:
             elif isinstance(node, ast.ImportFrom) and node.module:
                 imported.add(node.module)
         assert not {name for name in imported if name.split(".")[:2] == ["bot", "app"]}, module
+
+
+def test_alive_says_whether_every_child_runs(
+    supervisors: list[Supervisor], out: Path, log: Log
+) -> None:
+    """What /readyz reports for the inbox workers: not ready from a child's death until the
+    watch has started another."""
+    supervisor = supervisor_of(supervisors, children.waits_for_work, out, log, count=2)
+    assert not supervisor.alive
+    supervisor.start()
+    first, _ = supervisor.pids
+    assert supervisor.alive
+    os.kill(first, signal.SIGKILL)
+    wait_for(lambda: not supervisor.alive)
+    supervisor.watch()
+    assert supervisor.alive

@@ -32,6 +32,7 @@ from bot.config import Settings
 from bot.integrations.slack.listeners import buttons, home, modals, slash_command
 from bot.integrations.slack.service import SlackService
 from bot.public_links import PublicLinks
+from bot.reports.links import DashboardLinks
 from bot.rules.file import RulesFile
 from storage.engine import Store
 from storage.models import utcnow
@@ -62,6 +63,7 @@ def build_slack_app(settings: Settings, store: Store) -> AsyncApp:
         store,
         PublicLinks(settings.public_url, settings.signing_key()),
         rules=RulesFile(settings.rules, announce=False).get,
+        dashboard=DashboardLinks(settings.public_url, settings.signing_key()),
     )
     for module in LISTENER_MODULES:
         module.register(app, service)

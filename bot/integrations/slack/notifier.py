@@ -51,6 +51,7 @@ class SlackNotifier:
         owner_name_for: OwnerNameLookup | None = None,
         channel: str | None = None,
         timeout: int = 10,
+        digest_channel: str | None = None,
     ) -> None:
         # retry_handlers=[]: slack_sdk would otherwise retry connection errors itself.
         self.client = WebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=[])
@@ -59,9 +60,13 @@ class SlackNotifier:
         self.owner_name_for = owner_name_for
         self.channel = channel or None
         self._dm_channels: dict[str, str] = {}
+        # Where the weekly reports digest goes (LEADBOT_SLACK_DIGEST_CHANNEL).
+        self.digest_channel = digest_channel or None
 
     def deliver(self, item: OutboxItem, lead: Lead | None, rep: Rep | None) -> str:
         """Post the lead's card to the rep (or the leads channel); returns `channel:ts`."""
+        if item.kind == "report.digest":
+            return self.post_digest(str(item.payload.get("text", "")))
         if lead is None and item.payload.get("text") and rep is not None:
             return self.message(rep, str(item.payload["text"]))
         if lead is None or lead.id is None:
@@ -71,6 +76,12 @@ class SlackNotifier:
         if channel is None:
             return NO_RECIPIENT
         blocks, text = self.card(lead, rep)
+        if item.kind == "lead.hot" and item.payload.get("alert"):
+            # A hot-lead alert: what the lead just did, above its card (and its buttons).
+            alert = escape(str(item.payload["alert"]))
+            blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": f":fire: *{alert}*"}},
+                      *blocks]  # fmt: skip
+            text = str(item.payload["alert"])
         response = self._call(
             "chat.postMessage",
             lambda: self.client.chat_postMessage(
@@ -88,6 +99,19 @@ class SlackNotifier:
             "chat.postMessage",
             lambda: self.client.chat_postMessage(
                 channel=channel, text=escape(text), unfurl_links=False, unfurl_media=False
+            ),
+        )
+        return f"{response['channel']}:{response['ts']}"
+
+    def post_digest(self, digest: str) -> str:
+        """The weekly digest, as text, in the digest channel."""
+        if self.digest_channel is None:
+            return NO_RECIPIENT
+        channel = self.digest_channel
+        response = self._call(
+            "chat.postMessage",
+            lambda: self.client.chat_postMessage(
+                channel=channel, text=escape(digest), unfurl_links=False, unfurl_media=False
             ),
         )
         return f"{response['channel']}:{response['ts']}"

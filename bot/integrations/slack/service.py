@@ -19,11 +19,12 @@ import storage.reps
 import storage.timeline
 from bot.leads import actions, commands, conversion
 from bot.leads.lifecycle import IllegalTransition
-from bot.leads.permissions import Actor, NotAllowed, authorize
+from bot.leads.permissions import PRIVILEGED_ROLES, Actor, NotAllowed, authorize
 from bot.public_links import PublicLinks
+from bot.reports.links import DashboardLinks
 from bot.rules.file import Rules, default_rules
 from storage.engine import Store
-from storage.models import Lead, Rep, TimelineEntry
+from storage.models import Lead, Rep, TimelineEntry, utcnow
 
 T = TypeVar("T")
 
@@ -57,9 +58,12 @@ class SlackService:
         store: Store,
         links: PublicLinks,
         rules: Callable[[], Rules] = default_rules,
+        dashboard: DashboardLinks | None = None,
     ) -> None:
         self.store = store
         self.links = links
+        # Signs the /reports links that `/lead report` gives managers.
+        self.dashboard = dashboard
         # The rules in force (re-read when the file changes): what `why` explains, what a merge
         # keeps.
         self.rules = rules
@@ -106,6 +110,17 @@ class SlackService:
                 s, command, actor, interactive=interactive, rules=self.rules()
             )
         )
+
+    async def report_link(self, rep: Rep, days: float = 7) -> str | None:
+        """A signed dashboard link for a manager or admin (None for anyone else)."""
+        if self.dashboard is None or rep.role not in PRIVILEGED_ROLES:
+            return None
+        dashboard = self.dashboard
+
+        def issue(session: Session) -> str:
+            return dashboard.url(dashboard.issue(session, days, f"rep:{rep.name}", utcnow()))
+
+        return await self.in_thread(issue)
 
     async def card(self, lead_id: int) -> CardData | None:
         def load(session: Session) -> CardData | None:

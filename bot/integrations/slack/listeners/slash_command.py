@@ -43,10 +43,16 @@ def register(app: AsyncApp, service: SlackService) -> None:
             if parsed.verb != "show":
                 await refresh_cards(service, client, outcome.lead.id)
         else:
+            message = outcome.message
+            if parsed.verb == "report":
+                # The dashboard link, to managers only, in this private answer.
+                link = await service.report_link(rep)
+                message += (f"\nDashboard (7 days): {link}" if link else
+                            "\nThe /reports dashboard link is given to managers.")  # fmt: skip
             await respond(
                 response_type="ephemeral",
-                text=outcome.message,
-                blocks=blocks.message_blocks(outcome.message),
+                text=message,
+                blocks=blocks.message_blocks(message),
             )
 
     app.command(COMMAND)(ack=ack_at_once, lazy=[lead_command])
