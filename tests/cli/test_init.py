@@ -29,9 +29,16 @@ COMMANDS = {
     "rules": ["check"],
     "events": ["add"],
     "campaign": ["create", "list", "preview", "send", "stats", "signature"],
+    "form": ["create", "list", "show", "disable", "snippet", "submissions", "retry", "process"],
     "apikey": ["create", "list", "revoke"],
     "webhook": ["add", "list", "deliveries", "replay", "rotate-secret", "remove"],
-}
+    "import": ["file", "list", "show", "revert"],
+    "export": ["leads"],
+    "report": [
+        "funnel", "sources", "reps", "speed", "aging", "campaigns", "link", "links", "revoke",
+        "digest", "rebuild",
+    ],
+}  # fmt: skip
 
 
 def test_the_commands_and_their_order_stay(leadbot: Leadbot) -> None:
