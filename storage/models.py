@@ -123,6 +123,10 @@ class Lead(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     last_activity_at: datetime = Field(default_factory=utcnow)
+    # Privacy (bot/privacy/): when its personal data was erased (a tombstone since), and when
+    # retention found it without activity for too long (offered a re-permission, then erased).
+    erased_at: datetime | None = None
+    stale_since: datetime | None = None
 
 
 class Contact(SQLModel, table=True):
@@ -390,4 +394,11 @@ from storage.campaign_tables import (  # noqa: E402, F401
     CampaignSend,
     CampaignStep,
     TrackingEvent,
+)
+
+# Privacy: the suppression list, the privacy log, the self-service requests.
+from storage.privacy_tables import (  # noqa: E402, F401
+    PrivacyLogEntry,
+    PrivacyRequest,
+    SuppressedAddress,
 )

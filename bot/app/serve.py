@@ -31,11 +31,13 @@ from bot.config import Settings
 from bot.mail_in import worker as inbox_worker
 from bot.mail_in.imap import run_imap_poller
 from bot.mail_in.smtp import InboxSMTPHandler, start_smtp_server
+from bot.privacy.daily import run_retention_daily
 from bot.public_links import PublicLinks
 from bot.rules.file import RulesFile
 from bot.web.app import build_http_app
 from bot.web.events import events_routes
 from bot.web.lead_page import lead_page_routes
+from bot.web.privacy import privacy_routes
 
 if TYPE_CHECKING:
     from bot.integrations.slack.app import SlackRuntime
@@ -121,6 +123,9 @@ class Parts:
 
     async def poll_imap(self) -> None:
         await run_imap_poller(self.settings, self.services, self.inbox_wake)
+
+    async def retention(self) -> None:
+        await run_retention_daily(self.services.store, RulesFile(self.settings.rules).get)
 
     # The start-up steps.
 
@@ -229,6 +234,8 @@ RUNNERS: tuple[Runner, ...] = (
     Runner("assignment", Parts.assign),
     Runner("slack-supervise", Parts.watch_slack_worker, lambda p: p.slack_worker is not None),
     Runner("imap", Parts.poll_imap, lambda p: bool(p.settings.imap_host)),
+    # the [retention] rules, once a day (bot/privacy/retention.py)
+    Runner("retention", Parts.retention),
 )
 
 ROUTES: tuple[Callable[[Parts], list[BaseRoute]], ...] = (
@@ -238,6 +245,14 @@ ROUTES: tuple[Callable[[Parts], list[BaseRoute]], ...] = (
     lambda parts: events_routes(parts.services.store, parts.settings.signing_key()),
     # the open pixel, tracked clicks and the opt-out page
     lambda parts: parts.nurture.routes,
+    # /privacy: self-service export and erase, linked from the opt-out page
+    lambda parts: privacy_routes(
+        parts.services.store,
+        parts.settings.public_url,
+        parts.settings.signing_key(),
+        parts.settings.outbound_smtp_url,
+        parts.settings.outbound_from or parts.settings.reply_address,
+    ),
     # /slack/events, when a signing secret is set
     lambda parts: parts.slack.routes if parts.slack else [],
 )

@@ -16,11 +16,14 @@ from bot.cli import (
     db,
     dedupe,
     events,
+    hygiene,
     inbox,
     intake,
     lead,
     leads,
+    privacy,
     reps,
+    retention,
     rules,
     serve,
 )
@@ -45,6 +48,9 @@ NOUNS: tuple[tuple[str | None, typer.Typer], ...] = (
     ("rules", rules.app),
     ("events", events.app),
     ("campaign", campaign.app),
+    ("privacy", privacy.app),
+    ("retention", retention.app),
+    ("hygiene", hygiene.app),
 )
 for noun, commands in NOUNS:
     cli.add_typer(commands, name=noun)

@@ -3,7 +3,8 @@
 A door turns what it received into a `Draft` (the person's fields), a `Source` (the channel and
 who, as the timeline names them) and `Evidence` (what they sent: the timeline entry of the
 enquiry), then calls `capture` inside its transaction. Capture runs the intake checks first
-(bot/leads/intake.py: junk and floods are held in the intake quarantine, kept with the reasons),
+(bot/leads/intake.py: junk, floods and addresses erased on request, unless the person mailed us
+themselves, are held in the intake quarantine, kept with the reasons),
 decides create-or-update (the same address, or the address of a lead merged into another, lands
 on the existing lead), de-duplicates a new lead against the store, links its company, writes the
 timeline and queues the notification, so every channel validates, matches and notifies the same
@@ -22,6 +23,7 @@ from sqlmodel import Session
 import storage.intake
 import storage.leads
 import storage.outbox
+import storage.privacy
 import storage.timeline
 from bot.dedupe import store_match
 from bot.dedupe.index import index
@@ -179,7 +181,13 @@ def _admit(
     recent = 0
     if source.key and rules.flood_limit:
         recent = storage.intake.count_since(session, source.key, now - rules.flood_window)
-    reasons = intake.check(draft.address, draft.values, rules, recent, source.key)
+    # An address erased on request comes back only when the person writes to us themselves
+    # (mail); a form, API or import capture of it is held "erased on request".
+    suppressed = source.channel not in intake.SELF_SENT_CHANNELS and bool(
+        intake.usable_address(draft.address)
+        and storage.privacy.is_suppressed(session, draft.address)
+    )
+    reasons = intake.check(draft.address, draft.values, rules, recent, source.key, suppressed)
     record = IntakeRecord(at=now, channel=source.channel, source_key=source.key)
     if reasons:
         record.state = "held"

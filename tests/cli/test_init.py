@@ -29,6 +29,9 @@ COMMANDS = {
     "rules": ["check"],
     "events": ["add"],
     "campaign": ["create", "list", "preview", "send", "stats", "signature"],
+    "privacy": ["export", "erase", "log"],
+    "retention": ["run"],
+    "hygiene": ["report"],
 }
 
 
