@@ -15,6 +15,8 @@ from sqlmodel import Session, col, select
 
 from storage.engine import SECRET_KEY_INFO
 from storage.models import (
+    CampaignMember,
+    CampaignSend,
     InboundMessage,
     IntakeRecord,
     Lead,
@@ -104,6 +106,24 @@ def close_pending(session: Session, lead_ids: set[int]) -> int:
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def stop_campaigns(session: Session, lead_ids: set[int]) -> None:
+    """Erased leads leave their campaigns: no further step, and a planned email is not sent."""
+    session.execute(
+        update(CampaignMember)
+        .where(col(CampaignMember.lead_id).in_(lead_ids))
+        .where(col(CampaignMember.state) == "active")
+        .values(state="stopped", stopped_reason="erased")
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(CampaignSend)
+        .where(col(CampaignSend.lead_id).in_(lead_ids))
+        .where(col(CampaignSend.state) == "pending")
+        .values(state="failed")
+        .execution_options(synchronize_session=False)
+    )
 
 
 def card_refs(session: Session, lead_ids: set[int]) -> list[str]:

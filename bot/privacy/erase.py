@@ -57,6 +57,7 @@ def erase(
                 rows[id(row)] = row
         found.append((place, list(rows.values())))
     storage.privacy.close_pending(session, lead_ids)
+    storage.privacy.stop_campaigns(session, lead_ids)
     result = Erasure(
         leads=subject.labels, cards=sorted({c for refs in cards.values() for c in refs})
     )

@@ -30,7 +30,9 @@ from sqlalchemy.engine import make_url
 
 import storage.leads
 from bot.dedupe.index import index
+from bot.leads.reply_address import new_reply_token
 from storage.engine import Store
+from storage.models import Lead
 from tests.fakes.slack_api import SlackApiStandIn, slack_api_server
 from tests.fakes.smtp_sink import Sink, smtp_sink
 from tests.services.bot import RunningBot, bot_env
@@ -151,11 +153,14 @@ def mails_to(sink: Sink, address: str) -> list[EmailMessage]:
 
 
 def test_self_service_export_and_erase_by_mail(world: tuple[RunningBot, str], sink: Sink) -> None:
-    bot, _ = world
+    bot, url = world
     asker, leaver = "self.ask@selfserve.test", "self.leave@selfserve.test"
-    send_mail(bot, asker, "Hello", "Zqsbody from the asker", "notes.txt")
-    send_mail(bot, leaver, "Hello", "from the leaver", "notes.txt")
-    lead_of(bot, asker)
+    store = Store(url)
+    with store.transaction() as session:
+        for address in (asker, leaver):
+            storage.leads.add(session, Lead(email=address, reply_token=new_reply_token(),
+                                            enquiry=f"Zqsbody from {address}"))  # fmt: skip
+    store.dispose()
     leaver_lead = lead_of(bot, leaver)
     with httpx.Client(base_url=bot.http_url, timeout=10) as http:
         # the opt-out page (here: a link cut short) links to the privacy page
@@ -180,7 +185,7 @@ def test_self_service_export_and_erase_by_mail(world: tuple[RunningBot, str], si
         [attachment] = list(mails[1].iter_attachments())
         assert attachment.get_filename() == "my-data.json"
         bundle = json.loads(attachment.get_content())
-        assert "Zqsbody from the asker" in json.dumps(bundle)
+        assert f"Zqsbody from {asker}" in json.dumps(bundle)
         assert len(mails_to(sink, "nobody@else.test")) == 0
 
         # bad input: 4xx, never 500
@@ -208,8 +213,6 @@ def reports(bot: RunningBot) -> dict[str, Any]:
         "lead report": bot.cli("lead", "report").stdout,
         "campaign stats": bot.cli_json("campaign", "stats", "canary"),
         "assign report": bot.cli_json("assign", "report"),
-        "leads": len(bot.cli_json("leads", "list", "--limit", "1000")),
-        "hygiene": {k: len(v) for k, v in bot.cli_json("hygiene", "report").items()},
     }
 
 
