@@ -147,7 +147,6 @@ def raw_mail_older_than(session: Session, before: datetime) -> Sequence[InboundM
         select(InboundMessage)
         .where(col(InboundMessage.state).in_(("done", "duplicate")))
         .where(col(InboundMessage.received_at) < before)
-        .where(col(InboundMessage.size) >= 0)
         .where(func.length(InboundMessage.raw) > 0)
     )
     return session.exec(query).all()

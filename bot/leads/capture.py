@@ -157,6 +157,14 @@ def capture(
     if not intake.usable_address(address):
         raise BadDraft("no sender address to make a lead of")
     existing = storage.leads.by_email(session, address)
+    if existing is not None and storage.leads.lock(session, existing).erased_at is not None:
+        # Erased while we looked (bot/privacy/erase.py): the person is gone from the store. A
+        # form, API or import capture is held like any capture of a suppressed address; a
+        # mail from the person is a new enquiry.
+        if record is not None and source.channel not in intake.SELF_SENT_CHANNELS:
+            return Captured(None, created=False, hold=_hold_erased(session, record, draft,
+                                                                  source, evidence))  # fmt: skip
+        existing = None
     if existing is None:
         result = _create(session, draft, source, evidence)
         if dedupe:
@@ -195,6 +203,19 @@ def _admit(
         record.draft, record.source = draft.as_data(), source.as_data()
         record.evidence = evidence.as_data()
         record.inbound_message_id = evidence.inbound_message_id
+    return storage.intake.add(session, record)
+
+
+def _hold_erased(
+    session: Session, record: IntakeRecord, draft: Draft, source: Source, evidence: Evidence
+) -> IntakeRecord:
+    """Turn a passed intake record into a hold "erased on request" (the erase committed
+    between the intake checks and the update)."""
+    record.state = "held"
+    record.reasons = [intake.Reason("erased", intake.ERASED_ON_REQUEST).as_data()]
+    record.draft, record.source = draft.as_data(), source.as_data()
+    record.evidence = evidence.as_data()
+    record.inbound_message_id = evidence.inbound_message_id
     return storage.intake.add(session, record)
 
 

@@ -19,6 +19,7 @@ import sqlite3
 import subprocess
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -28,6 +29,7 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
+import storage.campaigns
 import storage.leads
 from bot.dedupe.index import index
 from bot.leads.reply_address import new_reply_token
@@ -80,28 +82,20 @@ def landing() -> Iterator[str]:
     server.server_close()
 
 
-@pytest.fixture(scope="module")
-def slack() -> Iterator[SlackApiStandIn]:
-    with slack_api_server() as server:
-        server.users.update({"ann@sales.test": "U0ANN"})
-        yield server
-
-
-@pytest.fixture(scope="module")
-def sink() -> Iterator[Sink]:
-    with smtp_sink() as running:
-        yield running
+@dataclass
+class World:
+    bot: RunningBot
+    url: str
+    slack: SlackApiStandIn
+    sink: Sink
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def world(
-    request: pytest.FixtureRequest,
-    tmp_path_factory: pytest.TempPathFactory,
-    slack: SlackApiStandIn,
-    sink: Sink,
-    landing: str,
-) -> Iterator[tuple[RunningBot, str]]:
-    """One `leadbot serve` per store for the module (self-service first, the canary last)."""
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, landing: str
+) -> Iterator[World]:
+    """One `leadbot serve` per store for the module (self-service first, the canary last), with
+    its own Slack stand-in and SMTP sink."""
     workdir = tmp_path_factory.mktemp(f"privacy-{request.param}")
     if request.param == "sqlite":
         url = f"sqlite:///{workdir / 'leadbot.db'}"
@@ -111,19 +105,22 @@ def world(
     (workdir / "rules.toml").write_text(RULES)
     env, smtp_port, http_port = bot_env(workdir, url)
     env.update({
-        "LEADBOT_OUTBOUND_SMTP_URL": sink.url, "LEADBOT_PUBLIC_URL": f"http://127.0.0.1:{http_port}",
+        "LEADBOT_PUBLIC_URL": f"http://127.0.0.1:{http_port}",
         "LEADBOT_OUTBOUND_RATE": "0", "LEADBOT_SCANNER_WINDOW_SECONDS": "0",
         "LEADBOT_TRACKING_FLUSH_SECONDS": "0.2", "LEADBOT_CAMPAIGN_TICK_SECONDS": "3600",
         "LEADBOT_INBOX_WORKERS": "0", "LEADBOT_SLACK_WORKERS": "0",
-        "LEADBOT_SLACK_BOT_TOKEN": "xoxb-test", "LEADBOT_SLACK_API_URL": slack.url,
+        "LEADBOT_SLACK_BOT_TOKEN": "xoxb-test",
         "LEADBOT_SLACK_CHANNEL": "C0LEADS", "LEADBOT_RULES": str(workdir / "rules.toml"),
     })  # fmt: skip
-    bot = RunningBot(workdir, env, smtp_port, http_port)
-    bot.start()
-    try:
-        yield bot, url
-    finally:
-        bot.stop()
+    with slack_api_server() as slack, smtp_sink() as sink:
+        slack.users.update({"ann@sales.test": "U0ANN"})
+        env.update({"LEADBOT_OUTBOUND_SMTP_URL": sink.url, "LEADBOT_SLACK_API_URL": slack.url})
+        bot = RunningBot(workdir, env, smtp_port, http_port)
+        bot.start()
+        try:
+            yield World(bot, url, slack, sink)
+        finally:
+            bot.stop()
 
 
 def send_mail(bot: RunningBot, sender: str, subject: str, body: str, attachment: str) -> None:
@@ -152,8 +149,8 @@ def mails_to(sink: Sink, address: str) -> list[EmailMessage]:
 # --- self-service ------------------------------------------------------------------------------
 
 
-def test_self_service_export_and_erase_by_mail(world: tuple[RunningBot, str], sink: Sink) -> None:
-    bot, url = world
+def test_self_service_export_and_erase_by_mail(world: World) -> None:
+    bot, url, sink = world.bot, world.url, world.sink
     asker, leaver = "self.ask@selfserve.test", "self.leave@selfserve.test"
     store = Store(url)
     with store.transaction() as session:
@@ -233,10 +230,8 @@ def dump_of(bot: RunningBot, url: str) -> bytes:
                           capture_output=True).stdout  # fmt: skip
 
 
-def test_canary_export_has_every_marker_and_erase_leaves_none(
-    world: tuple[RunningBot, str], slack: SlackApiStandIn, sink: Sink, landing: str
-) -> None:
-    bot, url = world
+def test_canary_export_has_every_marker_and_erase_leaves_none(world: World, landing: str) -> None:
+    bot, url, slack, sink = world.bot, world.url, world.slack, world.sink
     bot.cli("reps", "add", "Ann Lee", "ann@sales.test")
     send_mail(bot, ADDRESS, SUBJECT, BODY, ATTACHMENT)
     lead = lead_of(bot, ADDRESS)
@@ -275,7 +270,14 @@ def test_canary_export_has_every_marker_and_erase_leaves_none(
     with httpx.Client(timeout=10, headers={"User-Agent": AGENT}) as http:
         assert http.get(pixel).status_code == 200
         assert http.get(click).status_code == 302
-    bot.wait_until(lambda: bot.cli_json("campaign", "stats", "canary")["clicked"] == 1)
+    store = Store(url)
+
+    def tracked() -> bool:  # read from the store: a CLI call per poll costs a fork each time
+        with store.reading() as session:
+            return {e.kind for e in storage.campaigns.events_of(session, 1)} == {"open", "click"}
+
+    bot.wait_until(tracked)
+    store.dispose()
     before = reports(bot)
 
     bundle_file = bot.workdir / "canary-export.json"

@@ -159,3 +159,45 @@ def test_at_most_one_confirmation_mail_an_hour(keyed: Store) -> None:
             at = now + timedelta(minutes=later)
             answers.append(storage.privacy.may_send_request(session, ADDRESS, hour, at))
     assert answers == [True, False, False, True, False]
+
+
+def test_a_capture_racing_an_erase_never_refills_the_tombstone(postgres_url: str) -> None:
+    """PostgreSQL, two connections: a form capture that found the lead while an erase was
+    under way waits for it (a row lock), then sees the tombstone and is held, not written."""
+    import threading
+    import time
+
+    from sqlalchemy import text
+
+    keyed = Store(postgres_url, "privacy-test-secret")
+    try:
+        with keyed.transaction() as session:
+            lead = take(session, first_name="Zqracemark").lead
+            assert lead is not None and lead.id is not None
+        outcome: dict[str, object] = {}
+
+        def capture_meanwhile() -> None:
+            with keyed.transaction() as session:
+                outcome["result"] = take(session, API, first_name="Zqracemark", title="Back")
+
+        with keyed.transaction() as session:
+            erase.erase(session, resolve(session, ADDRESS), actor="cli:ops", reason="asked")
+            racer = threading.Thread(target=capture_meanwhile)
+            racer.start()
+            deadline = time.monotonic() + 20
+            while True:  # until the capture waits on the erase's row lock
+                with keyed.engine.connect() as probe:
+                    waiting = probe.execute(text(
+                        "select count(*) from pg_stat_activity where wait_event_type = 'Lock' "
+                        "and datname = current_database()")).scalar_one()  # fmt: skip
+                if waiting or not racer.is_alive() or time.monotonic() > deadline:
+                    break
+            assert waiting, "the capture did not wait for the erase"
+        racer.join(20)
+        result = outcome["result"]
+        assert result.held and result.hold.reasons[0]["check"] == "erased"  # type: ignore[attr-defined]
+        with keyed.reading() as session:
+            tomb = storage.leads.by_id(session, lead.id)
+            assert tomb is not None and (tomb.first_name, tomb.title, tomb.email) == ("", "", "")
+    finally:
+        keyed.dispose()
