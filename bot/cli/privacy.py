@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.text import Text
 
 from bot.cli.output import JsonOption, err, fail, open_store, out, print_json
@@ -45,7 +46,7 @@ def privacy_export(
         try:
             subject = resolve(session, person)
         except NotFound as exc:
-            fail(str(exc))
+            fail(escape(str(exc)))
         bundle = export.bundle(session, subject)
         storage.privacy.log(session, _actor(), "export", f"--out {out_file or '-'}",
                             {"leads": subject.labels})  # fmt: skip
@@ -77,7 +78,7 @@ def privacy_erase(
         try:
             subject = resolve(session, person)
         except NotFound as exc:
-            fail(str(exc))
+            fail(escape(str(exc)))
         result = erase.erase(session, subject, actor=_actor(), reason=reason)
     data = {"leads": result.leads, "rows": result.rows, "cards": len(result.cards),
             "privacy_log": result.log_id, "suppressed": result.suppressed}  # fmt: skip

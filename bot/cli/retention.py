@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.text import Text
 
 from bot.cli.output import JsonOption, err, fail, load_settings, moment, open_store, out, print_json
@@ -39,9 +40,9 @@ def retention_run(
         rules = RulesFile(settings.rules).get()
         parsed = retention.RetentionRules.from_table(rules.tables.get("retention"))
     except (RulesError, Invalid) as exc:
-        fail(f"{settings.rules}: {exc}", code=2)
+        fail(escape(f"{settings.rules}: {exc}"), code=2)
     if not parsed.periods:
-        fail(f"no [retention] rules in {settings.rules}: nothing to do", code=2)
+        fail(escape(f"no [retention] rules in {settings.rules}: nothing to do"), code=2)
     store = open_store(settings)
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     with Progress(*columns, console=err, disable=as_json, transient=True) as progress:
