@@ -49,9 +49,13 @@ def digest(session: Session, address: str) -> str:
 def suppress(session: Session, address: str, log_id: int | None) -> None:
     """Put the address on the suppression list (once: the digest is the primary key)."""
     value = digest(session, address)
-    if session.get(SuppressedAddress, value) is None:
-        session.add(SuppressedAddress(digest=value, log_id=log_id))
-        session.flush()
+    if session.get(SuppressedAddress, value) is not None:
+        return
+    try:  # two erasures of one address at once: the second finds the row the first added
+        with session.begin_nested():
+            session.add(SuppressedAddress(digest=value, log_id=log_id))
+    except IntegrityError:
+        pass
 
 
 def is_suppressed(session: Session, address: str) -> bool:
