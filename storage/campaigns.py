@@ -79,7 +79,10 @@ def segment_candidates(
         # ("unconfirmed" ones wait for it).
         .where(col(Lead.email_status).in_(("ok", "confirmed")))
         .where(col(Lead.merged_into_id).is_(None))  # an alias of its survivor
+        .where(col(Lead.erased_at).is_(None))  # a tombstone has no one to mail
     )
+    if segment.get("stale"):  # a re-permission campaign: leads retention marked stale
+        query = query.where(col(Lead.stale_since).is_not(None))
     for key, column in (
         ("status", Lead.status),
         ("grade", Lead.grade),

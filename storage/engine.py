@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -96,11 +96,19 @@ def _storable_values(session: Session, _context: object, _instances: object) -> 
                 setattr(obj, key, storable_value(value))
 
 
-class Store:
-    """The database handle the application passes around."""
+# Session.info key of the secret the suppression list's keyed hashes are made with.
+SECRET_KEY_INFO = "leadbot_secret_key"
 
-    def __init__(self, url: str) -> None:
+
+class Store:
+    """The database handle the application passes around. `secret_key` (LEADBOT_SECRET_KEY) is
+    handed to every session it opens, for the keyed hashes of the suppression list
+    (storage.privacy): the key never goes into the store itself. A callable is asked only when
+    a hash is needed (the CLI's commands need not read or create leadbot.secret otherwise)."""
+
+    def __init__(self, url: str, secret_key: str | Callable[[], str] = "") -> None:
         self.url = url
+        self.secret_key = secret_key
         self.engine = make_engine(url)
 
     @property
@@ -110,6 +118,7 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         with Session(self.engine, expire_on_commit=False) as session:
+            session.info[SECRET_KEY_INFO] = self.secret_key
             try:
                 yield session
                 session.commit()
@@ -121,6 +130,7 @@ class Store:
     def reading(self) -> Iterator[Session]:
         """A transaction that only reads: on SQLite it takes no write lock, so it never waits."""
         with Session(self.engine.execution_options(**{READ_ONLY: True})) as session:
+            session.info[SECRET_KEY_INFO] = self.secret_key
             try:
                 yield session
             finally:

@@ -1,5 +1,6 @@
-"""The rows that hang off a lead, declared once: what a merge moves (and its undo moves back),
-and the list that export, erase and retention walk.
+"""The rows that hang off a lead, declared once: what a merge moves (and its undo moves back).
+Export, erase and retention walk storage/personal_data.py, which declares every table and
+text column as personal or kept.
 
 Each entry names a table, its lead column, and whether a merge moves it to the survivor. A row
 unique together with its lead (a lead is in a campaign once, is sent a step once) names that

@@ -46,6 +46,18 @@ def by_id(session: Session, lead_id: int, *, for_update: bool = False) -> Lead |
     return session.exec(query).first()
 
 
+def lock(session: Session, lead: Lead) -> Lead:
+    """`lead` re-read under a row lock (PostgreSQL: FOR UPDATE; SQLite has one writer anyway):
+    a capture that found it waits here for a concurrent erase and then sees the tombstone."""
+    query = (
+        select(Lead)
+        .where(Lead.id == lead.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return session.exec(query).one()
+
+
 def by_email(session: Session, email: str) -> Lead | None:
     """The oldest lead for an address, matched case-insensitively (addresses are stored lower);
     an address of a merged-away lead gives the lead it was merged into."""

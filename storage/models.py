@@ -133,6 +133,10 @@ class Lead(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     last_activity_at: datetime = Field(default_factory=utcnow)
+    # Privacy (bot/privacy/): when its personal data was erased (a tombstone since), and when
+    # retention found it without activity for too long (offered a re-permission, then erased).
+    erased_at: datetime | None = None
+    stale_since: datetime | None = None
 
 
 class Contact(SQLModel, table=True):
@@ -440,6 +444,13 @@ from storage.form_tables import (  # noqa: E402, F401
 
 # The import journal lives in its own module; importing it registers its tables here.
 from storage.import_tables import ImportLead, ImportRow, ImportRun  # noqa: E402, F401
+
+# Privacy: the suppression list, the privacy log, the self-service requests.
+from storage.privacy_tables import (  # noqa: E402, F401
+    PrivacyLogEntry,
+    PrivacyRequest,
+    SuppressedAddress,
+)
 
 # The reports' roll-up, dashboard links and alert times, likewise.
 from storage.report_tables import LeadAlert, LeadFact, ReportLink  # noqa: E402, F401

@@ -33,6 +33,7 @@ from bot.config import Settings
 from bot.mail_in import worker as inbox_worker
 from bot.mail_in.imap import run_imap_poller
 from bot.mail_in.smtp import InboxSMTPHandler, start_smtp_server
+from bot.privacy.daily import run_retention_daily
 from bot.public_links import PublicLinks
 from bot.reports.links import DashboardLinks
 from bot.rules.file import RulesFile
@@ -42,6 +43,7 @@ from bot.web.events import events_routes
 from bot.web.lead_page import lead_page_routes
 from bot.web.limits import BodyLimits, bounded_http_protocol
 from bot.web.metrics import metrics_routes
+from bot.web.privacy import privacy_routes
 from bot.web.reports_page import reports_routes
 from storage.models import utcnow
 
@@ -163,6 +165,9 @@ class Parts:
 
     async def poll_imap(self) -> None:
         await run_imap_poller(self.settings, self.services, self.inbox_wake)
+
+    async def retention(self) -> None:
+        await run_retention_daily(self.services.store, RulesFile(self.settings.rules).get)
 
     # The start-up steps.
 
@@ -334,6 +339,8 @@ RUNNERS: tuple[Runner, ...] = (
     Runner("alerts", Parts.scan_alerts),
     # the weekly digest, when LEADBOT_SLACK_DIGEST_CHANNEL names a channel
     Runner("digest", Parts.send_digest, lambda p: bool(p.settings.slack_digest_channel)),
+    # the [retention] rules, once a day (bot/privacy/retention.py)
+    Runner("retention", Parts.retention),
 )
 
 ROUTES: tuple[Callable[[Parts], list[BaseRoute]], ...] = (
@@ -357,6 +364,14 @@ ROUTES: tuple[Callable[[Parts], list[BaseRoute]], ...] = (
     ),
     # /metrics (Prometheus) and /readyz (503 while the store or the inbox worker is down)
     lambda parts: metrics_routes(parts.services.store, parts.inbox_running),
+    # /privacy: self-service export and erase, linked from the opt-out page
+    lambda parts: privacy_routes(
+        parts.services.store,
+        parts.settings.public_url,
+        parts.settings.signing_key(),
+        parts.settings.outbound_smtp_url,
+        parts.settings.outbound_from or parts.settings.reply_address,
+    ),
     # /slack/events, when a signing secret is set
     lambda parts: parts.slack.routes if parts.slack else [],
     # /f/NAME: web-to-lead forms (the hosted page, submissions, double opt-in links)

@@ -45,7 +45,7 @@ def build_services(settings: Settings, *, migrate: bool = True) -> Services:
     """Services on the configured store, migrated first unless `migrate` is False."""
     if migrate:
         ensure_schema(settings.database_url)
-    store = Store(settings.database_url)
+    store = Store(settings.database_url, settings.signing_key())
     return Services(
         settings=settings,
         store=store,

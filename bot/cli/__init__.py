@@ -19,13 +19,16 @@ from bot.cli import (
     events,
     export,
     form,
+    hygiene,
     import_,
     inbox,
     intake,
     lead,
     leads,
+    privacy,
     report,
     reps,
+    retention,
     rules,
     serve,
     webhook,
@@ -57,6 +60,9 @@ NOUNS: tuple[tuple[str | None, typer.Typer], ...] = (
     ("import", import_.app),
     ("export", export.app),
     ("report", report.app),
+    ("privacy", privacy.app),
+    ("retention", retention.app),
+    ("hygiene", hygiene.app),
 )
 for noun, commands in NOUNS:
     cli.add_typer(commands, name=noun)

@@ -59,6 +59,9 @@ def create(
     not_contacted_days: Annotated[
         int | None, typer.Option(help="Only leads with no activity for this many days.")
     ] = None,
+    stale: Annotated[
+        bool, typer.Option("--stale", help="Only leads retention marked stale (re-permission).")
+    ] = False,
     sender: Annotated[str, typer.Option("--from", help="From address.")] = "",
     as_json: JsonOption = False,
 ) -> None:
@@ -79,7 +82,7 @@ def create(
         status=[] if statuses == ["any"] else statuses,
         grade=_split(grade), stage=_split(stage), source=_split(source),
         score_min=score_min, score_max=score_max, tags=_split(tag),
-        not_contacted_days=not_contacted_days,
+        not_contacted_days=not_contacted_days, stale=stale,
     )  # fmt: skip
     folder = str(templates.resolve()) if templates else ""
     if not folder and template_set not in builtin_sets():

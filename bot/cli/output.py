@@ -39,9 +39,9 @@ def open_store(settings: Settings | None = None) -> Store:
     from storage.engine import Store
     from storage.migrate import ensure_schema
 
-    url = (settings or load_settings()).database_url
-    ensure_schema(url)
-    return Store(url)
+    settings = settings or load_settings()
+    ensure_schema(settings.database_url)
+    return Store(settings.database_url, settings.signing_key)
 
 
 def services() -> Services:

@@ -22,6 +22,9 @@ def serve(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    from bot import log_masking as masking
+
+    masking.install()  # addresses in log lines are masked
     import uvloop
 
     from bot.app.serve import serve as serve_bot

@@ -3,7 +3,8 @@
 A door turns what it received into a `Draft` (the person's fields), a `Source` (the channel and
 who, as the timeline names them) and `Evidence` (what they sent: the timeline entry of the
 enquiry), then calls `capture` inside its transaction. Capture runs the intake checks first
-(bot/leads/intake.py: junk and floods are held in the intake quarantine, kept with the reasons),
+(bot/leads/intake.py: junk, floods and addresses erased on request, unless the person mailed us
+themselves, are held in the intake quarantine, kept with the reasons),
 decides create-or-update (the same address, or the address of a lead merged into another, lands
 on the existing lead), de-duplicates a new lead against the store, links its company, writes the
 timeline and queues the notification, so every channel validates, matches and notifies the same
@@ -22,6 +23,7 @@ from sqlmodel import Session
 import storage.intake
 import storage.leads
 import storage.outbox
+import storage.privacy
 import storage.timeline
 from bot.dedupe import store_match
 from bot.dedupe.index import index
@@ -169,6 +171,14 @@ def capture(
     if not intake.usable_address(address):
         raise BadDraft("no sender address to make a lead of")
     existing = matcher.existing(session, address)
+    if existing is not None and storage.leads.lock(session, existing).erased_at is not None:
+        # Erased while we looked (bot/privacy/erase.py): the person is gone from the store. A
+        # form, API or import capture is held like any capture of a suppressed address; a
+        # mail from the person is a new enquiry.
+        if record is not None and source.channel not in intake.SELF_SENT_CHANNELS:
+            return Captured(None, created=False, hold=_hold_erased(session, record, draft,
+                                                                  source, evidence))  # fmt: skip
+        existing = None
     result = None
     if existing is None:
         result = _create(session, draft, source, evidence)
@@ -213,7 +223,13 @@ def _admit(
     recent = 0
     if source.key and rules.flood_limit:
         recent = storage.intake.count_since(session, source.key, now - rules.flood_window)
-    reasons = intake.check(draft.address, draft.values, rules, recent, source.key)
+    # An address erased on request comes back only when the person writes to us themselves
+    # (mail); a form, API or import capture of it is held "erased on request".
+    suppressed = source.channel not in intake.SELF_SENT_CHANNELS and bool(
+        intake.usable_address(draft.address)
+        and storage.privacy.is_suppressed(session, draft.address)
+    )
+    reasons = intake.check(draft.address, draft.values, rules, recent, source.key, suppressed)
     record = IntakeRecord(at=now, channel=source.channel, source_key=source.key)
     if reasons:
         record.state = "held"
@@ -221,6 +237,19 @@ def _admit(
         record.draft, record.source = draft.as_data(), source.as_data()
         record.evidence = evidence.as_data()
         record.inbound_message_id = evidence.inbound_message_id
+    return storage.intake.add(session, record)
+
+
+def _hold_erased(
+    session: Session, record: IntakeRecord, draft: Draft, source: Source, evidence: Evidence
+) -> IntakeRecord:
+    """Turn a passed intake record into a hold "erased on request" (the erase committed
+    between the intake checks and the update)."""
+    record.state = "held"
+    record.reasons = [intake.Reason("erased", intake.ERASED_ON_REQUEST).as_data()]
+    record.draft, record.source = draft.as_data(), source.as_data()
+    record.evidence = evidence.as_data()
+    record.inbound_message_id = evidence.inbound_message_id
     return storage.intake.add(session, record)
 
 

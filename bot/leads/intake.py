@@ -23,6 +23,10 @@ DEFAULT_MAX_CHARS: Mapping[str, int] = {
     f.name: f.max_chars for f in (fields.EMAIL, *fields.PERSON_FIELDS)
 }
 DEFAULT = IntakeRules()
+# The reason a capture of an address on the suppression list is held.
+ERASED_ON_REQUEST = "erased on request"
+# Doors where the person writes to us themselves: a new enquiry, never suppressed.
+SELF_SENT_CHANNELS = frozenset({"email"})
 
 
 @dataclass(frozen=True)
@@ -61,11 +65,15 @@ def check(
     rules: IntakeRules,
     recent: int = 0,
     source_key: str = "",
+    suppressed: bool = False,
 ) -> tuple[Reason, ...]:
     """Every reason to hold this capture, none when it may pass. `address` is the draft's,
     lower-cased; `recent` is how many captures its `source_key` made within the flood window
-    before this one."""
+    before this one; `suppressed` says the address is on the suppression list (its person was
+    erased on request, bot/privacy/)."""
     reasons: list[Reason] = []
+    if suppressed:
+        reasons.append(Reason("erased", ERASED_ON_REQUEST))
     if not usable_address(address):
         reasons.append(Reason("address", f"no usable address ({address!r})"))
     else:

@@ -34,6 +34,9 @@ def lead_dict(lead: Lead, owner: Rep | None = None) -> dict[str, Any]:
     data["company_domain"] = lead.company_domain
     data["created_at"] = iso(lead.created_at)
     data["updated_at"] = iso(lead.updated_at)
+    # Privacy: a tombstone (erased on request or by retention), a lead marked stale.
+    data["erased_at"] = iso(lead.erased_at) if lead.erased_at else None
+    data["stale_since"] = iso(lead.stale_since) if lead.stale_since else None
     return data
 
 

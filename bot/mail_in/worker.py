@@ -16,6 +16,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
 
+from bot import log_masking as masking
 from bot.config import Settings
 from bot.mail_in.inbox import InboundMailHandler
 from bot.rules.file import RulesFile
@@ -42,8 +43,9 @@ def worker_main(settings_data: dict[str, Any], log_level: int, wake: Connection)
     logging.basicConfig(
         level=log_level, format="%(asctime)s %(levelname)s %(name)s[worker]: %(message)s"
     )
+    masking.install()  # addresses in log lines are masked
     settings = Settings(**settings_data)
-    store = Store(settings.database_url)
+    store = Store(settings.database_url, settings.signing_key())
     inbound = inbound_handler(settings, store)
     try:
         while True:

@@ -46,6 +46,8 @@ class Segment:
     score_max: float | None = None
     tags: list[str] = field(default_factory=list)
     not_contacted_days: int | None = None
+    # Only leads retention marked stale (bot/privacy/retention.py): a re-permission campaign.
+    stale: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -68,6 +70,8 @@ class Segment:
             parts.append(f"score {self.score_min or 0:g}..{self.score_max or '∞'}")
         if self.not_contacted_days is not None:
             parts.append(f"no activity for {self.not_contacted_days}d")
+        if self.stale:
+            parts.append("stale (re-permission)")
         return " ".join(parts) or "all leads"
 
 

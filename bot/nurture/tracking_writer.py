@@ -18,6 +18,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
 
+from bot import log_masking as masking
 from bot.config import Settings
 from bot.nurture.campaigns import Hit, record_hits
 from storage.engine import Store
@@ -34,8 +35,9 @@ def writer_main(settings_data: dict[str, Any], log_level: int, batches: Connecti
     logging.basicConfig(
         level=log_level, format="%(asctime)s %(levelname)s %(name)s[tracking]: %(message)s"
     )
+    masking.install()  # addresses in log lines are masked
     settings = Settings(**settings_data)
-    store = Store(settings.database_url)
+    store = Store(settings.database_url, settings.signing_key())
     try:
         while True:
             try:

@@ -35,10 +35,22 @@ COMMANDS = {
     "import": ["file", "list", "show", "revert"],
     "export": ["leads"],
     "report": [
-        "funnel", "sources", "reps", "speed", "aging", "campaigns", "link", "links", "revoke",
-        "digest", "rebuild",
+        "funnel",
+        "sources",
+        "reps",
+        "speed",
+        "aging",
+        "campaigns",
+        "link",
+        "links",
+        "revoke",
+        "digest",
+        "rebuild",
     ],
-}  # fmt: skip
+    "privacy": ["export", "erase", "log"],
+    "retention": ["run"],
+    "hygiene": ["report"],
+}
 
 
 def test_the_commands_and_their_order_stay(leadbot: Leadbot) -> None:

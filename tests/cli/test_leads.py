@@ -10,6 +10,7 @@ LEAD_KEYS = [
     "city", "state", "postal_code", "country", "language", "industry", "company_size", "source",
     "status", "stage", "score", "grade", "email_status", "trash_reason", "owner", "custom",
     "enquiry", "version", "merged_into", "account", "company_domain", "created_at", "updated_at",
+    "erased_at", "stale_since",
 ]  # fmt: skip
 
 

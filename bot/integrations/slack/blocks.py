@@ -170,6 +170,8 @@ def lead_card(
     lead: Lead, timeline: Sequence[TimelineEntry], owner_name: str | None, links: PublicLinks
 ) -> list[Block]:
     """The card a rep works a lead from: who, the enquiry, what happened last, what to do."""
+    if lead.erased_at is not None:
+        return erased_card(lead)
     blocks = [card_header(lead), card_fields(lead, owner_name)]
     if lead.enquiry.strip():
         blocks.append(enquiry_quote(lead.enquiry))
@@ -184,6 +186,20 @@ def lead_card(
     if lead.merged_into_id is None:
         blocks.append(card_actions(lead, links))
     return blocks
+
+
+ERASED_TEXT = "erased on request"
+
+
+def erased_card(lead: Lead) -> list[Block]:
+    """What a card about an erased person becomes: the lead's number, its state, nothing else
+    (no buttons: there is nothing left to act on)."""
+    return [section(f"*{lead_label(lead.id)}*: {ERASED_TEXT}"),
+            context(f"status {escape(lead.status)} · stage {escape(lead.stage)}")]  # fmt: skip
+
+
+def erased_card_text(lead: Lead) -> str:
+    return f"{lead_label(lead.id)}: {ERASED_TEXT}"
 
 
 def card_header(lead: Lead) -> Block:
@@ -291,6 +307,8 @@ def card_actions(lead: Lead, links: PublicLinks) -> Block:
 
 def lead_card_text(lead: Lead) -> str:
     """The card's fallback text (notifications, screen readers), escaped like the card."""
+    if lead.erased_at is not None:
+        return erased_card_text(lead)
     who = escape(lead_name(lead))
     if lead.company:
         who += f" ({escape(lead.company)})"

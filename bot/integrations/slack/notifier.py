@@ -17,7 +17,12 @@ from slack_sdk.errors import SlackApiError
 
 import storage.reps
 import storage.timeline
-from bot.integrations.slack.blocks import lead_card, lead_card_text
+from bot.integrations.slack.blocks import (
+    erased_card,
+    erased_card_text,
+    lead_card,
+    lead_card_text,
+)
 from bot.integrations.slack.mrkdwn import escape
 from bot.notify.dispatcher import RetryLater
 from bot.public_links import PublicLinks
@@ -30,6 +35,8 @@ TimelineLookup = Callable[[int], Sequence[TimelineEntry]]
 OwnerNameLookup = Callable[[int], str | None]
 
 NO_RECIPIENT = "skipped:no-recipient"
+# The outbox kind of an erasure (bot/privacy/erase.py): its cards are redrawn, none posted.
+ERASED_KIND = "lead.erased"
 NO_LEAD = "skipped:no-lead"
 DEFAULT_RETRY_AFTER = 1.0
 
@@ -72,6 +79,8 @@ class SlackNotifier:
         if lead is None or lead.id is None:
             log.info("outbox %s (%s) has no lead; nothing to post", item.id, item.kind)
             return NO_LEAD
+        if item.kind == ERASED_KIND:
+            return self.redraw_erased(item, lead)
         channel = self.recipient(rep)
         if channel is None:
             return NO_RECIPIENT
@@ -115,6 +124,21 @@ class SlackNotifier:
             ),
         )
         return f"{response['channel']}:{response['ts']}"
+
+    def redraw_erased(self, item: OutboxItem, lead: Lead) -> str:
+        """Redraw every card posted about an erased lead as "erased on request" (chat.update).
+        A card deleted in Slack meanwhile is skipped; any other failure retries the item, and
+        redrawing a card twice does no harm."""
+        blocks, text = erased_card(lead), erased_card_text(lead)
+        cards = [str(ref) for ref in item.payload.get("cards", [])]
+        for ref in cards:
+            try:
+                self.update_card(ref, blocks, text)
+            except SlackDeliveryError as exc:
+                if "message_not_found" not in str(exc) and "channel_not_found" not in str(exc):
+                    raise
+                log.info("card %s of %s is gone; nothing to redraw", ref, item.payload.get("lead"))
+        return f"slack:redrawn {len(cards)}"
 
     def recipient(self, rep: Rep | None) -> str | None:
         """The rep's DM channel when they are on Slack, else the leads channel, else None."""

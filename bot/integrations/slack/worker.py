@@ -23,6 +23,7 @@ from slack_bolt.lazy_listener.async_internals import to_runnable_function
 from slack_bolt.lazy_listener.asyncio_runner import AsyncioLazyListenerRunner
 from slack_bolt.request.async_request import AsyncBoltRequest
 
+from bot import log_masking as masking
 from bot.config import Settings
 from bot.integrations.slack.app import Forwarded, build_slack_app
 from storage.engine import Store
@@ -54,11 +55,12 @@ def worker_main(settings_data: dict[str, Any], log_level: int, jobs: Connection)
     logging.basicConfig(
         level=log_level, format="%(asctime)s %(levelname)s %(name)s[slack]: %(message)s"
     )
+    masking.install()  # addresses in log lines are masked
     asyncio.run(_work(Settings(**settings_data), jobs))
 
 
 async def _work(settings: Settings, jobs: Connection) -> None:
-    store = Store(settings.database_url)
+    store = Store(settings.database_url, settings.signing_key())
     app = build_slack_app(settings, store)
     app.listener_runner.lazy_listener_runner = InlineLazyRunner(logger=log)
     loop = asyncio.get_running_loop()
