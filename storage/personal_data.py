@@ -27,6 +27,9 @@ from sqlalchemy import Boolean, Date, DateTime, Float, Integer, Numeric, delete
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, col, select
 
+from storage.api_tables import ApiKey, IdempotentAnswer, WebhookDelivery, WebhookEndpoint
+from storage.form_tables import ConfirmationThrottle, FormConfirmation, FormSubmission, WebForm
+from storage.import_tables import ImportLead, ImportRow, ImportRun
 from storage.models import (
     Account,
     Assignment,
@@ -50,10 +53,12 @@ from storage.models import (
     PrivacyRequest,
     QueueItem,
     Rep,
+    SlackRequestSeen,
     SuppressedAddress,
     TimelineEntry,
     TrackingEvent,
 )
+from storage.report_tables import LeadAlert, LeadFact, ReportLink
 
 ERASED = "erased on request"
 
@@ -130,7 +135,36 @@ PLACES: tuple[Place, ...] = (
           kept=("actor", "moved", "undone_by")),
     Place(LeadMerge, "survivor_id", personal=("before", "after"),
           kept=("actor", "moved", "undone_by")),
+    # Web-form submissions: what was posted, from where, the consent given.
+    Place(FormSubmission, "lead_id",
+          personal=("posted", "address", "client_ip", "user_agent", "attribution", "consent",
+                    "nonce", "reasons", "digest", "error"),
+          kept=("state", "content_type"), address=("address",)),
+    Place(FormConfirmation, "lead_id", personal=("address", "last_error"), kept=("state",),
+          address=("address",)),
+    # The import journal's rows and the values an import changed.
+    Place(ImportRow, "lead_id", personal=("reason", "detail"), kept=("action",)),
+    Place(ImportLead, "lead_id", personal=("before", "after", "written")),
+    # A webhook event's body names the person; a pending one is sent as an empty object.
+    Place(WebhookDelivery, "lead_id", personal=("body", "last_error"),
+          kept=("event_type", "message_id", "state"), replace={"body": lambda _: "{}"}),
+    # The reports' facts: source, UTM and stage only, so the figures survive an erase.
+    Place(LeadFact, "lead_id", kept=("source", "utm_source", "utm_campaign", "status", "stage")),
+    Place(LeadAlert, "lead_id"),
     # Not about a lead: the team, companies, campaigns, cursors, privacy's own bookkeeping.
+    Place(WebForm, kept=("name", "fields", "redirect_url", "origins", "consent_text",
+                         "consent_version", "tags", "state")),
+    # An address's last confirmation time (its primary key): it ages out with the hourly limit.
+    Place(ConfirmationThrottle, kept=("address",)),
+    Place(ImportRun, kept=("actor", "file_name", "file_sha256", "format", "encoding",
+                           "delimiter", "options", "state", "counts", "reverted_by",
+                           "revert_report")),
+    Place(ApiKey, kept=("name", "prefix", "key_hash", "scopes")),
+    # A POST's kept answer lives 24 hours (the Idempotency-Key window).
+    Place(IdempotentAnswer, kept=("idempotency_key", "request", "body_hash", "response")),
+    Place(WebhookEndpoint, kept=("url", "events", "secret", "previous_secret", "last_error")),
+    Place(ReportLink, kept=("created_by", "revoked_by")),
+    Place(SlackRequestSeen, kept=("signature",)),
     Place(Rep, kept=("name", "email", "slack_user_id", "role", "signature", "timezone",
                      "working_hours", "working_days", "out_of_office", "skills", "languages",
                      "territories")),

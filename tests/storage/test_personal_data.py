@@ -19,10 +19,10 @@ def test_a_new_table_or_column_that_is_not_declared_is_named() -> None:
     metadata = MetaData()
     for table in SQLModel.metadata.sorted_tables:
         table.to_metadata(metadata)
-    Table("form_submissions", metadata, Column("id", Integer, primary_key=True),
+    Table("lead_horoscopes", metadata, Column("id", Integer, primary_key=True),
           Column("payload", String))  # fmt: skip
     metadata.tables["leads"].append_column(Column("nickname", String))
-    assert undeclared(metadata) == ["form_submissions (table)", "leads.nickname"]
+    assert undeclared(metadata) == ["lead_horoscopes (table)", "leads.nickname"]
 
 
 def test_declarations_name_real_columns_and_never_both_ways() -> None:
