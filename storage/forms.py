@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, update
+from sqlalchemy import insert as sa_insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -67,36 +69,37 @@ def lead_count(session: Session, form_id: int) -> int:
 # --- submissions ---------------------------------------------------------------------------
 
 
-def add_submission(session: Session, submission: FormSubmission) -> FormSubmission:
-    """Store a submission as posted. A nonce stored before (a replayed token) is kept too, with
-    no nonce and `duplicate_of` naming the first: the UNIQUE index, not a look-up, decides, so
-    two posts of one token racing each other store one fresh submission and one replay."""
-    if submission.nonce is not None:
-        data = submission.model_dump(exclude={"id"})
-        try:
-            with session.begin_nested():
-                session.add(submission)
-                session.flush()
-            return submission
-        except IntegrityError:
-            pass
-        first = session.exec(
-            select(FormSubmission).where(FormSubmission.nonce == data["nonce"])
+def add_submission(session: Session, values: dict[str, Any]) -> int:
+    """Store a submission as posted (column → value); its id. One INSERT, without the ORM's unit
+    of work: this is the commit a visitor waits on. A nonce stored before (a replayed token) is
+    kept too, with no nonce and `duplicate_of` naming the first: INSERT … ON CONFLICT DO NOTHING
+    on the UNIQUE nonce decides, not a look-up, so two posts of one token racing each other
+    store one fresh submission and one replay. The same values again (a double click) are a
+    `duplicate`; other values get the reason `replay`."""
+    table = FormSubmission.__table__  # type: ignore[attr-defined]
+    values = {"state": "queued", "reasons": [], "received_at": utcnow(), **values}
+    if values.get("nonce") is not None:
+        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        # Values as parameters, not in the statement: it compiles once and is cached.
+        new_id = session.execute(
+            insert(table).on_conflict_do_nothing(index_elements=["nonce"]).returning(table.c.id),
+            values,
+        ).scalar()
+        if new_id is not None:
+            return int(new_id)
+        first = session.execute(
+            select(FormSubmission.id, FormSubmission.digest).where(
+                FormSubmission.nonce == values["nonce"]
+            )
         ).first()
-        submission = FormSubmission(**{**data, "nonce": None})
-        submission.duplicate_of = first.id if first is not None else None
-        if first is not None and first.digest == submission.digest:
-            submission.state, submission.processed_at = "duplicate", utcnow()
-            submission.lead_id = first.lead_id
+        values = {**values, "nonce": None, "duplicate_of": first.id if first else None}
+        if first is not None and first.digest == values.get("digest"):
+            values.update(state="duplicate", processed_at=utcnow())
         else:
             used = f"#{first.id}" if first is not None else "before"
-            submission.reasons = [
-                *submission.reasons,
-                {"check": "replay", "detail": f"the form's token was used already ({used})"},
-            ]
-    session.add(submission)
-    session.flush()
-    return submission
+            reason = {"check": "replay", "detail": f"the form's token was used already ({used})"}
+            values["reasons"] = [*values["reasons"], reason]
+    return int(session.execute(sa_insert(table).returning(table.c.id), values).scalar_one())
 
 
 def submission_by_id(session: Session, submission_id: int) -> FormSubmission | None:

@@ -25,7 +25,7 @@ from bot.forms import definitions as d
 from bot.forms.tokens import FormTokens
 from bot.rules.forms import FormRules
 from storage.engine import Store
-from storage.models import FormSubmission, WebForm
+from storage.models import WebForm, utcnow
 
 
 @dataclass(frozen=True)
@@ -185,23 +185,25 @@ def accept(
             "version": form.consent_version,
             "checked": bool(values.get(d.CONSENT)),
         }
-    submission = FormSubmission(
-        form_id=form.id,
-        posted={k: v for k, v in values.items() if k != d.TOKEN},
-        address=values.get("email", "").lower(),
-        client_ip=posted.client_ip[:64],
-        user_agent=posted.user_agent[:500],
-        content_type=posted.content_type[:100],
-        attribution=attribution_of(values, posted.referer),
-        nonce=check.nonce,
-        reasons=answer_time_reasons(
+    received_at = utcnow()
+    if consent:
+        consent["at"] = received_at.isoformat()
+    submission = {
+        "form_id": form.id,
+        "received_at": received_at,
+        "posted": {k: v for k, v in values.items() if k != d.TOKEN},
+        "address": values.get("email", "").lower(),
+        "client_ip": posted.client_ip[:64],
+        "user_agent": posted.user_agent[:500],
+        "content_type": posted.content_type[:100],
+        "attribution": attribution_of(values, posted.referer),
+        "consent": consent,
+        "nonce": check.nonce,
+        "reasons": answer_time_reasons(
             form, posted, values, check.age, check.problem, rules, own_origins
         ),
-        digest=digest_of(form, values),
-    )
-    if consent:
-        consent["at"] = submission.received_at.isoformat()
-        submission.consent = consent
+        "digest": digest_of(form, values),
+    }
     with store.transaction() as session:
         stored = storage.forms.add_submission(session, submission)
-        return Outcome("stored", form, submission_id=stored.id)
+        return Outcome("stored", form, submission_id=stored)

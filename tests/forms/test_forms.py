@@ -335,3 +335,20 @@ def test_the_forms_table_of_the_rules_file_is_checked_with_its_line() -> None:
         parse_rules("[forms]\nmin_fill_seconds = 3\nper_ip_limt = 1\n")
     with pytest.raises(RulesError, match=r"rules:2: forms.window_minutes: must be a number"):
         parse_rules('[forms]\nwindow_minutes = "ten"\n')
+
+
+def test_campaigns_mail_confirmed_addresses_not_unconfirmed_ones(store: Store) -> None:
+    import storage.campaigns
+    from tests.campaign_helpers import add_campaign, add_leads
+
+    ok, unconfirmed, confirmed = add_leads(store, 3)
+    with store.transaction() as session:
+        for lead_id, status in ((unconfirmed, "unconfirmed"), (confirmed, "confirmed")):
+            lead = storage.leads.by_id(session, lead_id)
+            assert lead is not None
+            lead.email_status = status
+            session.add(lead)
+    campaign_id = add_campaign(store)
+    with store.transaction() as session:
+        found = storage.campaigns.segment_candidates(session, campaign_id, {}, utcnow())
+        assert sorted(lead.id for lead in found) == sorted([ok, confirmed])
