@@ -50,6 +50,11 @@ def api(bot: RunningBot) -> Iterator[httpx.Client]:
         yield client
 
 
+def wait_until(bot: RunningBot, predicate: Any, timeout: float = 60.0) -> Any:
+    """Poll with a deadline long enough for a loaded CI machine (it returns as soon as true)."""
+    return bot.wait_until(predicate, timeout=timeout)
+
+
 def act(api: httpx.Client, lead: str, verb: str, *args: str) -> None:
     answer = api.post(f"/leads/{lead}/actions", json={"verb": verb, "args": list(args)})
     assert answer.status_code == 200, answer.text
@@ -79,26 +84,26 @@ def test_every_event_arrives_once_in_order_per_lead_after_the_receiver_was_down(
         act(api, lead, "assign", "ada@yourco.test")
     act(api, leads[0], "convert", "Big deal", "12k")
     # Down: tries fail with connection refused, the receiver is reported (log, list, admins).
-    bot.wait_until(lambda: bot.cli_json("webhook", "list")[0]["state"] == "failing")
-    listed = bot.wait_until(
-        lambda: [w for w in bot.cli_json("webhook", "list") if w["consecutive_failures"] >= 3]
+    wait_until(bot, lambda: bot.cli_json("webhook", "list")[0]["state"] == "failing")
+    listed = wait_until(
+        bot, lambda: [w for w in bot.cli_json("webhook", "list") if w["consecutive_failures"] >= 3]
     )[0]
     assert "Connect" in listed["last_error"] and listed["pending"] > 0
     assert bot.cli_json("webhook", "deliveries", "--failed")
-    bot.wait_until(lambda: "is failing" in bot.log() and "webhook.failing" in bot.log())
+    wait_until(bot, lambda: "is failing" in bot.log() and "webhook.failing" in bot.log())
     # Then it answers 500 for a while: still failing, nothing given up.
     receiver.failing()
-    bot.wait_until(lambda: receiver.answered_500 >= 3)
+    wait_until(bot, lambda: receiver.answered_500 >= 3)
     assert bot.cli_json("webhook", "list")[0]["state"] == "failing"
     # Back: everything arrives.
     receiver.well()
-    stored = bot.wait_until(
+    stored = wait_until(
+        bot,
         lambda: (
             (rows := deliveries(bot, webhook))
             and all(d["state"] == "delivered" for d in rows)
             and rows
         ),
-        timeout=30,
     )
     got = receiver.unique()
     assert receiver.refused_signatures == 0
@@ -120,7 +125,7 @@ def test_every_event_arrives_once_in_order_per_lead_after_the_receiver_was_down(
     # Replay: the same webhook-id again (the receiver drops it as a repeat).
     replayed = stored[0]
     bot.cli("webhook", "replay", str(replayed["id"]))
-    bot.wait_until(lambda: [i.webhook_id for i in receiver.accepted].count(
+    wait_until(bot, lambda: [i.webhook_id for i in receiver.accepted].count(
         replayed["webhook_id"]) == 2)  # fmt: skip
     assert len(receiver.unique()) == len(stored)
     receiver.down()
@@ -139,14 +144,14 @@ def test_a_rotated_secret_keeps_the_old_one_valid_for_the_grace_period(
     assert new != old and rotated["rotating_until"]
     receiver.secrets = [old, new]
     assert api.post("/leads", json={"email": f"{uuid.uuid4().hex}@rot.test"}).status_code == 201
-    item = bot.wait_until(lambda: receiver.unique())[0]
+    item = wait_until(bot, lambda: receiver.unique())[0]
     assert item.verified_with == [old, new]  # both signatures: either secret verifies
     assert len(item.headers["webhook-signature"].split(" ")) == 2
     # Grace over (rotated again with none): only the newest secret signs.
     newest = bot.cli_json("webhook", "rotate-secret", added["id"], "--grace-hours", "0")["secret"]
     receiver.secrets = [old, new, newest]
     assert api.post("/leads", json={"email": f"{uuid.uuid4().hex}@rot2.test"}).status_code == 201
-    later = bot.wait_until(lambda: receiver.unique()[1:])[0]
+    later = wait_until(bot, lambda: receiver.unique()[1:])[0]
     assert later.verified_with == [newest]
     assert int(later.headers["webhook-timestamp"]) <= time.time() + 1
     bot.cli("webhook", "remove", added["id"])
