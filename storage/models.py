@@ -70,6 +70,10 @@ class Account(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+# The leads `ux_leads_live_email` holds unique: live (not merged away), with an address.
+LIVE_ADDRESS = "merged_into_id IS NULL AND email LIKE '%@%'"
+
+
 class Lead(SQLModel, table=True):
     __tablename__ = "leads"
     __table_args__ = (
@@ -78,13 +82,14 @@ class Lead(SQLModel, table=True):
         Index("ix_leads_owner_status_activity", "owner_id", "status", "last_activity_at"),
         # One live lead per address, whatever the number of workers: a capture that loses the
         # race to create it updates the winner's lead (bot.leads.capture). Merged-away leads
-        # keep their address as an alias, so only live ones count.
+        # keep their address as an alias, so only live ones count; a row with no address (an
+        # old import's empty or junk column) is not matched by address, so it is not counted.
         Index(
             "ux_leads_live_email",
             "email",
             unique=True,
-            sqlite_where=text("merged_into_id IS NULL"),
-            postgresql_where=text("merged_into_id IS NULL"),
+            sqlite_where=text(LIVE_ADDRESS),
+            postgresql_where=text(LIVE_ADDRESS),
         ),
     )
 

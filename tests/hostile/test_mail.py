@@ -65,3 +65,58 @@ def test_a_mail_over_its_time_budget_is_quarantined_with_the_reason_and_the_work
     assert state == "quarantined" and error is not None and "budget" in error
     assert InboundMailHandler(store, REPLY).process_next() is not None
     assert state_of(store, normal)[0] == "done"
+
+
+def test_the_same_message_id_twice_is_processed_once(store: Store) -> None:
+    raw = mail("Bo Ek <bo@ekco.se>", "A quote, please.")
+    first, second = queue(store, raw), queue(store, raw)
+    InboundMailHandler(store, REPLY).drain()
+    with store.reading() as session:
+        rows = [storage.inbox.by_id(session, first), storage.inbox.by_id(session, second)]
+        assert [(row.state, row.duplicate_of) for row in rows if row] == [
+            ("done", None),
+            ("duplicate", first),
+        ]
+
+
+def test_a_nul_in_the_message_id_and_headers_is_stored_cleaned(store: Store) -> None:
+    raw = (
+        b"From: Nul Person <nul@nul.test>\r\nTo: leads@acme-leads.test\r\n"
+        b"Subject: hello\x00 there\r\nMessage-ID: <a\x00b@nul.test>\r\n\r\nPricing?\x00\r\n"
+    )
+    inbound_id = queue(store, raw)  # no 451: the row is stored
+    InboundMailHandler(store, REPLY).drain()
+    state, error, lead_id = state_of(store, inbound_id)
+    assert state == "done" and lead_id is not None, error
+    with store.reading() as session:
+        row = storage.inbox.by_id(session, inbound_id)
+        assert row is not None and row.message_id == "<ab@nul.test>"
+        assert row.subject == "hello there"
+
+
+def test_latin_1_headers_keep_the_name_and_the_subject(store: Store) -> None:
+    raw = (
+        "From: Jürgen Müller <jm@mueller.de>\r\nTo: leads@acme-leads.test\r\n"
+        "Subject: Größe und Preis\r\nMessage-ID: <latin1@mueller.de>\r\n"
+        "Content-Type: text/plain; charset=iso-8859-1\r\n\r\nWas kostet das?\r\n"
+    ).encode("latin-1")
+    inbound_id = queue(store, raw)
+    InboundMailHandler(store, REPLY).drain()
+    state, error, lead_id = state_of(store, inbound_id)
+    assert state == "done" and lead_id is not None, error
+    with store.reading() as session:
+        row = storage.inbox.by_id(session, inbound_id)
+        lead = storage.leads.by_email(session, "jm@mueller.de")
+        assert row is not None and row.subject == "Größe und Preis"
+        assert lead is not None and (lead.first_name, lead.last_name) == ("Jürgen", "Müller")
+
+
+def test_an_invalid_utf8_display_name_does_not_cost_the_mail(store: Store) -> None:
+    raw = (
+        b"From: \xff\xfe\xc3 Broken <broken@name.test>\r\nTo: leads@acme-leads.test\r\n"
+        b"Subject: hi\r\nMessage-ID: <broken@name.test>\r\n\r\nPricing?\r\n"
+    )
+    inbound_id = queue(store, raw)
+    InboundMailHandler(store, REPLY).drain()
+    state, error, lead_id = state_of(store, inbound_id)
+    assert state == "done" and lead_id is not None, error

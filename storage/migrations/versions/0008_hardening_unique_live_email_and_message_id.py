@@ -7,7 +7,8 @@ Create Date: 2026-12-01 22:50:00
 Stores written before this revision may hold the duplicates the missing constraints let in
 (two workers creating the same sender's lead, one Message-ID processed twice). They are folded
 before the indexes are built: a later live lead with an address already taken becomes an alias
-of the oldest one (merged_into_id, as a merge leaves it; `by_email` already returned the oldest),
+of the oldest one (merged_into_id, as a merge leaves it; `by_email` already returned the oldest;
+rows without an address are left alone, as the index leaves them),
 and a later arrival of a Message-ID is marked a duplicate of the first.
 """
 
@@ -22,6 +23,9 @@ down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+# As storage.models.LIVE_ADDRESS when this revision was written (a migration keeps its own copy).
+LIVE_ADDRESS = "merged_into_id IS NULL AND email LIKE '%@%'"
+
 
 def upgrade() -> None:
     op.execute(
@@ -30,7 +34,7 @@ def upgrade() -> None:
             SELECT min(first.id) FROM leads AS first
             WHERE first.email = leads.email AND first.merged_into_id IS NULL
         )
-        WHERE merged_into_id IS NULL AND id > (
+        WHERE merged_into_id IS NULL AND email LIKE '%@%' AND id > (
             SELECT min(first.id) FROM leads AS first
             WHERE first.email = leads.email AND first.merged_into_id IS NULL
         )
@@ -53,8 +57,8 @@ def upgrade() -> None:
             "ux_leads_live_email",
             ["email"],
             unique=True,
-            sqlite_where=sa.text("merged_into_id IS NULL"),
-            postgresql_where=sa.text("merged_into_id IS NULL"),
+            sqlite_where=sa.text(LIVE_ADDRESS),
+            postgresql_where=sa.text(LIVE_ADDRESS),
         )
     with op.batch_alter_table("inbound_messages", schema=None) as batch_op:
         batch_op.create_index(
