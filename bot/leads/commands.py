@@ -16,6 +16,7 @@ from sqlmodel import Session
 
 import storage.leads
 import storage.reps
+import storage.timeline
 from bot.dedupe import merging, store_match
 from bot.dedupe.index import person_of
 from bot.dedupe.match import prepare, score_prepared
@@ -154,7 +155,8 @@ def execute(
         return Outcome(f"{label} is {lead.status}", lead)
     if verb == "why":
         # A message, not a card: Slack shows the text (a card would hide it).
-        return Outcome(qualification.why_text(session, lead, rules, utcnow()))
+        text = qualification.why_text(session, lead, rules, utcnow())
+        return Outcome(text + _enrichment_why(session, lead))
     if verb == "unmerge":
         return _unmerge(session, lead, actor, rules)
     if lead.merged_into_id is not None:
@@ -193,6 +195,19 @@ def execute(
     if verb == "nurture" and comment:
         lead.custom = {**(lead.custom or {}), "nurture_campaign": comment}
     return Outcome(f"{label} is now {lead.status}", lead)
+
+
+def _enrichment_why(session: Session, lead: Lead) -> str:
+    """The "where and what language" part of `why`: each value enrichment filled, and why."""
+    assert lead.id is not None
+    reasons = [
+        reason
+        for entry in storage.timeline.for_lead(session, lead.id)
+        for reason in (entry.data or {}).get("enriched", [])
+    ]
+    if not reasons:
+        return "\nenriched: nothing (stated values, or nothing in the capture to go by)"
+    return "\nenriched (a stated value always wins):\n" + "\n".join(f"  {r}" for r in reasons)
 
 
 def _convert(
