@@ -86,8 +86,8 @@ DEFAULT_U: dict[str, tuple[float, ...]] = {
 # Among the candidate pairs blocking finds, the share that are one person (before training).
 DEFAULT_PRIOR = 0.002
 # Pseudo-counts of the defaults in training: what a field's m falls back to with little data.
-PSEUDO_PAIRS = 20.0
-EM_ITERATIONS = 40
+PSEUDO_PAIRS = 200.0
+EM_ITERATIONS = 10
 
 Pattern = tuple[int, ...]  # a level index per field of FIELDS, -1 = not compared
 

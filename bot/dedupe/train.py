@@ -75,6 +75,6 @@ def fit(
         sorted(pairs),
         compare,
         tf_values,
-        random_pairs=RANDOM_PAIRS if len(prepared) > 1 else 0,
+        random_pairs=min(RANDOM_PAIRS, 20 * len(prepared)) if len(prepared) > 1 else 0,
         seed=seed,
     )

@@ -1,0 +1,34 @@
+"""match models: the fitted Fellegi-Sunter model of de-duplication (bot/dedupe/model.py)
+
+Revision ID: 0010
+Revises: 0007
+Create Date: 2026-12-01 23:20:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+import sqlmodel
+from alembic import op
+
+revision: str = "0010"
+down_revision: str | None = "0007"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "match_models",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("trained_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("trained_by", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("leads", sa.Integer(), nullable=False),
+        sa.Column("pairs", sa.Integer(), nullable=False),
+        sa.Column("params", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("match_models")
