@@ -13,10 +13,14 @@ from bot.dedupe.match import MatchRules, Person, cluster, pair_metrics, score
 from bot.dedupe.model import DEFAULT_MODEL, LEVELS, MatchModel, probability
 from bot.dedupe.train import fit
 
-FIRST = ("anna", "ben", "chloe", "david", "emma", "felix", "grace", "hugo", "iris", "jonas",
-         "karla", "liam", "mila", "noah", "olga", "piotr", "quinn", "rosa", "sven", "tara")  # fmt: skip
-LAST = ("smith", "smith", "smith", "smith", "nguyen", "okafor", "szczepanski", "lindqvist",
-        "moreau", "keller", "rossi", "tanaka", "haddad", "novak", "brennan", "ortega")  # fmt: skip
+FIRST = tuple(
+    "anna ben chloe david emma felix grace hugo iris jonas karla liam mila noah olga piotr "
+    "quinn rosa sven tara".split()
+)
+LAST = tuple(
+    "smith smith smith smith nguyen okafor szczepanski lindqvist moreau keller rossi tanaka "
+    "haddad novak brennan ortega".split()
+)
 STREETS = ("oak street", "mill road", "station lane", "park avenue", "king street", "elm way")
 
 
