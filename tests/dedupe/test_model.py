@@ -14,12 +14,48 @@ from bot.dedupe.model import DEFAULT_MODEL, LEVELS, MatchModel, probability
 from bot.dedupe.train import fit
 
 FIRST = tuple(
-    "anna ben chloe david emma felix grace hugo iris jonas karla liam mila noah olga piotr "
-    "quinn rosa sven tara".split()
+    [
+        "anna",
+        "ben",
+        "chloe",
+        "david",
+        "emma",
+        "felix",
+        "grace",
+        "hugo",
+        "iris",
+        "jonas",
+        "karla",
+        "liam",
+        "mila",
+        "noah",
+        "olga",
+        "piotr",
+        "quinn",
+        "rosa",
+        "sven",
+        "tara",
+    ]
 )
 LAST = tuple(
-    "smith smith smith smith nguyen okafor szczepanski lindqvist moreau keller rossi tanaka "
-    "haddad novak brennan ortega".split()
+    [
+        "smith",
+        "smith",
+        "smith",
+        "smith",
+        "nguyen",
+        "okafor",
+        "szczepanski",
+        "lindqvist",
+        "moreau",
+        "keller",
+        "rossi",
+        "tanaka",
+        "haddad",
+        "novak",
+        "brennan",
+        "ortega",
+    ]
 )
 STREETS = ("oak street", "mill road", "station lane", "park avenue", "king street", "elm way")
 
