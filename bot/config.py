@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     worker_idle_seconds: float = 0.5
     # How many times a notification is tried before it is marked failed.
     outbox_max_attempts: int = 8
+    # How often serve looks whether the store outgrew its match model and refits it in a
+    # process of its own (`leadbot dedupe train --if-grown`); 0 = never.
+    dedupe_refit_seconds: float = 3600.0
     # Nurture campaigns (bot/nurture/campaigns.py): From address ("" = LEADBOT_REPLY_ADDRESS).
     outbound_from: str = ""
     # Emails per second at most (0 = no limit), over this many SMTP connections.

@@ -119,6 +119,25 @@ class Parts:
         assert self.slack_worker is not None
         await self.slack_worker.run()
 
+    async def refit_match_model(self) -> None:
+        """Now and then, `leadbot dedupe train --if-grown` in a process of its own: fitting is
+        CPU work that must not hold up the listeners of this one."""
+        while True:
+            await asyncio.sleep(self.settings.dedupe_refit_seconds)
+            try:
+                child = await asyncio.create_subprocess_exec(
+                    sys.executable, "-m", "bot.cli", "dedupe", "train", "--if-grown", "--json",
+                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                )  # fmt: skip
+                output, errors = await child.communicate()
+            except OSError:
+                log.exception("dedupe refit could not start; trying again later")
+                continue
+            if child.returncode:
+                log.warning("dedupe refit failed: %s", errors.decode(errors="replace")[-500:])
+            elif output.strip() not in (b"", b"null"):
+                log.info("dedupe model refitted: %s", output.decode(errors="replace")[:200])
+
     async def poll_imap(self) -> None:
         await run_imap_poller(self.settings, self.services, self.inbox_wake)
 
@@ -229,6 +248,8 @@ RUNNERS: tuple[Runner, ...] = (
     Runner("assignment", Parts.assign),
     Runner("slack-supervise", Parts.watch_slack_worker, lambda p: p.slack_worker is not None),
     Runner("imap", Parts.poll_imap, lambda p: bool(p.settings.imap_host)),
+    # the match model follows the store as it grows (bot/dedupe/store_train.py)
+    Runner("dedupe-refit", Parts.refit_match_model, lambda p: p.settings.dedupe_refit_seconds > 0),
 )
 
 ROUTES: tuple[Callable[[Parts], list[BaseRoute]], ...] = (

@@ -22,7 +22,13 @@ PHASES = {
 
 
 @app.command("train")
-def train(as_json: JsonOption = False) -> None:
+def train(
+    if_grown: Annotated[
+        bool,
+        typer.Option("--if-grown", help="Only when the store outgrew the model (what serve runs)."),
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
     """Fit the match model on the store's own leads (m and u of every comparison level by
     expectation-maximisation, term frequencies of names, city and postal code) and save it:
     capture and the scan use it from then on. `serve` refits as the store grows."""
@@ -47,7 +53,16 @@ def train(as_json: JsonOption = False) -> None:
                 tasks[phase] = bar.add_task(PHASES[phase], total=total)
             bar.update(tasks[phase], advance=advance)
 
-        trained = store_train.train(store, rules.match, "cli:dedupe-train", progress)
+        if if_grown:
+            trained = store_train.refit_if_grown(store, rules.match, "serve:dedupe-refit")
+        else:
+            trained = store_train.train(store, rules.match, "cli:dedupe-train", progress)
+    if trained is None:
+        if as_json:
+            print_json(None)
+        else:
+            out.print("the model in force still fits the store: not fitted again")
+        return
     if as_json:
         print_json(trained.as_dict())
         return
