@@ -346,6 +346,20 @@ class MatchModelRow(SQLModel, table=True):
     params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
+class EnrichmentAnswer(SQLModel, table=True):
+    """What the enrichment provider (LEADBOT_ENRICH_URL) answered for one company domain,
+    cached: one call per domain, whatever the number of its leads. `ok` False = it failed
+    (kept so a failing provider is asked again only after a while)."""
+
+    __tablename__ = "enrichment_answers"
+
+    domain: str = Field(primary_key=True)
+    fetched_at: datetime = Field(default_factory=utcnow)
+    ok: bool = False
+    answer: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    error: str = ""
+
+
 class LeadMatchForm(SQLModel, table=True):
     """A lead's fields in the normal form the matcher compares (`bot.dedupe.match.Prepared`),
     kept beside its blocking keys: matching loads these few rows instead of normalizing every

@@ -138,6 +138,14 @@ class Parts:
             elif output.strip() not in (b"", b"null"):
                 log.info("dedupe model refitted: %s", output.decode(errors="replace")[:200])
 
+    async def enrich(self) -> None:
+        from bot.integrations.enrichment.provider import EnrichmentRunner, http_fetch
+
+        url = self.settings.enrich_url
+        fetch = http_fetch(url, self.settings.enrich_timeout_seconds)
+        runner = EnrichmentRunner(self.services.store, fetch, url)
+        await repeat(runner.tick, asyncio.Event(), self.idle, "enrichment")
+
     async def poll_imap(self) -> None:
         await run_imap_poller(self.settings, self.services, self.inbox_wake)
 
@@ -249,6 +257,8 @@ RUNNERS: tuple[Runner, ...] = (
     Runner("slack-supervise", Parts.watch_slack_worker, lambda p: p.slack_worker is not None),
     Runner("imap", Parts.poll_imap, lambda p: bool(p.settings.imap_host)),
     # the match model follows the store as it grows (bot/dedupe/store_train.py)
+    # the optional enrichment provider, after capture (LEADBOT_ENRICH_URL)
+    Runner("enrichment", Parts.enrich, lambda p: bool(p.settings.enrich_url)),
     Runner("dedupe-refit", Parts.refit_match_model, lambda p: p.settings.dedupe_refit_seconds > 0),
 )
 

@@ -1,4 +1,5 @@
-"""match models: the fitted Fellegi-Sunter model of de-duplication (bot/dedupe/model.py)
+"""match models and enrichment answers: the fitted Fellegi-Sunter model of de-duplication
+(bot/dedupe/model.py), and the enrichment provider's answers per company domain
 
 Revision ID: 0010
 Revises: 0007
@@ -28,7 +29,17 @@ def upgrade() -> None:
         sa.Column("params", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
+    op.create_table(
+        "enrichment_answers",
+        sa.Column("domain", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("fetched_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("ok", sa.Boolean(), nullable=False),
+        sa.Column("answer", sa.JSON(), nullable=False),
+        sa.Column("error", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.PrimaryKeyConstraint("domain"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("enrichment_answers")
     op.drop_table("match_models")
