@@ -749,10 +749,11 @@ def _compare(
             identified = True
         if field_name in CORROBORATING_FIELDS and similarity >= CORROBORATING:
             # a similar local part at another domain is no corroboration: only the same address;
-            # and two different personal addresses need more than the company's name
+            # two different personal addresses need more than the company's name (the same
+            # company domain will do: a person's second address at their employer)
             if field_name == "email":
                 corroborated = corroborated or similarity == 1.0
-            elif field_name not in ("company", "domain") or not two_addresses:
+            elif field_name != "company" or not two_addresses:
                 corroborated = True
     corroborated = corroborated or place_bits >= PLACE_CORROBORATION_BITS
     score = probability(bits)
@@ -786,6 +787,12 @@ def _compare(
             if explain:
                 reasons.append(f"{why}: capped at {cap:.2f}")
     return round(score, 4), reasons, contributions, bits
+
+
+def quick_score(a: Prepared, b: Prepared, rules: MatchRules) -> float:
+    """The score of `score_prepared` without its reasons and waterfall (an upper bound, equal
+    at or above `review`): what the scan and matching filter the candidates by."""
+    return _compare(a, b, rules, explain=False)[0]
 
 
 def score_prepared(a: Prepared, b: Prepared, rules: MatchRules) -> Match:
@@ -920,9 +927,11 @@ class BlockIndex:
 
     def match_prepared(self, probe: Prepared, rules: MatchRules) -> list[Match]:
         people = self._people
+        # the quick score first (no reasons), the explained one only for those that count
         matches = [
             score_prepared(probe, people[key], rules)
             for key, _ in self._ranked(probe, rules.max_block_size, rules.max_candidates)
+            if quick_score(probe, people[key], rules) >= rules.review
         ]
         matches = [m for m in matches if m.score >= rules.review]
         matches.sort(key=lambda m: m.score, reverse=True)

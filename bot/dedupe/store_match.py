@@ -30,6 +30,7 @@ from bot.dedupe.match import (
     from_form,
     keys_of,
     prepare,
+    quick_score,
     score_prepared,
 )
 from bot.dedupe.model import MatchModel
@@ -79,7 +80,12 @@ def find_matches(session: Session, lead: Lead, rules: MatchRules) -> list[Match]
     apart = storage.duplicates.not_duplicates_of(session, lead.id)
     wanted = [int(key) for key, _ in ranked if key not in apart]
     forms = storage.duplicates.match_forms(session, wanted)
-    matches = [score_prepared(probe, from_form(form), rules) for form in forms.values()]
+    others = [from_form(form) for form in forms.values()]
+    matches = [
+        score_prepared(probe, other, rules)
+        for other in others
+        if quick_score(probe, other, rules) >= rules.review
+    ]
     matches = [match for match in matches if match.score >= rules.review]
     matches.sort(key=lambda match: (-match.score, match.key))
     return matches
