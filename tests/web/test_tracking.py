@@ -16,6 +16,7 @@ from bot.nurture.links import TrackingLinks
 from bot.web.app import build_http_app
 from bot.web.tracking import GIF, HitBuffer, PixelFastPath, tracking_routes
 from storage.engine import Store
+from storage.models import Lead
 from tests.campaign_helpers import add_campaign, add_leads, sent_sends
 
 LINKS = TrackingLinks("http://testserver", "test-secret")
@@ -126,8 +127,15 @@ def test_opt_out_get_confirms_post_opts_out_by_address_and_undo_restores(
     tracked,  # type: ignore[no-untyped-def]
 ) -> None:
     client, _, [send_id, _] = tracked
-    # a second lead record with the same address
-    [other] = add_leads(store, 1)
+    # a second lead record with the same address: the alias a merge left (the store keeps one
+    # live lead per address)
+    [other] = add_leads(store, 1, domain="elsewhere.test")
+    with store.transaction() as session:
+        live = storage.leads.by_email(session, "lead0@acme.io")
+        alias = session.get(Lead, other)
+        assert live is not None and alias is not None
+        alias.email, alias.merged_into_id = "lead0@acme.io", live.id
+        session.add(alias)
     url = path(LINKS.opt_out(send_id))
     page = client.get(url)
     assert page.status_code == 200 and 'id="unsubscribe"' in page.text
