@@ -194,7 +194,9 @@ class Parts:
         await run_imap_poller(self.settings, self.services, self.inbox_wake)
 
     async def retention(self) -> None:
-        await run_retention_daily(self.services.store, RulesFile(self.settings.rules).get)
+        await run_retention_daily(
+            self.services.store, RulesFile(self.settings.rules, announce=False).get
+        )
 
     # The start-up steps.
 
@@ -317,7 +319,7 @@ class Parts:
         from bot.reports import alerts
 
         if not hasattr(self, "_rules"):
-            self._rules = RulesFile(self.settings.rules)
+            self._rules = RulesFile(self.settings.rules, announce=False)
         with self.services.store.transaction() as session:
             seen = alerts.scan(session, self._rules.get().alerts)
         if seen:
@@ -496,7 +498,7 @@ def build_parts(settings: Settings) -> Parts:
         slack_worker=slack_worker,
         slack=slack,
         loop=asyncio.get_running_loop(),
-        forms=FormsRuntime(settings, services.store, RulesFile(settings.rules).get),
+        forms=FormsRuntime(settings, services.store, RulesFile(settings.rules, announce=False).get),
     )
 
 
