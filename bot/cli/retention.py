@@ -42,7 +42,7 @@ def retention_run(
     except (RulesError, Invalid) as exc:
         fail(escape(f"{settings.rules}: {exc}"), code=2)
     if not parsed.periods:
-        fail(escape(f"no [retention] rules in {settings.rules}: nothing to do"), code=2)
+        fail(f"no [retention] rules in {settings.rules}: nothing to do", code=2)
     store = open_store(settings)
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     with Progress(*columns, console=err, disable=as_json, transient=True) as progress:

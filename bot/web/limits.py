@@ -136,7 +136,9 @@ class BodyLimits:
 
 
 async def _refuse(send: Send, status: int, reason: str) -> None:
-    body = json.dumps({"error": reason}).encode()
+    # The REST API's error shape (a stable `code` and a message) beside the older `error`.
+    code = "body_too_large" if status == 413 else "bad_request"
+    body = json.dumps({"error": reason, "code": code, "message": reason}).encode()
     await send(
         {
             "type": "http.response.start",

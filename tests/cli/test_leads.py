@@ -38,7 +38,7 @@ def test_show_one_lead_with_timeline_by_label_number_or_address(leadbot: Leadbot
     add_lead(leadbot.store, "jane@acme.io", first_name="Jane", company="Acme",
              enquiry="Please call me.\nThanks")  # fmt: skip
     shown = leadbot.json("leads", "show", "L-1")
-    assert list(shown) == [*LEAD_KEYS, "proposed_owner", "duplicates", "timeline"]
+    assert list(shown) == [*LEAD_KEYS, "proposed_owner", "duplicates", "timeline", "attribution"]
     assert (shown["proposed_owner"], shown["duplicates"], shown["timeline"]) == (None, [], [])
     assert leadbot.json("leads", "show", "1") == shown
     assert leadbot.json("leads", "show", "jane@acme.io") == shown
