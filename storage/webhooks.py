@@ -24,7 +24,7 @@ from storage.models import Lead, TimelineEntry, utcnow
 # The events receivers subscribe to, and the timeline kinds each one is made of.
 EVENTS: tuple[str, ...] = (
     "lead.created", "lead.assigned", "lead.status_changed", "lead.converted", "lead.merged",
-    "email.opened", "email.clicked", "lead.opted_out",
+    "email.opened", "email.clicked", "lead.opted_out", "lead.erased",
 )  # fmt: skip
 EVENT_OF_KIND: dict[str, str] = {
     "created": "lead.created",
@@ -34,6 +34,9 @@ EVENT_OF_KIND: dict[str, str] = {
     "email.opened": "email.opened",
     "email.clicked": "email.clicked",
     "email.opt_out": "lead.opted_out",
+    # privacy erase: the lead is a tombstone now (bot/privacy/erase.py); the body holds no
+    # personal data, so the other systems can erase the person too.
+    "erased": "lead.erased",
 }
 # Every `status.<verb>` entry (work, qualify, nurture, trash, reopen, convert, unconvert).
 STATUS_PREFIX = "status."

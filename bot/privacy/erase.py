@@ -21,11 +21,13 @@ import storage.leads
 import storage.outbox
 import storage.personal_data
 import storage.privacy
+import storage.timeline
 from bot.leads.refs import lead_label
 from bot.privacy.subject import Subject
 from storage.models import utcnow
 
 ERASED_KIND = "lead.erased"
+ERASED_SUMMARY = "erased on request"
 
 
 @dataclass
@@ -86,6 +88,12 @@ def erase(
             lead_id=lead_id,
             payload={"lead": lead_label(lead_id), "cards": cards[lead_id], "reason": action,
                      "privacy_log": result.log_id},
+        )  # fmt: skip
+        # What is left on the tombstone's timeline, and the `lead.erased` webhook's cause. The
+        # actor is "privacy", never the person or the operator's words.
+        storage.timeline.append(
+            session, lead_id, actor="privacy", kind="erased", summary=ERASED_SUMMARY,
+            data={"privacy_log": result.log_id},
         )  # fmt: skip
     session.flush()
     return result

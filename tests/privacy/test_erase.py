@@ -14,11 +14,13 @@ import storage.leads
 import storage.outbox
 import storage.privacy
 import storage.timeline
+import storage.webhooks
 from bot.dedupe.merging import merge
 from bot.leads.capture import Draft, Evidence, Source, capture
 from bot.privacy import erase, export
 from bot.privacy.subject import NotFound, resolve
 from bot.rules.file import default_rules
+from storage.api_tables import WebhookEndpoint
 from storage.engine import Store
 from storage.models import LeadBlockKey, PrivacyLogEntry, SuppressedAddress
 
@@ -65,6 +67,10 @@ def test_export_then_erase_leaves_a_tombstone_and_suppresses_the_address(keyed: 
     assert subject.lead_ids == {lead.id, other.id}
 
     with keyed.transaction() as session:
+        endpoint = WebhookEndpoint(
+            url="https://crm.example/hooks", events=["lead.erased"], secret="whsec_" + "A" * 32
+        )
+        hook = storage.webhooks.add_endpoint(session, endpoint)
         done = erase.erase(session, subject, actor="cli:ops", reason="GDPR art. 17 request")
     assert done.suppressed and done.rows["leads"] == 2
 
@@ -87,6 +93,12 @@ def test_export_then_erase_leaves_a_tombstone_and_suppresses_the_address(keyed: 
         erased = [i for i in storage.outbox.listing(session) if i.kind == "lead.erased"]
         assert {i.payload["lead"] for i in erased} == {f"L-{lead.id}", f"L-{other.id}"}
         assert len(list(session.exec(_all(SuppressedAddress)))) == 2
+        # the other systems hear of it: one lead.erased webhook per record, nothing personal
+        assert hook.id is not None
+        told = storage.webhooks.for_endpoint_in_order(session, hook.id)
+        assert sorted(d.lead_id for d in told) == sorted([lead.id, other.id])
+        assert {d.event_type for d in told} == {"lead.erased"}
+        assert all("zq" not in d.body and "GDPR" not in d.body for d in told)
         with pytest.raises(NotFound):
             resolve(session, ADDRESS)
 
