@@ -1,1 +1,0 @@
-"""The optional enrichment provider (LEADBOT_ENRICH_URL): company facts no mail says."""
