@@ -99,6 +99,8 @@ class Parts:
     settings: Settings
     services: Services
     links: PublicLinks
+    # The rules file, one reloader for every part of this process (it alone logs each load).
+    rules: RulesFile
     assigner: Assigner
     nurture: NurtureRuntime
     inbox_workers: Supervisor | None
@@ -167,9 +169,7 @@ class Parts:
         await run_imap_poller(self.settings, self.services, self.inbox_wake)
 
     async def retention(self) -> None:
-        await run_retention_daily(
-            self.services.store, RulesFile(self.settings.rules, announce=False).get
-        )
+        await run_retention_daily(self.services.store, self.rules.get)
 
     # The start-up steps.
 
@@ -291,10 +291,8 @@ class Parts:
     def _scan_alerts(self) -> int:
         from bot.reports import alerts
 
-        if not hasattr(self, "_rules"):
-            self._rules = RulesFile(self.settings.rules, announce=False)
         with self.services.store.transaction() as session:
-            seen = alerts.scan(session, self._rules.get().alerts)
+            seen = alerts.scan(session, self.rules.get().alerts)
         if seen:
             self.loop.call_soon_threadsafe(self.outbox_wake.set)
         return seen
@@ -353,7 +351,7 @@ ROUTES: tuple[Callable[[Parts], list[BaseRoute]], ...] = (
     # /api/v1: the REST API with scoped keys, its OpenAPI document and docs page
     lambda parts: api_routes(
         parts.services.store,
-        RulesFile(parts.settings.rules, announce=False).get,
+        parts.rules.get,
         rate_per_minute=parts.settings.api_rate_per_minute,
         max_body_bytes=parts.settings.api_max_body_bytes,
     ),
@@ -456,18 +454,20 @@ def build_parts(settings: Settings) -> Parts:
         )
         inbox_workers = Supervisor(child, count=settings.inbox_workers)
     slack, slack_worker = build_slack(settings, services, level)
+    rules = RulesFile(settings.rules)
     return Parts(
         settings=settings,
         services=services,
         links=PublicLinks(settings.public_url, settings.signing_key()),
+        rules=rules,
         # Scoring, the MQL queue and assignment; the rules reload when the file changes.
-        assigner=Assigner(services.store, RulesFile(settings.rules).get),
+        assigner=Assigner(services.store, rules.get),
         nurture=NurtureRuntime(settings, services.store),
         inbox_workers=inbox_workers,
         slack_worker=slack_worker,
         slack=slack,
         loop=asyncio.get_running_loop(),
-        forms=FormsRuntime(settings, services.store, RulesFile(settings.rules, announce=False).get),
+        forms=FormsRuntime(settings, services.store, rules.get),
     )
 
 
