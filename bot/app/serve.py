@@ -315,7 +315,7 @@ def build_parts(settings: Settings) -> Parts:
         services=services,
         links=PublicLinks(settings.public_url, settings.signing_key()),
         # Scoring, the MQL queue and assignment; the rules reload when the file changes.
-        assigner=Assigner(services.store, RulesFile(settings.rules).get),
+        assigner=Assigner(services.store, RulesFile(settings.rules_file()).get),
         nurture=NurtureRuntime(settings, services.store),
         inbox_workers=inbox_workers,
         slack_worker=slack_worker,

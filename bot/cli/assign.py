@@ -30,7 +30,7 @@ app = typer.Typer(
 def _rules_in_force() -> RulesFile:
     from bot.rules.file import RulesFile
 
-    source = RulesFile(load_settings().rules)
+    source = RulesFile(load_settings().rules_file())
     if source.error is not None:
         err.print(f"warning: {source.error}; using the last good rules", highlight=False)
     return source

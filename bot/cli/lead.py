@@ -35,6 +35,9 @@ def lead_command(
     from bot.leads.views import lead_dict
     from bot.rules.file import RulesFile
 
+    if words and words[0] == "link":
+        print_link(words[1:], as_json)
+        return
     try:
         command = commands.parse(words or [])
     except commands.UsageError as exc:
@@ -55,7 +58,7 @@ def lead_command(
                 if rep is None:
                     fail(f"no rep {as_rep} (see leadbot reps list)")
                 actor = Actor.for_rep(rep)
-            rules = RulesFile(settings.rules, announce=False).get()
+            rules = RulesFile(settings.rules_file(), announce=False).get()
             outcome = commands.execute(session, command, actor, rules=rules)
             result = lead_dict(outcome.lead) if outcome.lead else None
             listed = [lead_dict(lead) for lead in outcome.leads]
@@ -81,3 +84,28 @@ def lead_command(
             highlight=False,
             markup=False,
         )
+
+
+def print_link(words: list[str], as_json: bool) -> None:
+    """`lead link L-1`: the lead's signed page URL, as a Slack card's "Open in full" links it.
+    Signed with the key every process of this store reads, so `serve` opens it."""
+    from bot.leads import actions
+    from bot.public_links import PublicLinks
+
+    if len(words) != 1:
+        fail("usage: leadbot lead link <lead>", code=2)
+    settings = load_settings()
+    store = open_store(settings)
+    try:
+        with store.reading() as session:
+            lead_id = actions.find_lead(session, words[0]).id
+    except (actions.LeadNotFound, ValueError) as exc:
+        fail(str(exc))
+    finally:
+        store.dispose()
+    assert lead_id is not None
+    url = PublicLinks(settings.public_url, settings.signing_key()).lead_page(lead_id)
+    if as_json:
+        print_json({"lead": f"L-{lead_id}", "url": url})
+        return
+    out.print(url, highlight=False, markup=False, soft_wrap=True)

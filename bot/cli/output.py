@@ -34,21 +34,34 @@ def load_settings() -> Settings:
 
 
 def open_store(settings: Settings | None = None) -> Store:
-    """The store at LEADBOT_DATABASE_URL, migrated first when it is behind, as `serve` does:
-    all most commands need, without the inbox worker and notifiers `services()` builds."""
+    """The store at LEADBOT_DATABASE_URL, all most commands need (without the inbox worker and
+    notifiers `services()` builds). It must exist and be migrated: only `db upgrade` and `serve`
+    create or migrate one, so a mistyped URL is an error (exit 1), never a new empty store."""
     from storage.engine import Store
-    from storage.migrate import ensure_schema
 
     url = (settings or load_settings()).database_url
-    ensure_schema(url)
+    require_store(url)
     return Store(url)
 
 
+def require_store(url: str) -> None:
+    """Exit 1 with what to do unless the store at `url` exists at the current schema."""
+    from storage.migrate import StoreUnavailable, check_schema
+
+    try:
+        check_schema(url)
+    except StoreUnavailable as exc:
+        fail(str(exc))
+
+
 def services() -> Services:
-    """The bot's services (store, inbox worker, outbox), for the commands that process mail."""
+    """The bot's services (store, inbox worker, outbox), for the commands that process mail;
+    the store must exist, as for `open_store`."""
     from bot.app.services import build_services
 
-    return build_services(load_settings())
+    settings = load_settings()
+    require_store(settings.database_url)
+    return build_services(settings, migrate=False)
 
 
 def print_json(data: Any) -> None:

@@ -51,7 +51,7 @@ def build_slack_app(settings: Settings, store: Store) -> AsyncApp:
     service = SlackService(
         store,
         PublicLinks(settings.public_url, settings.signing_key()),
-        rules=RulesFile(settings.rules, announce=False).get,
+        rules=RulesFile(settings.rules_file(), announce=False).get,
     )
     for module in LISTENER_MODULES:
         module.register(app, service)
