@@ -100,7 +100,7 @@ software = 15
 [mql]
 min_score = 50
 min_grade = "B"
-enquiries_enter_queue = false  # true: every inbound enquiry is offered to sales at once
+enquiries_enter_queue = true   # an inbound enquiry is a hand raised: offered to sales at once
 
 [assignment]
 default_sla_minutes = 60
@@ -247,10 +247,12 @@ def _build(data: dict[str, Any], source: str) -> Rules:
     grading = _build_grading(table(data, "grading", ()))
     mql_data = table(data, "mql", ())
     unknown(mql_data, ("min_score", "min_grade", "enquiries_enter_queue"), ("mql",))
+    # A key the [mql] table leaves out is the embedded default's, as the README promises.
+    mql_data = {**_default_data()["mql"], **mql_data}
     min_grade = mql_data.get("min_grade", "D")
     if min_grade not in GRADES:
         raise Invalid(("mql", "min_grade"), f"must be one of {', '.join(GRADES)}")
-    enquiries = mql_data.get("enquiries_enter_queue", False)
+    enquiries = mql_data.get("enquiries_enter_queue", True)
     if not isinstance(enquiries, bool):
         raise Invalid(("mql", "enquiries_enter_queue"), "must be true or false")
     mql = Qualification(
@@ -613,6 +615,15 @@ class RulesFile:
         if time.monotonic() - self._checked >= self.check_every:
             self.reload()
         return self._rules
+
+
+def fingerprint(rules: Rules) -> int:
+    """A number that changes when what decides scoring, grading, the MQL verdict or assignment
+    changes (stable across processes: built from the description, which sorts its sets)."""
+    import zlib
+
+    text = describe(rules).split("\n", 1)[1]  # not the source line: a copy is the same rules
+    return zlib.crc32(text.encode()) & 0x7FFFFFFF
 
 
 def describe(rules: Rules) -> str:

@@ -71,7 +71,8 @@ def test_the_embedded_default_is_valid_and_offers_to_everyone() -> None:
     assert rules.source == "embedded default"
     assert [rule.name for rule in rules.rules] == ["everyone"]
     assert rules.rules[0].pool_is_everyone and rules.rules[0].strategy == "round_robin"
-    assert rules.mql.enquiries_enter_queue is False
+    # An inbound enquiry is a hand raised: it reaches sales out of the box.
+    assert rules.mql.enquiries_enter_queue is True
     assert rules.scoring.points["email.enquiry"] == 25
 
 
