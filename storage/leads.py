@@ -144,3 +144,11 @@ def ids_to_evaluate(session: Session, after_id: int, limit: int = 500) -> list[i
         .limit(limit)
     )
     return [lead_id for lead_id in session.exec(query).all() if lead_id is not None]
+
+
+def count_with(session: Session, *, status: str | None = None) -> int:
+    """How many leads `listing` would list with no limit (merged aliases left out)."""
+    query = select(func.count()).select_from(Lead).where(ACTIVE)
+    if status:
+        query = query.where(Lead.status == status)
+    return session.exec(query).one()

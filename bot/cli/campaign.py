@@ -8,7 +8,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from bot.cli.output import JsonOption, err, fail, load_settings, open_store, out, print_json
+from bot.cli.output import (
+    JsonOption,
+    err,
+    fail,
+    load_settings,
+    one_of,
+    open_store,
+    out,
+    print_json,
+)
 
 if TYPE_CHECKING:
     from storage.models import Campaign
@@ -73,7 +82,16 @@ def create(
         steps = [campaigns.parse_step(spec) for spec in step]
     except campaigns.CampaignError as exc:
         fail(str(exc), 2)
+    from bot.leads.lifecycle import Stage, Status
+
     statuses = _split(status) or ["nurturing"]
+    for value in statuses:
+        if value != "any" or len(statuses) > 1:
+            one_of(value, tuple(Status), "--status")
+    for value in _split(grade):
+        one_of(value.upper(), ("A", "B", "C", "D"), "--grade")
+    for value in _split(stage):
+        one_of(value, tuple(Stage), "--stage")
     segment = campaigns.Segment(
         status=[] if statuses == ["any"] else statuses,
         grade=_split(grade), stage=_split(stage), source=_split(source),
@@ -184,6 +202,8 @@ def preview(
     from bot.nurture.links import TrackingLinks
     from storage.models import utcnow
 
+    if out_file.suffix.lower() not in (".eml", ".html", ".txt"):
+        fail(f"--out must end in .eml, .html or .txt, not {out_file.name!r}", code=2)
     settings = load_settings()
     store = open_store(settings)
     links = TrackingLinks(settings.public_url, settings.signing_key())
@@ -283,6 +303,16 @@ def send(
     _send_now(store, settings, campaign, rate, connections, wait, as_json)
 
 
+def _warn_if_links_are_local(settings: Any) -> None:
+    if settings.public_url_is_loopback():
+        err.print(
+            f"warning: public links point at {settings.public_url}, which only this machine "
+            "reaches: recipients cannot open the pixel, clicks or opt-out; set LEADBOT_PUBLIC_URL",
+            highlight=False,
+            markup=False,
+        )
+
+
 def _send_now(
     store: Any,
     settings: Any,
@@ -303,6 +333,7 @@ def _send_now(
 
     name = campaign.name
     assert campaign.id is not None
+    _warn_if_links_are_local(settings)
     sender = CampaignSender(store, settings, rate=rate, connections=connections)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())  # fmt: skip

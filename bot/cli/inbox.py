@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from bot.cli.output import JsonOption, err, fail, open_store, out, print_json
+from bot.cli.output import JsonOption, err, fail, one_of, open_store, out, print_json
 from bot.cli.output import services as load_services
 
 app = typer.Typer(help="The inbound-message queue: every accepted mail.", no_args_is_help=True)
@@ -26,6 +26,7 @@ def list_messages(
     import storage.inbox
     from bot.leads.views import inbound_dict
 
+    one_of(state, ("queued", "done", "quarantined", "duplicate", "rejected"), "state")
     with open_store().transaction() as session:
         rows = [inbound_dict(m) for m in storage.inbox.listing(session, state=state, limit=limit,
                                                                  offset=offset)]  # fmt: skip
@@ -81,8 +82,17 @@ def retry(
             assert row is not None
             out.print(f"{message_id}: {row.state} {row.classification or row.error or ''}".strip(),
                       highlight=False, markup=False)  # fmt: skip
-    for missing in sorted(set(ids or []) - set(queued)):
-        err.print(f"{missing}: not a quarantined message", highlight=False)
+    missing = sorted(set(ids or []) - set(queued))
+    for message_id in missing:
+        err.print(f"{message_id}: not a quarantined message", highlight=False)
+    with services.store.reading() as session:
+        failed_again = [
+            i
+            for i in queued
+            if (row := storage.inbox.by_id(session, i)) and row.state == "quarantined"
+        ]
+    if missing or failed_again:
+        raise typer.Exit(1)  # a script learns that not everything went through
 
 
 @app.command("import")

@@ -8,6 +8,7 @@ and the domain are imported by the functions that need them, when a command runs
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -22,6 +23,12 @@ if TYPE_CHECKING:
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
+# Piped into a file or another program, a table keeps every column whole instead of being cut
+# to the 80 columns rich assumes without a terminal (COLUMNS, when set, still decides).
+WIDE = 4000
+for _console in (out, err):
+    if not _console.is_terminal and "COLUMNS" not in os.environ:
+        _console.width = WIDE
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
@@ -69,8 +76,29 @@ def print_json(data: Any) -> None:
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
+    """Print the error and exit with `code`; a command run with --json gets the error as JSON on
+    stderr (`{"error": …, "code": …}`), so a script parses failures as it parses results."""
+    if "--json" in sys.argv[1:]:
+        sys.stderr.write(json.dumps({"error": message, "code": code}, ensure_ascii=False) + "\n")
+        raise typer.Exit(code)
     err.print(f"[red]error:[/red] {message}", markup=True, highlight=False)
     raise typer.Exit(code)
+
+
+def one_of(value: str | None, allowed: tuple[str, ...], what: str) -> None:
+    """Refuse (exit 2) a value that is not one of `allowed`, saying which are."""
+    if value is not None and value not in allowed:
+        fail(f"{what} {value!r} is not one of: {', '.join(allowed)}", code=2)
+
+
+def showing(shown: int, total: int, limit: int, offset: int = 0) -> str | None:
+    """ "showing 100 of 2,431; --limit/--offset for more" when a list was cut, else None."""
+    if offset == 0 and shown >= total:
+        return None
+    return (
+        f"showing {offset + 1 if shown else 0}-{offset + shown} of {total:,}; "
+        f"--limit N and --offset N for others (limit now {limit})"
+    )
 
 
 def moment(text: str | None) -> datetime:

@@ -95,6 +95,8 @@ def add(
 
     if role not in ("rep", "manager", "admin"):
         fail("role must be rep, manager or admin", code=2)
+    if not _looks_like_email(email):
+        fail(f"{email!r} is not an email address (name@domain)", code=2)
     rep = Rep(name=name, email=email.strip().lower(), role=role, slack_user_id=slack_id)
     try:
         apply_rep_options(rep, capacity=capacity, timezone=tz, hours=hours, days=days,
@@ -216,3 +218,10 @@ def _rep_line(data: dict[str, Any]) -> str:
         f"{data['id']} {data['name']} <{data['email']}> {state}, capacity {data['capacity']}, "
         f"{hours} {data['timezone']}"
     )
+
+
+def _looks_like_email(text: str) -> bool:
+    """name@domain.tld, no spaces: what a rep's address must be for mail and Slack matching."""
+    import re
+
+    return re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", text.strip()) is not None
