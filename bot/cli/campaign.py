@@ -380,6 +380,42 @@ def _send_now(
         raise typer.Exit(75)
 
 
+@app.command("stats")
+def stats(name: str, as_json: JsonOption = False) -> None:
+    """Sent, delivered, bounced, opened (people and machines apart), clicked, replied, opted out."""
+    from bot.nurture import campaigns
+
+    with open_store().reading() as session:
+        data = campaigns.stats(session, _campaign(session, name))
+    if as_json:
+        print_json(data)
+        return
+    from rich.table import Table
+
+    table = Table("measure", "count")
+    for key, value in data.items():
+        table.add_row(key.replace("_", " "), str(value))
+    out.print(table)
+
+
+@app.command("signature")
+def signature(rep: str, text: str) -> None:
+    """Set the closing lines nurture emails use for a rep's leads (\\n for a new line)."""
+    import storage.reps
+
+    with open_store().transaction() as session:
+        found = storage.reps.by_email(session, rep)
+        if found is None:
+            fail(f"no rep with the email {rep!r}")
+        assert found is not None
+        found.signature = text.replace("\\n", "\n")
+        session.add(found)
+    out.print(f"signature of {rep} set")
+
+
+# Added after the first release: listed after the commands above (their order is kept).
+
+
 @app.command("retry")
 def retry(
     name: str,
@@ -505,36 +541,3 @@ def members(
         )
     out.print(table)
     out.print(f"{len(rows)} members", highlight=False)
-
-
-@app.command("stats")
-def stats(name: str, as_json: JsonOption = False) -> None:
-    """Sent, delivered, bounced, opened (people and machines apart), clicked, replied, opted out."""
-    from bot.nurture import campaigns
-
-    with open_store().reading() as session:
-        data = campaigns.stats(session, _campaign(session, name))
-    if as_json:
-        print_json(data)
-        return
-    from rich.table import Table
-
-    table = Table("measure", "count")
-    for key, value in data.items():
-        table.add_row(key.replace("_", " "), str(value))
-    out.print(table)
-
-
-@app.command("signature")
-def signature(rep: str, text: str) -> None:
-    """Set the closing lines nurture emails use for a rep's leads (\\n for a new line)."""
-    import storage.reps
-
-    with open_store().transaction() as session:
-        found = storage.reps.by_email(session, rep)
-        if found is None:
-            fail(f"no rep with the email {rep!r}")
-        assert found is not None
-        found.signature = text.replace("\\n", "\n")
-        session.add(found)
-    out.print(f"signature of {rep} set")

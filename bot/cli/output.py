@@ -34,10 +34,33 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts
 
 
 def load_settings() -> Settings:
-    """The settings from LEADBOT_* and the config file (pydantic-settings: imported on use)."""
+    """The settings from LEADBOT_* and the config file (pydantic-settings: imported on use); a
+    config file that is not TOML, names a key leadbot does not know, or a value of the wrong
+    kind is one line naming the file (and line), exit 2, not a traceback."""
+    import tomllib
+
+    from pydantic import ValidationError
+
+    from bot.config import Settings as Known
+    from bot.config import config_file
     from bot.config import load_settings as read_settings
 
-    return read_settings()
+    path = config_file()
+    if path.is_file():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            fail(f"{path}: not valid TOML: {exc}", code=2)
+        unknown = sorted(set(data) - set(Known.model_fields))
+        if unknown:
+            fail(f"{path}: unknown setting {unknown[0]!r} (settings are the LEADBOT_* names in "
+                 "lower case without the prefix, e.g. database_url)", code=2)  # fmt: skip
+    try:
+        return read_settings()
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        where = ".".join(str(part) for part in problem["loc"])
+        fail(f"setting {where}: {problem['msg']} (LEADBOT_{where.upper()} or {path})", code=2)
 
 
 def open_store(settings: Settings | None = None) -> Store:

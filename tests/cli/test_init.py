@@ -28,7 +28,20 @@ COMMANDS = {
     "assign": ["run", "explain", "report", "queue"],
     "rules": ["check"],
     "events": ["add"],
-    "campaign": ["create", "list", "preview", "send", "stats", "signature"],
+    "campaign": [
+        "create",
+        "list",
+        "preview",
+        "send",
+        "stats",
+        "signature",
+        "retry",
+        "pause",
+        "resume",
+        "stop",
+        "delete",
+        "members",
+    ],
 }
 
 

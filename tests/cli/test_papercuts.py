@@ -78,3 +78,28 @@ def test_public_links_follow_the_http_address_and_loopback_is_warned(
 
 def test_an_inbox_retry_of_an_unknown_id_exits_non_zero(leadbot: Leadbot) -> None:
     assert "42: not a quarantined message" in leadbot("inbox", "retry", "42", code=1).stderr
+
+
+def test_start_up_and_settings_errors_are_one_line(sqlite_url: str, tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {**base_env(), "LEADBOT_DATABASE_URL": sqlite_url, "LEADBOT_SMTP_PORT": str(port)}
+        result = run_cli(["serve"], tmp_path, env)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"error: cannot listen on 127.0.0.1:{port} for SMTP: address already in use "
+        "(set LEADBOT_SMTP_PORT)"
+    )
+    config = tmp_path / "leadbot.toml"
+    env = {**base_env(), "LEADBOT_DATABASE_URL": sqlite_url, "LEADBOT_CONFIG": str(config)}
+    config.write_text('databse_url = "sqlite:///x.db"\n')
+    result = run_cli(["leads", "list"], tmp_path, env)
+    assert result.returncode == 2 and f"{config}: unknown setting 'databse_url'" in result.stderr
+    config.write_text("database_url = \n")
+    result = run_cli(["leads", "list"], tmp_path, env)
+    assert result.returncode == 2 and "not valid TOML: Invalid value (at line 1" in result.stderr
+    assert "Traceback" not in result.stderr
