@@ -103,3 +103,15 @@ def test_start_up_and_settings_errors_are_one_line(sqlite_url: str, tmp_path: Pa
     result = run_cli(["leads", "list"], tmp_path, env)
     assert result.returncode == 2 and "not valid TOML: Invalid value (at line 1" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_reps_set_changes_name_role_and_email(leadbot: Leadbot) -> None:
+    leadbot("reps", "add", "Ann Lee", "ann@yourco.com")
+    leadbot("reps", "add", "Bo Ek", "bo@yourco.com")
+    changed = leadbot.json("reps", "set", "R-1", "--name", "Ann Berg", "--role", "manager",
+                           "--email", "ann.berg@yourco.com")  # fmt: skip
+    assert (changed["name"], changed["role"], changed["email"]) == (
+        "Ann Berg", "manager", "ann.berg@yourco.com")  # fmt: skip
+    taken = leadbot("reps", "set", "R-1", "--email", "bo@yourco.com", code=1)
+    assert "a rep with email bo@yourco.com exists already" in taken.stderr
+    assert "role must be" in leadbot("reps", "set", "R-1", "--role", "boss", code=2).stderr
