@@ -118,3 +118,22 @@ def import_files(
 def process() -> None:
     """Process whatever is queued now (what `serve` does continuously)."""
     out.print(f"processed {load_services().inbound.drain()} messages")
+
+
+@app.command("discard")
+def discard(
+    message_id: Annotated[int, typer.Argument(metavar="ID", help="A quarantined message's id.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why, for the record.")] = "",
+) -> None:
+    """Close a quarantined message nobody wants (as `intake reject M-ID`): kept, marked
+    rejected with who did it and why, never processed again."""
+    import getpass
+
+    import storage.intake
+    from bot.leads.permissions import Actor
+
+    actor = Actor.operator(getpass.getuser()).label
+    with open_store().transaction() as session:
+        if not storage.intake.reject_message(session, message_id, actor, reason):
+            fail(f"{message_id} is not a quarantined message (see leadbot inbox quarantined)")
+    out.print(f"{message_id}: discarded by {actor}", highlight=False, markup=False)

@@ -72,6 +72,9 @@ def test_commands_from_another_directory_sign_and_read_rules_as_serve_does(
         again = run_cli(["lead", "link", "L-1"], serve_dir, env).stdout.strip()
         assert httpx.get(again, timeout=10).status_code == 200
         assert httpx.get(url.replace("?t=", "?t=x"), timeout=10).status_code in (403, 404)
+        # The page takes the id as leadbot prints it too (issue 12, item 15).
+        assert httpx.get(url.replace("/leads/1?", "/leads/L-1?"), timeout=10).status_code == 200
+        assert httpx.get(f"{bot.http_url}/leads/L-x?t=1", timeout=10).status_code == 404
         assert not list(tmp_path.rglob("leadbot.secret"))
         rules_file = home / "leadbot-rules.toml"
         assert f"rules from {rules_file}" in cli("rules", "check")

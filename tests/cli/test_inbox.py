@@ -58,3 +58,9 @@ def test_quarantined_mail_is_listed_and_retried(leadbot: Leadbot) -> None:
     assert leadbot("inbox", "retry", "--all", code=1).stdout.startswith("1: quarantined ")
     assert leadbot.json("inbox", "list")[0]["attempts"] == 3
     assert leadbot("inbox", "retry", code=2).stderr == "error: name message ids or --all\n"
+    # Nobody wants it: discarded, kept as rejected; a second discard is refused.
+    assert leadbot("inbox", "discard", "1", "--reason", "no sender").stdout.startswith(
+        "1: discarded by cli:"
+    )
+    assert leadbot.json("inbox", "list")[0]["state"] == "rejected"
+    assert "not a quarantined message" in leadbot("inbox", "discard", "1", code=1).stderr

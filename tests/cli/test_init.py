@@ -20,7 +20,7 @@ COMMANDS = {
     "lead": None,
     "db": ["upgrade", "current"],
     "leads": ["list", "show"],
-    "inbox": ["list", "quarantined", "retry", "import", "process"],
+    "inbox": ["list", "quarantined", "retry", "import", "process", "discard"],
     "intake": ["quarantined", "approve", "reject"],
     "reps": ["pause", "resume", "set", "add", "list"],
     "dedupe": ["scan", "review"],
