@@ -224,13 +224,32 @@ def _default_data() -> dict[str, Any]:
     return tomllib.loads(DEFAULT_RULES)
 
 
+def _merged_sections(data: dict[str, Any]) -> dict[str, Any]:
+    """[scoring] and [grading] as written, over the embedded default's (see `_build`)."""
+    merged: dict[str, Any] = {}
+    for section, by_key in (("scoring", ("points",)), ("grading", ("thresholds",))):
+        written = data.get(section)
+        if not isinstance(written, dict):
+            continue  # absent, or not a table: `table()` reports the latter
+        default = _default_data()[section]
+        combined = {**default, **written}
+        for key in by_key:
+            if isinstance(written.get(key), dict):
+                combined[key] = {**default[key], **written[key]}
+        merged[section] = combined
+    return merged
+
+
 def _build(data: dict[str, Any], source: str) -> Rules:
     unknown(data, (*OWN_SECTIONS, *OTHER_SECTIONS), ())
     others = {key: table(data, key, ()) for key in data if key in OTHER_SECTIONS}
     match = MatchRules.from_toml({"dedupe": data["dedupe"]}) if "dedupe" in data else MatchRules()
     intake = IntakeRules.from_table(data["intake"]) if "intake" in data else IntakeRules()
-    # A section the file leaves out is the embedded default's; a section written is used as is.
-    data = {**_default_data(), **data}
+    # A section the file leaves out is the embedded default's, and so is a key a written
+    # [scoring] or [grading] leaves out; [scoring.points] and [grading.thresholds] are merged
+    # key by key (`enquiry = 40` keeps the other points, `A = 80` keeps B and C). A fit table
+    # written ([grading.company_size], …) replaces the default's: its bands are one rule.
+    data = {**_default_data(), **data, **_merged_sections(data)}
     scoring_data = table(data, "scoring", ())
     unknown(scoring_data, ("half_life_days", "points"), ("scoring",))
     points_data = table(scoring_data, "points", ("scoring",))
