@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -104,9 +105,15 @@ def import_files(
 
     from bot.mail_in.inbox import accept_raw
 
+    missing = [path for path in files if not path.exists()]
+    if missing:
+        fail(f"no such file or folder: {missing[0]} (nothing imported)")
     paths: list[Path] = []
     for path in files:
         paths += sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    unreadable = [path for path in paths if not os.access(path, os.R_OK)]
+    if unreadable:
+        fail(f"cannot read {unreadable[0]} (nothing imported)")
     services = load_services()
     for path in track(paths, description="importing", console=err, disable=len(paths) < 20):
         accept_raw(services.store, path.read_bytes(), channel="file", mail_from="")

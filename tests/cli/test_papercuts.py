@@ -78,6 +78,8 @@ def test_public_links_follow_the_http_address_and_loopback_is_warned(
 
 def test_an_inbox_retry_of_an_unknown_id_exits_non_zero(leadbot: Leadbot) -> None:
     assert "42: not a quarantined message" in leadbot("inbox", "retry", "42", code=1).stderr
+    missing = leadbot("inbox", "import", "nosuch.eml", code=1).stderr
+    assert "no such file or folder: nosuch.eml (nothing imported)" in missing
 
 
 def test_start_up_and_settings_errors_are_one_line(sqlite_url: str, tmp_path: Path) -> None:
