@@ -23,6 +23,9 @@ role_addresses = true       # a desk is not a person: hold info@, sales@ …
 flood_limit = 2             # a third enquiry from one company within the window is held
 flood_window_minutes = 60
 flood_by = "domain"         # every sender at one company counts towards its flood
+
+[mql]
+enquiries_enter_queue = false   # no reps here: keep the timelines to what intake wrote
 """
 
 
