@@ -21,6 +21,8 @@ down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+# The advisory lock that serializes the transactions writing facts on PostgreSQL.
+ADVISORY_LOCK = 170019
 COUNTERS = ("leads", "mqls", "sqls", "converted", "convert_seconds", "amount", "worked",
             "sla_misses", "open", "open_untouched")  # fmt: skip
 # Each summary: its table, its key columns and the fact expression of each (ROW is NEW/OLD).
@@ -99,8 +101,11 @@ def create_triggers(dialect: str) -> None:
     if dialect == "postgresql":
         old = ";\n    ".join(statements("OLD", "-"))
         new = ";\n    ".join(statements("NEW", ""))
+        # One transaction at a time writes facts (an advisory lock held to its commit): two
+        # writers updating the same summary rows in different orders would deadlock.
         op.execute(
             "CREATE FUNCTION report_facts_summaries() RETURNS trigger AS $$\nBEGIN\n"
+            f"  PERFORM pg_advisory_xact_lock({ADVISORY_LOCK});\n"
             f"  IF TG_OP IN ('DELETE', 'UPDATE') THEN\n    {old};\n  END IF;\n"
             f"  IF TG_OP IN ('INSERT', 'UPDATE') THEN\n    {new};\n  END IF;\n"
             "  RETURN NULL;\nEND\n$$ LANGUAGE plpgsql"
