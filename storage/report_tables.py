@@ -168,13 +168,16 @@ class ReportCampaignCounts(_Counts, SQLModel, table=True):
 class ReportTouchHistogram(SQLModel, table=True):
     """How many touched leads of an arrival month fall in each speed bucket, for everyone
     (dim "all"), per owner ("rep", key = owner id or "") and per channel ("source"); metric
-    "wall" or "work". A percentile finds its bucket here and reads only that bucket's facts."""
+    "wall" or "work". A percentile finds its bucket here and reads only that bucket's facts.
+    Keyed group first, month last (and clustered on SQLite): a group's buckets over a span of
+    months are read in key order, without sorting."""
 
     __tablename__ = "report_touch_histogram"
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
     metric: str = Field(primary_key=True)
-    month: date = Field(primary_key=True)
     dim: str = Field(primary_key=True)
     key: str = Field(default="", primary_key=True)
     bucket: int = Field(primary_key=True)
+    month: date = Field(primary_key=True)
     n: int = 0

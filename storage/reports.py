@@ -461,9 +461,13 @@ def _source_filter(table: Any, source: str | None) -> Any:
     return or_(table.source == source, table.utm_source == source)
 
 
+_DAY_KEYS = frozenset({"day", "week", "source", "utm_source"})
+
+
 def grouped_counts(session: Session, keys: Sequence[str], since: datetime | None,
                    until: datetime | None, source: str | None, owner_id: int | None,
-                   summaries: bool = True) -> dict[tuple[Any, ...], list[float]]:  # fmt: skip
+                   summaries: bool = True,
+                   days_only: bool = False) -> dict[tuple[Any, ...], list[float]]:  # fmt: skip
     """Per value of `keys` (day, week, month, source, utm_source, utm_campaign, owner), the
     COUNTERS of the live leads that arrived in [since, until), of one source and one owner when
     given: whole periods from a summary, the rest from the facts (all of it with
@@ -477,7 +481,10 @@ def grouped_counts(session: Session, keys: Sequence[str], since: datetime | None
             for i, value in enumerate(row[len(keys):]):  # fmt: skip
                 values[i] += value or 0
 
+    by_day = summaries and owner_id is None and set(keys) <= _DAY_KEYS
     summary = _summary_for(keys, owner_id) if summaries else None
+    if days_only:
+        summary = (ReportDayCounts, "day") if by_day else None
     edges: list[tuple[datetime | None, datetime | None]] = [(since, until)]
     if summary is not None:
         table, grain = summary
@@ -502,6 +509,11 @@ def grouped_counts(session: Session, keys: Sequence[str], since: datetime | None
                 query = query.group_by(*[getattr(table, key) for key in keys])
             add(session.exec(query).all())
     for low, high in edges:
+        if summary is not None and summary[1] == "month" and by_day:
+            # a partial month: its whole days from the day summary, the rest from the facts
+            part = grouped_counts(session, keys, low, high, source, None, days_only=True)
+            add((*key, *values) for key, values in part.items())
+            continue
         columns = [getattr(LeadFact, _FACT_KEYS[key]) for key in keys]
         query = select(*columns, *_fact_counters())
         if keys:

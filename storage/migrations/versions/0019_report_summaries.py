@@ -85,7 +85,7 @@ def statements(row: str, sign: str) -> list[str]:
         out.append(
             "INSERT INTO report_touch_histogram (metric, month, dim, key, bucket, n) "
             f"SELECT '{metric}', ROW.month, '{dim}', {key}, ROW.{bucket}, {sign}1 "
-            f"WHERE ROW.{bucket} IS NOT NULL ON CONFLICT (metric, month, dim, key, bucket) "
+            f"WHERE ROW.{bucket} IS NOT NULL ON CONFLICT (metric, dim, key, bucket, month) "
             "DO UPDATE SET n = report_touch_histogram.n + excluded.n"
         )
         if sign:
@@ -195,12 +195,14 @@ def upgrade() -> None:
     op.create_table(
         "report_touch_histogram",
         sa.Column("metric", text(), nullable=False),
-        sa.Column("month", sa.Date(), nullable=False),
         sa.Column("dim", text(), nullable=False),
         sa.Column("key", text(), nullable=False),
         sa.Column("bucket", sa.Integer(), nullable=False),
+        sa.Column("month", sa.Date(), nullable=False),
         sa.Column("n", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("metric", "month", "dim", "key", "bucket"),
+        # a group's buckets over months in key order; clustered on SQLite
+        sa.PrimaryKeyConstraint("metric", "dim", "key", "bucket", "month"),
+        sqlite_with_rowid=False,
     )
     with op.batch_alter_table("report_lead_facts", schema=None) as batch_op:
         batch_op.add_column(sa.Column("touch_bucket", sa.Integer(), nullable=True))
