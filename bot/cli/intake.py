@@ -90,7 +90,10 @@ def intake_approve(
     try:
         with svc.store.transaction() as session:
             result = capture.approve(
-                session, number, actor, rules=RulesFile(svc.settings.rules, announce=False).get()
+                session,
+                number,
+                actor,
+                rules=RulesFile(svc.settings.rules_file(), announce=False).get(),
             )
             lead = result.lead
             assert lead is not None
@@ -143,7 +146,7 @@ def _approve_submission(svc: Any, submission_id: int, as_json: bool) -> None:
     from bot.leads import intake
     from bot.rules.file import RulesFile
 
-    processor = FormProcessor(svc.store, RulesFile(svc.settings.rules, announce=False).get)
+    processor = FormProcessor(svc.store, RulesFile(svc.settings.rules_file(), announce=False).get)
     if not processor.retry(submission_id):
         label = intake.submission_label(submission_id)
         _refuse(f"{label} is not a quarantined form submission", "approve")

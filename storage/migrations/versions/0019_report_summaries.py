@@ -5,7 +5,7 @@ keep them in the same statement as any write to a fact row; this migration fills
 facts already there, and gives each fact its speed buckets.
 
 Revision ID: 0019
-Revises: 0015
+Revises: 0009
 Create Date: 2026-12-02 01:50:00
 """
 
@@ -17,7 +17,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0019"
-down_revision: str | None = "0015"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
