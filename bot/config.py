@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     # Emails per second at most (0 = no limit), over this many SMTP connections.
     outbound_rate: float = 20.0
     outbound_connections: int = 4
+    # Sender processes a big send is shared between (each with its own connections; the rate
+    # is shared); fewer start when little is due.
+    outbound_processes: int = 2
     # Tries per email before it is marked failed; the first retry waits this long, then doubles.
     outbound_max_attempts: int = 4
     outbound_retry_seconds: float = 30.0
