@@ -183,8 +183,22 @@ def address(display_name: str, addr_spec: str) -> Address:
 _ATEXT = r"A-Za-z0-9!#$%&'*+\-/=?^_`{|}~"
 PLAIN_NAME = re.compile(rf"[{_ATEXT} ]*")
 PLAIN_SPEC = re.compile(rf"[{_ATEXT}]+(?:\.[{_ATEXT}]+)*@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*")
-# A header value the email package would write unchanged: printable ASCII, single spaces.
+# A header value the email package would write unchanged: printable ASCII, single spaces; the
+# headers it parses (addresses, Message-ID, Date) only in the plain shapes this module makes.
 PLAIN_VALUE = re.compile(r"[!-~]+(?: [!-~]+)*")
+_DOT_ATOM = rf"[{_ATEXT}]+(?:\.[{_ATEXT}]+)*"
+_SPEC = rf"{_DOT_ATOM}@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*"
+_PLAIN_ADDRESS = re.compile(rf"[{_ATEXT}]+(?: [{_ATEXT}]+)* <{_SPEC}>|{_SPEC}")
+STRUCTURED = {
+    "from": _PLAIN_ADDRESS,
+    "to": _PLAIN_ADDRESS,
+    "reply-to": _PLAIN_ADDRESS,
+    "message-id": re.compile(rf"<{_DOT_ATOM}@{_DOT_ATOM}>"),
+    "date": re.compile(
+        r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|"
+        r"Nov|Dec) \d{4} \d\d:\d\d:\d\d [+-]\d{4}"
+    ),
+}
 
 
 def address_text(display_name: str, addr_spec: str) -> str:
@@ -235,7 +249,8 @@ def header_bytes(name: str, value: str) -> bytes:
     """One header line as the SMTP policy writes it: plain short ASCII as it is, anything else
     (non-ASCII, long, an encoded word) parsed and folded by the email package."""
     line = f"{name}: {value}"
-    if len(line) <= 78 and "=?" not in value and PLAIN_VALUE.fullmatch(value):
+    shape = STRUCTURED.get(name.lower(), PLAIN_VALUE)
+    if len(line) <= 78 and "=?" not in value and shape.fullmatch(value):
         return line.encode("ascii") + b"\r\n"
     return SMTP_POLICY.fold_binary(name, SMTP_POLICY.header_factory(name, value))
 
@@ -267,9 +282,10 @@ _POST = header_bytes("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
 
 
 def message_bytes(envelope: Envelope, rendered: Rendered) -> bytes:
-    """The bytes of `build_message(envelope, rendered)`, laid out from a fixed skeleton: the
-    same headers in the same order, the same two quoted-printable parts. The boundary is
-    `=` runs around a random number: quoted-printable never holds `==`, so no part can."""
+    """The message `build_message(envelope, rendered)` makes, laid out from a fixed skeleton:
+    the same headers in the same order (byte for byte), the same two quoted-printable parts (a
+    client decodes the same text; soft breaks at RFC 2045's 76 characters). The boundary is `=`
+    runs around a random number: quoted-printable never holds `==`, so no part can."""
     boundary = f"==============={random.getrandbits(63):019d}==".encode("ascii")
     mailto = f"mailto:{envelope.unsubscribe_mailto}?subject=unsubscribe"
     return b"".join(
