@@ -120,6 +120,7 @@ class CampaignSender:
         self.stale_seconds = stale_seconds
         self.batch = batch
         self.processes = max(1, processes or settings.outbound_processes)
+        self.pending_per_process = PENDING_PER_PROCESS
         # Read once per run (`run` clears them): campaigns, steps, compiled step templates.
         self._campaigns: dict[int, Campaign | None] = {}
         self._steps: dict[int, CampaignStep | None] = {}
@@ -282,7 +283,7 @@ class CampaignSender:
         extra = 0
         if self.processes > 1:
             pending = await asyncio.to_thread(self.pending, campaign_id)
-            extra = min(self.processes, pending // PENDING_PER_PROCESS) - 1
+            extra = min(self.processes, pending // self.pending_per_process) - 1
         if extra < 1:
             return await self.drain(campaign_id, wait_for_retries=wait_for_retries,
                                     progress=progress)  # fmt: skip
