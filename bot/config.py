@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     campaign_tick_seconds: float = 60.0
     # Seconds between two writes of buffered tracking events (opens, clicks).
     tracking_flush_seconds: float = 1.0
+    # Folder of the hit spool every pixel hit and click is appended to before it is answered
+    # ("" = beside the SQLite file, or ./leadbot-hits; one per serve).
+    tracking_spool_dir: str = ""
     # An open or click this soon after delivery is a link scanner's, not a person's.
     scanner_window_seconds: float = 10.0
     # Largest body a web form's POST may have, in bytes (413 above).

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, func, update
+from sqlalchemy import delete as sql_delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -17,6 +18,7 @@ from storage.campaign_tables import (
     CampaignSend,
     CampaignStep,
     TrackingEvent,
+    TrackingSpoolOffset,
 )
 from storage.models import Lead, Rep, TimelineEntry, utcnow
 from storage.text import refused_in, storable_value
@@ -455,3 +457,31 @@ def count_pending(session: Session, campaign_id: int | None = None) -> int:
     if campaign_id is not None:
         query = query.where(CampaignSend.campaign_id == campaign_id)
     return session.exec(query).one()
+
+
+# --- the hit spool's offsets -------------------------------------------------------------------
+
+
+def lock_spool_offset(session: Session, segment: str) -> int:
+    """How far `segment` has been written, its row locked until commit (made at 0 if new): two
+    writers draining one segment take turns, so no hit is written twice."""
+    _insert_ignoring_duplicates(
+        session, TrackingSpoolOffset, [{"segment": segment, "offset": 0, "updated_at": utcnow()}]
+    )
+    query = select(TrackingSpoolOffset).where(TrackingSpoolOffset.segment == segment)
+    row = session.exec(query.with_for_update()).one()
+    return row.offset
+
+
+def set_spool_offset(session: Session, segment: str, offset: int) -> None:
+    session.execute(
+        update(TrackingSpoolOffset)
+        .where(col(TrackingSpoolOffset.segment) == segment)
+        .values(offset=offset, updated_at=utcnow())
+    )
+
+
+def drop_spool_offset(session: Session, segment: str) -> None:
+    session.execute(
+        sql_delete(TrackingSpoolOffset).where(col(TrackingSpoolOffset.segment) == segment)
+    )

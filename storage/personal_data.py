@@ -57,6 +57,7 @@ from storage.models import (
     SuppressedAddress,
     TimelineEntry,
     TrackingEvent,
+    TrackingSpoolOffset,
 )
 from storage.report_tables import LeadAlert, LeadFact, ReportLink
 
@@ -171,6 +172,8 @@ PLACES: tuple[Place, ...] = (
     Place(Account, kept=("name", "domain", "name_key")),
     Place(Campaign, kept=("name", "template_set", "template_dir", "segment", "sender", "state")),
     Place(CampaignStep, kept=("template",)),
+    # How far the hit spool was written: a file name and an offset.
+    Place(TrackingSpoolOffset, kept=("segment",)),
     Place(Cursor, kept=("name",)),
     Place(ImapCursor, kept=("mailbox",)),
     Place(SuppressedAddress, kept=("digest",)),
