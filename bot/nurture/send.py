@@ -296,11 +296,12 @@ class CampaignSender:
         wait_for_retries: bool = False,
         progress: Progress | None = None,
         counted: Callable[[Counter[str]], None] | None = None,
+        rate: float | None = None,
     ) -> Counter[str]:
         """Claim, deliver and record batches until nothing is due (planning is `run`'s);
-        `counted` is told each batch's counts."""
+        `counted` is told each batch's counts; `rate`: this drain's share of the rate."""
         totals: Counter[str] = Counter()
-        pace = Pace(self.rate)
+        pace = Pace(self.rate if rate is None else rate)
         local = self.from_address.rpartition("@")[2] or "localhost"
         pool = [Connection(self.relay, local) for _ in range(self.connections)]
         outgoing: list[Outgoing] = []
@@ -341,9 +342,10 @@ class CampaignSender:
         wait_for_retries: bool,
         progress: Progress | None,
     ) -> Counter[str]:
-        """`count` sender processes drain the due sends, each with its share of the rate and
-        its own connections; their counts come back over a pipe per process. Closing the pipes
-        (or this process dying) stops them: each releases what it had not handed to SMTP."""
+        """This process and `count` - 1 sender processes drain the due sends, each with its
+        share of the rate and its own connections; the children's counts come back over a pipe
+        each. Closing the pipes (or this process dying) stops them: each releases what it had
+        not handed to SMTP."""
         options = {
             "rate": self.rate / count,
             "connections": self.connections,
@@ -353,7 +355,7 @@ class CampaignSender:
             "batch": self.batch,
         }
         children = []
-        for _ in range(count):
+        for _ in range(count - 1):
             stop_theirs, stop_ours = _spawn.Pipe(duplex=False)
             counts_ours, counts_theirs = _spawn.Pipe(duplex=False)
             process = _spawn.Process(
@@ -369,7 +371,13 @@ class CampaignSender:
             children.append((process, stop_ours, counts_ours))
         totals: Counter[str] = Counter()
         try:
-            await asyncio.to_thread(_collect, [c[2] for c in children], totals, progress)
+            collected = asyncio.to_thread(_collect, [c[2] for c in children], totals, progress)
+            ours, _ = await asyncio.gather(
+                self.drain(campaign_id, wait_for_retries=wait_for_retries, progress=progress,
+                           rate=self.rate / count),
+                collected,
+            )  # fmt: skip
+            totals.update(ours)
         finally:
             for _, stop, _ in children:
                 stop.close()  # the stop signal (a no-op for children that are done)
