@@ -42,6 +42,7 @@ from storage.models import (
     DuplicateFlag,
     ImapCursor,
     InboundMessage,
+    InstanceSetting,
     IntakeRecord,
     Lead,
     LeadBlockKey,
@@ -174,6 +175,8 @@ PLACES: tuple[Place, ...] = (
     Place(CampaignStep, kept=("template",)),
     # How far the hit spool was written: a file name and an offset.
     Place(TrackingSpoolOffset, kept=("segment",)),
+    # This installation's own values (the link-signing key): nobody's personal data.
+    Place(InstanceSetting, kept=("name", "value")),
     Place(Cursor, kept=("name",)),
     Place(ImapCursor, kept=("mailbox",)),
     Place(SuppressedAddress, kept=("digest",)),

@@ -10,15 +10,16 @@ Only the machine itself going down can lose hits, those of the last LEADBOT_TRAC
 anyway). That is the loss bound, and the one place this path answers before the write is durable.
 
 Layout: one directory (LEADBOT_TRACKING_SPOOL_DIR; by default beside the SQLite file, else
-`leadbot-hits` in the working directory), segments `hits-<pid>-<ns>.log` of one JSON array per
-line. A serve appends to its newest segment and starts another past SEGMENT_BYTES. The writer
-drains every segment from the offset stored in tracking_spool_offsets, moving the offset in the
-transaction that writes the events (a hit is written once); a segment whose owner is gone (or
-that its owner has moved past) is deleted once drained, then its offset row.
+`leadbot-hits/<the store's digest>` in the home), segments `hits-<pid>-<ns>.log` of one JSON
+array per line. A serve appends to its newest segment and starts another past SEGMENT_BYTES. The
+writer drains every segment from the offset stored in tracking_spool_offsets, moving the offset
+in the transaction that writes the events (a hit is written once); a segment whose owner is gone
+(or that its owner has moved past) is deleted once drained, then its offset row.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -43,14 +44,17 @@ CHUNK_BYTES = 4 * 1024 * 1024
 
 
 def spool_dir(settings: Settings) -> Path:
-    """Where the spool lives: the setting, else beside the SQLite file, else ./leadbot-hits."""
+    """Where the spool lives: the setting, else beside the SQLite file, else a folder of the
+    home's leadbot-hits named by the database (serves of other stores on the host keep apart;
+    serves of one store share it, and drain each other's segments safely)."""
     if settings.tracking_spool_dir:
-        return Path(settings.tracking_spool_dir)
+        return Path(settings.tracking_spool_dir).expanduser()
     url = settings.database_url
     if url.startswith("sqlite:///") and not url.endswith(":memory:"):
         database = Path(url.removeprefix("sqlite:///"))
         return database.with_name(database.name + "-hits")
-    return Path("leadbot-hits")
+    store = hashlib.sha256(url.encode()).hexdigest()[:16]
+    return settings.home_dir() / "leadbot-hits" / store
 
 
 class HitSpool:

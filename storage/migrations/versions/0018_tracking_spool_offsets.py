@@ -1,7 +1,7 @@
 """tracking spool offsets: how far the tracking writer has written each spool segment
 
 Revision ID: 0018
-Revises: 0015
+Revises: 0009
 Create Date: 2026-12-02 02:30:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0018"
-down_revision: str | None = "0015"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
