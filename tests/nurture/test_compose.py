@@ -181,7 +181,7 @@ def parsed_view(raw: bytes) -> tuple[object, ...]:
 
 
 @given(name=TEXTS, to_name=TEXTS, subject=TEXTS, text=BODIES, body=BODIES, spec=SPECS)
-@settings(max_examples=80, deadline=None, derandomize=True, database=None)
+@settings(max_examples=40, deadline=None, derandomize=True, database=None)
 def test_message_bytes_reads_as_build_message_reads(
     name: str, to_name: str, subject: str, text: str, body: str, spec: str
 ) -> None:
@@ -206,7 +206,7 @@ def test_message_bytes_reads_as_build_message_reads(
 
 
 @given(name=st.sampled_from(["Subject", "To", "From", "Message-ID", "Date", "X-Any"]), value=TEXTS)
-@settings(max_examples=150, deadline=None, derandomize=True, database=None)
+@settings(max_examples=100, deadline=None, derandomize=True, database=None)
 def test_a_header_written_directly_is_the_email_package_s(name: str, value: str) -> None:
     value = one_line(value)
     if not value:
