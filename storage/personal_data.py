@@ -178,6 +178,8 @@ PLACES: tuple[Place, ...] = (
     # This installation's own values (the link-signing key): nobody's personal data.
     Place(InstanceSetting, kept=("name", "value")),
     Place(Cursor, kept=("name",)),
+    # The installation's own values (the link-signing key): nothing about a person.
+    Place(InstanceSetting, kept=("name", "value")),
     Place(ImapCursor, kept=("mailbox",)),
     Place(SuppressedAddress, kept=("digest",)),
     Place(PrivacyRequest, kept=("digest",)),
