@@ -175,8 +175,6 @@ PLACES: tuple[Place, ...] = (
     Place(CampaignStep, kept=("template",)),
     # How far the hit spool was written: a file name and an offset.
     Place(TrackingSpoolOffset, kept=("segment",)),
-    # This installation's own values (the link-signing key): nobody's personal data.
-    Place(InstanceSetting, kept=("name", "value")),
     Place(Cursor, kept=("name",)),
     # The installation's own values (the link-signing key): nothing about a person.
     Place(InstanceSetting, kept=("name", "value")),
