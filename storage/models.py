@@ -437,6 +437,7 @@ from storage.campaign_tables import (  # noqa: E402, F401
     CampaignSend,
     CampaignStep,
     TrackingEvent,
+    TrackingSpoolOffset,
 )
 
 # Web-to-lead forms likewise (storage/form_tables.py).

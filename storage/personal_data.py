@@ -58,6 +58,7 @@ from storage.models import (
     SuppressedAddress,
     TimelineEntry,
     TrackingEvent,
+    TrackingSpoolOffset,
 )
 from storage.report_tables import (
     LeadAlert,
@@ -185,6 +186,8 @@ PLACES: tuple[Place, ...] = (
     Place(Account, kept=("name", "domain", "name_key")),
     Place(Campaign, kept=("name", "template_set", "template_dir", "segment", "sender", "state")),
     Place(CampaignStep, kept=("template",)),
+    # How far the hit spool was written: a file name and an offset.
+    Place(TrackingSpoolOffset, kept=("segment",)),
     Place(Cursor, kept=("name",)),
     # The installation's own values (the link-signing key): nothing about a person.
     Place(InstanceSetting, kept=("name", "value")),
