@@ -129,10 +129,17 @@ def import_files(
     if unreadable:
         fail(f"cannot read {unreadable[0]} (nothing imported)")
     services = load_services()
+    duplicates: list[tuple[Path, str, int]] = []
     for path in track(paths, description="importing", console=err, disable=len(paths) < 20):
-        accept_raw(services.store, path.read_bytes(), channel="file", mail_from="")
+        row = accept_raw(services.store, path.read_bytes(), channel="file", mail_from="")
+        if row.duplicate_of is not None:
+            duplicates.append((path, row.message_id or "", row.duplicate_of))
     processed = services.inbound.drain()
     out.print(f"imported {len(paths)} messages, processed {processed}")
+    for path, message_id, first in duplicates:
+        # Kept (state duplicate) but not processed again: say so, or a re-import looks lost.
+        err.print(f"{path}: duplicate of inbox message {first} (Message-ID {message_id})",
+                  highlight=False, markup=False)  # fmt: skip
 
 
 @app.command("process")

@@ -64,3 +64,11 @@ def test_quarantined_mail_is_listed_and_retried(leadbot: Leadbot) -> None:
     )
     assert leadbot.json("inbox", "list")[0]["state"] == "rejected"
     assert "not a quarantined message" in leadbot("inbox", "discard", "1", code=1).stderr
+
+
+def test_a_re_imported_message_id_says_it_was_a_duplicate(leadbot: Leadbot) -> None:
+    one = saved_mail(leadbot.workdir, "one")
+    assert leadbot("inbox", "import", str(one)).stderr == ""
+    again = leadbot("inbox", "import", str(one))
+    assert again.stdout == "imported 1 messages, processed 0\n"
+    assert again.stderr == f"{one}: duplicate of inbox message 1 (Message-ID <one@acme.io>)\n"
