@@ -36,14 +36,25 @@ def list_messages(
 
 
 @app.command("quarantined")
-def quarantined(as_json: JsonOption = False) -> None:
-    """Messages that could not be processed, with the error; retry them with `inbox retry`."""
+def quarantined(
+    as_json: JsonOption = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Each message's whole error below the table.")
+    ] = False,
+) -> None:
+    """Messages that could not be processed, with the error's first line (the whole of it with
+    --verbose); retry them with `inbox retry`."""
     import storage.inbox
     from bot.leads.views import inbound_dict
 
     with open_store().transaction() as session:
         rows = [inbound_dict(m) for m in storage.inbox.listing(session, state="quarantined")]
     _print_inbox(rows, as_json)
+    if verbose and not as_json:
+        for row in rows:
+            out.print(f"{row['id']}:", highlight=False)
+            for line in (row["error"] or "").splitlines():
+                out.print(f"  {shown(line)}", highlight=False, markup=False)
 
 
 def _print_inbox(rows: list[dict[str, Any]], as_json: bool) -> None:
