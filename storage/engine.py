@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import event, inspect
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlmodel import Session, create_engine
 
 from storage.text import refused_in, storable_value
@@ -138,3 +138,43 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+    @contextmanager
+    def simulation(self) -> Iterator[Store]:
+        """This store as seen by one connection whose outer transaction is rolled back at the
+        end: every `transaction()` inside commits only a savepoint, so a run with a pretend
+        clock (`assign run --now`) can go through the real code and leave nothing behind."""
+        with self.engine.connect() as connection:
+            outer = connection.begin()
+            try:
+                yield _Simulated(self, connection)
+            finally:
+                outer.rollback()
+
+
+class _Simulated(Store):
+    """A Store whose sessions all join one connection's transaction (see Store.simulation)."""
+
+    def __init__(self, real: Store, connection: Connection) -> None:
+        self.url, self.secret_key, self.engine = real.url, real.secret_key, real.engine
+        self._connection = connection
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        with Session(
+            bind=self._connection,
+            expire_on_commit=False,
+            join_transaction_mode="create_savepoint",
+        ) as session:
+            session.info[SECRET_KEY_INFO] = self.secret_key
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    reading = transaction
+
+    def dispose(self) -> None:
+        """The real store is the caller's to dispose of."""

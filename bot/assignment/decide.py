@@ -13,7 +13,7 @@ import functools
 import random
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from bot.assignment.availability import RepView, unavailable
@@ -209,6 +209,53 @@ def choose(eligible: Iterable[RepView], strategy: str, rng: random.Random) -> Re
     return best
 
 
+def _fall_through(
+    lead: Lead,
+    rules: Rules,
+    lapsed_rule: AssignmentRule,
+    reps: Iterable[RepView],
+    now: datetime,
+    tried: frozenset[int],
+) -> tuple[AssignmentRule, list[RepView], list[str | None], list[str], str] | None:
+    """Where a lead goes when every rep of its rule let the SLA lapse: the pool of the next rule
+    the lead matches with someone free to take it, else, when the rule's pool is one rep (the
+    round would offer it to the same rep again), the manager (`[assignment] manager`, or the
+    active reps whose role is manager) under the same rule. None: start the round again."""
+    reps = list(reps)
+    later = rules.rules[rules.rules.index(lapsed_rule) + 1 :]
+    while later:
+        rule, _ = match_rule(lead, replace(rules, rules=tuple(later)))
+        if rule is None:
+            break
+        pool, unknown = pool_of(rule, reps)
+        skipped = [skip_reason(rep, lead, rule, rules, now, tried) for rep in pool]
+        if None in skipped:
+            return rule, pool, skipped, unknown, f"every rep of {lapsed_rule.name!r} let it lapse"
+        later = later[later.index(rule) + 1 :]
+    if len(pool_of(lapsed_rule, reps)[0]) > 1:
+        return None  # a round among several reps starts again instead
+    managers = [
+        rep
+        for rep in reps
+        if rep.id not in tried
+        and rep.active
+        and (
+            (rules.manager and rep.email == rules.manager)
+            or (not rules.manager and rep.role == "manager")
+        )
+    ]
+    if not managers:
+        return None
+    skipped = [None] * len(managers)
+    return (
+        lapsed_rule,
+        managers,
+        skipped,
+        [],
+        f"every rep of {lapsed_rule.name!r} let it lapse: to the manager",
+    )
+
+
 def decide(
     lead: Lead,
     rules: Rules,
@@ -226,11 +273,18 @@ def decide(
     pool, unknown = pool_of(rule, reps)
     tried_set = frozenset(tried)
     skipped = [skip_reason(rep, lead, rule, rules, now, tried_set) for rep in pool]
+    notes: list[str] = []
     if tried_set and None not in skipped and LAPSED in skipped:
-        # Everyone who could take it has let it lapse once: start the round again.
-        skipped = [skip_reason(rep, lead, rule, rules, now) for rep in pool]
+        # Everyone in this rule's pool let it lapse: the next matching rule, else the manager
+        # (one-rep pool), else the round starts again (never waiting for ever on one silent rep).
+        fallback = _fall_through(lead, rules, rule, reps, now, tried_set)
+        if fallback is not None:
+            rule, pool, skipped, unknown, note = fallback
+            notes.append(note)
+        else:
+            skipped = [skip_reason(rep, lead, rule, rules, now) for rep in pool]
     eligible = [rep for rep, why in zip(pool, skipped, strict=True) if why is None]
-    notes = [f"no rep {email} (see leadbot reps list)" for email in unknown]
+    notes += [f"no rep {email} (see leadbot reps list)" for email in unknown]
     # The owner of the lead's company account (de-duplication proposes them) comes first, when
     # the rule lets them take it: no second rep cold-calls a customer.
     owner = next((rep for rep in eligible if rep.id == lead.proposed_owner_id), None)

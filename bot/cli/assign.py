@@ -39,23 +39,40 @@ def _rules_in_force() -> RulesFile:
 
 @app.command("run")
 def run(
-    now: Annotated[str | None, typer.Option(help="Act as if it were this time (ISO).")] = None,
+    now: Annotated[
+        str | None,
+        typer.Option(
+            help="Simulate the run at this time (ISO): shows what would happen, writes nothing."
+        ),
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the tie-breaking shuffle.")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Score changed leads, offer waiting leads, reassign lapsed offers, until nothing is left."""
+    """Score changed leads, offer waiting leads, reassign lapsed offers, until nothing is left.
+    With --now it is a simulation: the real steps run in a transaction that is rolled back, so
+    no offer, owner or SLA lapse is stored stamped with a pretend clock."""
+    from contextlib import nullcontext
+
     from bot.assignment.assigner import Assigner
     from storage.models import utcnow
 
-    store = open_store()
+    real = open_store()
     at = moment(now) if now else None
-    assigner = Assigner(
-        store,
-        _rules_in_force().get,
-        clock=(lambda: at) if at else utcnow,
-        rng=random.Random(seed),
-    )
-    result = assigner.drain()
+    with real.simulation() if at else nullcontext(real) as store:
+        assigner = Assigner(
+            store,
+            _rules_in_force().get,
+            clock=(lambda: at) if at else utcnow,
+            rng=random.Random(seed),
+        )
+        result = assigner.drain()
+        hints = (
+            _why_nothing_was_offered(store, assigner.rules(), at or utcnow())
+            if not result.offered
+            else []
+        )
+    if at:
+        err.print(f"simulation as of {at.isoformat()}: nothing was written", highlight=False)
     data = {
         "scored": result.scored,
         "offered": result.offered,
@@ -66,9 +83,8 @@ def run(
         print_json(data)
         return
     out.print(", ".join(f"{k} {v}" for k, v in data.items()), highlight=False)
-    if not result.offered:
-        for hint in _why_nothing_was_offered(store, assigner.rules(), at or utcnow()):
-            out.print(hint, highlight=False, markup=False)
+    for hint in hints:
+        out.print(hint, highlight=False, markup=False)
 
 
 def _why_nothing_was_offered(store: Any, rules: Any, now: Any) -> list[str]:

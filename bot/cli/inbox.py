@@ -36,14 +36,25 @@ def list_messages(
 
 
 @app.command("quarantined")
-def quarantined(as_json: JsonOption = False) -> None:
-    """Messages that could not be processed, with the error; retry them with `inbox retry`."""
+def quarantined(
+    as_json: JsonOption = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Each message's whole error below the table.")
+    ] = False,
+) -> None:
+    """Messages that could not be processed, with the error's first line (the whole of it with
+    --verbose); retry them with `inbox retry`."""
     import storage.inbox
     from bot.leads.views import inbound_dict
 
     with open_store().transaction() as session:
         rows = [inbound_dict(m) for m in storage.inbox.listing(session, state="quarantined")]
     _print_inbox(rows, as_json)
+    if verbose and not as_json:
+        for row in rows:
+            out.print(f"{row['id']}:", highlight=False)
+            for line in (row["error"] or "").splitlines():
+                out.print(f"  {shown(line)}", highlight=False, markup=False)
 
 
 def _print_inbox(rows: list[dict[str, Any]], as_json: bool) -> None:
@@ -129,10 +140,17 @@ def import_files(
     if unreadable:
         fail(f"cannot read {unreadable[0]} (nothing imported)")
     services = load_services()
+    duplicates: list[tuple[Path, str, int]] = []
     for path in track(paths, description="importing", console=err, disable=len(paths) < 20):
-        accept_raw(services.store, path.read_bytes(), channel="file", mail_from="")
+        row = accept_raw(services.store, path.read_bytes(), channel="file", mail_from="")
+        if row.duplicate_of is not None:
+            duplicates.append((path, row.message_id or "", row.duplicate_of))
     processed = services.inbound.drain()
     out.print(f"imported {len(paths)} messages, processed {processed}")
+    for path, message_id, first in duplicates:
+        # Kept (state duplicate) but not processed again: say so, or a re-import looks lost.
+        err.print(f"{path}: duplicate of inbox message {first} (Message-ID {message_id})",
+                  highlight=False, markup=False)  # fmt: skip
 
 
 @app.command("process")

@@ -136,3 +136,7 @@ def show_lead(ref: str, as_json: bool) -> None:
     for entry in data["timeline"]:
         out.print(f"    {entry['at']}  {shown(entry['actor']):<28} {shown(entry['summary'])}",
                   highlight=False, markup=False)  # fmt: skip
+        for attached in (entry.get("data") or {}).get("attachments") or []:
+            name, kind = shown(str(attached.get("name", ""))), shown(str(attached.get("type", "")))
+            out.print(f"      attached: {name} ({kind}, {attached.get('size', 0):,} bytes)",
+                      highlight=False, markup=False)  # fmt: skip

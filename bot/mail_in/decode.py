@@ -6,17 +6,21 @@ gives up, so the pipeline can quarantine the message with the parser's own error
 
 from __future__ import annotations
 
+import base64
+import binascii
 import codecs
 import contextlib
 import email.errors
 import email.header
 import email.utils
 import logging
+import quopri
+import re
 from email.message import Message
 
 import mailparser
 
-from bot.mail_in.message import InboundMail, MailPart
+from bot.mail_in.message import Attachment, InboundMail, MailPart
 from storage.text import storable
 
 # mail-parser logs a warning for every part type it does not turn into text (delivery reports,
@@ -42,6 +46,10 @@ def decode_mail(
         parsed_from = parsed.from_
         if _is_8bit(message.get("Subject")):  # mail-parser drops what it cannot decode
             subject = headers.get("subject", ("",))[0]
+        raw_subject = message.get("Subject")
+        if isinstance(raw_subject, str) and "=?" in raw_subject and not _is_8bit(raw_subject):
+            # Encoded-words read one by one: a broken or unknown-charset word keeps the rest.
+            subject = readable_encoded_words(raw_subject)
         if _is_8bit(message.get("From")):
             parsed_from = email.utils.getaddresses(list(headers.get("from", ())))
         from_name, from_address = _first_address(parsed_from, headers.get("from", ()))
@@ -61,6 +69,7 @@ def decode_mail(
             text=_no_nul("\n".join(parsed.text_plain)).strip(),
             html=_no_nul("\n".join(parsed.text_html)).strip(),
             parts=tuple(_leaf_parts(message)),
+            attachments=tuple(_attachments(message)),
         )
     except UndecodableMail:
         raise
@@ -203,6 +212,50 @@ def _leaf_parts(message: Message) -> list[MailPart]:
             continue
         parts.append(MailPart(ctype, _no_nul(text[:MAX_PART_CHARS])))
     return parts
+
+
+_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
+_BETWEEN_WORDS = re.compile(r"(?<=\?=)\s+(?==\?)")
+MAX_ATTACHMENTS = 50
+
+
+def readable_encoded_words(text: str) -> str:
+    """RFC 2047 words decoded one by one and forgivingly: bad base64 padding is padded, an
+    unknown charset is read as 8-bit text, a word that still cannot be read stays as written.
+    Used when the strict decoder gave up, so a subject with one broken word keeps the rest."""
+
+    def word(found: re.Match[str]) -> str:
+        charset, encoding, payload = found.group(1), found.group(2).lower(), found.group(3)
+        try:
+            if encoding == "b":
+                payload = payload.rstrip("=")
+                payload = payload[: len(payload) - 1] if len(payload) % 4 == 1 else payload
+                raw = base64.b64decode(payload + "=" * (-len(payload) % 4))
+            else:
+                raw = quopri.decodestring(payload.replace("_", " ").encode("ascii"), header=True)
+        except (ValueError, binascii.Error, UnicodeError):
+            return found.group(0)
+        known = _known(charset.split("*")[0])
+        return raw.decode(known, errors="replace") if known else decode_8bit(raw)
+
+    return " ".join(_no_nul(_ENCODED_WORD.sub(word, _BETWEEN_WORDS.sub("", text))).split())
+
+
+def _attachments(message: Message) -> list[Attachment]:
+    """Files sent with the mail (a named part, or one marked as an attachment): name, type and
+    decoded size, for the timeline; the content is not kept."""
+    found: list[Attachment] = []
+    for part in message.walk():
+        if part.is_multipart() or len(found) >= MAX_ATTACHMENTS:
+            continue
+        name = part.get_filename()
+        if not name and part.get_content_disposition() != "attachment":
+            continue
+        payload = part.get_payload(decode=True)
+        size = len(payload) if isinstance(payload, bytes) else len(str(part.get_payload()))
+        shown = " ".join(_no_nul(_header_text(name or "unnamed")).split())[:200]
+        found.append(Attachment(shown, part.get_content_type(), size))
+    return found
 
 
 def _message_headers_text(sub: object) -> str:

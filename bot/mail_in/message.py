@@ -19,6 +19,18 @@ class MailPart:
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file sent with the mail, as the timeline lists it: never its content."""
+
+    name: str
+    content_type: str
+    size: int  # bytes, decoded
+
+    def as_data(self) -> dict[str, object]:
+        return {"name": self.name, "type": self.content_type, "size": self.size}
+
+
+@dataclass(frozen=True, slots=True)
 class InboundMail:
     """A decoded email. Header names in `headers` are lower-case; addresses keep their case."""
 
@@ -37,6 +49,7 @@ class InboundMail:
     text: str = ""
     html: str = ""
     parts: tuple[MailPart, ...] = ()
+    attachments: tuple[Attachment, ...] = ()
 
     def header(self, name: str) -> str:
         """First value of a header, or '' when absent."""

@@ -31,7 +31,8 @@ from storage.models import Lead, Rep
 DEFAULT_STEPS: tuple[str, ...] = ("classify", "match_thread", "apply", "dedupe", "notify")
 EXCERPT_CHARS = 500
 # What a mail can tell about its sender (bot.mail_in.extract.LeadDraft).
-MAIL_FIELDS = ("first_name", "last_name", "company", "title", "phone", "website")
+MAIL_FIELDS = ("first_name", "last_name", "company", "title", "phone", "website", "country", "city",
+               "industry", "company_size")  # fmt: skip
 
 
 class Unprocessable(Exception):
@@ -306,7 +307,8 @@ def _mail_data(event: MailEvent) -> dict[str, object]:
         "from": event.mail.from_address,
         "message_id": event.mail.message_id,
         "excerpt": text[:EXCERPT_CHARS],
-    }
+    } | ({"attachments": [a.as_data() for a in event.mail.attachments]}
+         if event.mail.attachments else {})  # fmt: skip
 
 
 def _append_email(

@@ -82,22 +82,53 @@ def score(events: Iterable[Event], scoring: Scoring, now: datetime) -> ScoreCard
 
 # --- grading ---------------------------------------------------------------------------------
 
+# English, German, French, Spanish and Italian titles; German compounds end in -leiter(in)
+# ("Vertriebsleiter" heads sales: director; a Team-/Projektleiter leads a team: manager).
 _SENIORITY_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "executive",
         re.compile(
             r"\b(ceo|cto|cfo|coo|cmo|cio|cro|chief|founder|co-?founder|owner|president|"
-            r"managing director|geschäftsführer|partner)\b",
+            r"managing director|geschäftsführer(in)?|partner|inhaber(in)?|vorstand\w*|"
+            r"pdg|président(e)?|directeur général|directrice générale|fondat(eur|rice)|"
+            r"gérant(e)?|presidente|director general|directora general|fundador(a)?|"
+            r"consejero delegado|amministratore delegato|titolare)\b",
             re.I,
         ),
     ),
-    ("vp", re.compile(r"\b(vp|svp|evp|vice[- ]president)\b", re.I)),
-    ("director", re.compile(r"\b(director|head of|head)\b", re.I)),
-    ("manager", re.compile(r"\b(manager|lead|leiter|supervisor)\b", re.I)),
+    (
+        "vp",
+        re.compile(
+            r"\b(vp|svp|evp|vice[- ]president|vizepräsident(in)?|"
+            r"vice-présidente?|vicepresidente?)\b",
+            re.I,
+        ),
+    ),
+    (
+        "manager",
+        re.compile(r"\b(team|gruppen|projekt|schicht)leiter(in)?\b", re.I),
+    ),
+    (
+        "director",
+        re.compile(
+            r"\b(director|head of|head|directeur|directrice|directora|direktor(in)?|"
+            r"direttore|direttrice|\w*leiter(in)?|bereichsleiter(in)?)\b",
+            re.I,
+        ),
+    ),
+    (
+        "manager",
+        re.compile(
+            r"\b(manager|lead|supervisor|responsable|gerente|jefe|jefa|chef de|"
+            r"responsabile|managerin|teamlead)\b",
+            re.I,
+        ),
+    ),
 )
 
 
 def seniority_of(title: str) -> str:
+    """The level a title grades as: the first pattern (most senior first) that matches."""
     for level, pattern in _SENIORITY_PATTERNS:
         if pattern.search(title or ""):
             return level

@@ -13,6 +13,7 @@ import storage.reps
 import storage.timeline
 from bot.leads import actions, commands
 from bot.leads.permissions import Actor
+from bot.rules.file import parse_rules
 from storage.engine import Store
 from tests.assignment.helpers import (
     HOT,
@@ -223,3 +224,51 @@ def test_a_waiting_lead_closed_meanwhile_leaves_the_queue(store: Store, clock: C
     assert run.drain().offered == 0
     assert queue_state(store, lead_id) == "done"
     assert lead_row(store, lead_id).owner_id is None
+
+
+FALL_THROUGH = """
+[scoring.points]
+enquiry = 30
+reply = 20
+
+[mql]
+min_score = 50
+min_grade = "D"
+enquiries_enter_queue = false
+
+[assignment]
+recheck_seconds = 60
+{manager}
+
+[[assignment.rule]]
+name = "ann-first"
+pool = ["ann@sales.test"]
+sla_minutes = 10
+{backup}
+"""
+BACKUP = '\n[[assignment.rule]]\nname = "backup"\npool = ["bob@sales.test"]\nsla_minutes = 10\n'
+
+
+def test_a_lead_whose_only_rep_let_it_lapse_falls_to_the_next_rule(
+    store: Store, clock: Clock
+) -> None:
+    add_rep(store, "Ann")
+    bob = add_rep(store, "Bob")
+    lead_id = add_lead(store, "x@acme.test", HOT)
+    run = assigner(store, clock, parse_rules(FALL_THROUGH.format(manager="", backup=BACKUP), "t"))
+    run.drain()
+    clock.advance(minutes=11)
+    assert run.drain().reassigned == 1
+    assert lead_row(store, lead_id).owner_id == bob.id  # not Ann again, not waiting for ever
+
+
+def test_a_lead_whose_only_rep_let_it_lapse_goes_to_the_manager(store: Store, clock: Clock) -> None:
+    add_rep(store, "Ann")
+    mo = add_rep(store, "Mo", role="manager")
+    lead_id = add_lead(store, "x@acme.test", HOT)
+    text = FALL_THROUGH.format(manager='manager = "mo@sales.test"', backup="")
+    run = assigner(store, clock, parse_rules(text, "t"))
+    run.drain()
+    clock.advance(minutes=11)
+    assert run.drain().reassigned == 1
+    assert lead_row(store, lead_id).owner_id == mo.id

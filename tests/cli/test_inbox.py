@@ -64,3 +64,28 @@ def test_quarantined_mail_is_listed_and_retried(leadbot: Leadbot) -> None:
     )
     assert leadbot.json("inbox", "list")[0]["state"] == "rejected"
     assert "not a quarantined message" in leadbot("inbox", "discard", "1", code=1).stderr
+
+
+def test_a_re_imported_message_id_says_it_was_a_duplicate(leadbot: Leadbot) -> None:
+    one = saved_mail(leadbot.workdir, "one")
+    assert leadbot("inbox", "import", str(one)).stderr == ""
+    again = leadbot("inbox", "import", str(one))
+    assert again.stdout == "imported 1 messages, processed 0\n"
+    assert again.stderr == f"{one}: duplicate of inbox message 1 (Message-ID <one@acme.io>)\n"
+
+
+def test_a_quarantined_message_shows_one_line_and_the_detail_with_verbose(leadbot: Leadbot) -> None:
+    leadbot("inbox", "import", str(saved_mail(leadbot.workdir, "anon", sender=None)))
+    import storage.inbox
+
+    with leadbot.store.transaction() as session:  # an error of several lines, as a traceback is
+        row = storage.inbox.by_id(session, 1)
+        assert row is not None
+        row.error = "no sender address to make a lead of\nTraceback (most recent call last):\n  x"
+        session.add(row)
+    table = leadbot("inbox", "quarantined").stdout
+    assert "no sender address" in table and "Traceback" not in table
+    detail = leadbot("inbox", "quarantined", "--verbose").stdout
+    assert (
+        "1:\n  no sender address to make a lead of\n  Traceback (most recent call last):" in detail
+    )

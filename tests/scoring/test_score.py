@@ -83,7 +83,13 @@ def test_a_future_event_is_worth_its_points_not_more() -> None:
     [("CEO", "executive"), ("Co-Founder & CTO", "executive"), ("VP Sales", "vp"),
      ("Head of Operations", "director"), ("Director of IT", "director"),
      ("Sales Manager", "manager"), ("Team Lead Platform", "manager"), ("Engineer", "individual"),
-     ("", "individual")],
+     ("", "individual"),
+     # Non-English titles (issue 12, item 13).
+     ("Directrice commerciale", "director"), ("Vertriebsleiter", "director"),
+     ("Director Comercial", "director"), ("Geschäftsführerin", "executive"),
+     ("Directeur général", "executive"), ("Vizepräsidentin Vertrieb", "vp"),
+     ("Teamleiter Support", "manager"), ("Responsable des achats", "manager"),
+     ("Gerente de ventas", "manager"), ("Direttore commerciale", "director")],
 )  # fmt: skip
 def test_seniority_from_the_title(title: str, level: str) -> None:
     assert seniority_of(title) == level
