@@ -85,6 +85,12 @@ class Settings(BaseSettings):
     )
     # Inbox worker processes (0 = a thread inside serve); more than 1 only helps on PostgreSQL.
     inbox_workers: int = 1
+    # Inbound messages an inbox worker processes in one transaction (each in a savepoint).
+    inbox_batch_size: int = 20
+    # The spool the SMTP listener and the forms commit to before they answer (storage/spool.py):
+    # "" = a file beside a SQLite store (leadbot.db.spool) and none on PostgreSQL, "off" = none
+    # (the doors commit to the store itself), or the spool file's path.
+    spool: str = ""
     # Seconds the inbox worker and the outbox dispatcher sleep when idle.
     worker_idle_seconds: float = 0.5
     # Seconds one inbound message may take to parse; over it, the message is quarantined (0 = off).
@@ -139,6 +145,12 @@ class Settings(BaseSettings):
         if toml_file.is_file():
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
         return tuple(sources)
+
+    def spool_path(self) -> str | None:
+        """The spool file LEADBOT_SPOOL and the store describe, or None (storage/spool.py)."""
+        from storage.spool import spool_path_for
+
+        return spool_path_for(self.database_url, self.spool)
 
     def inbound_address_list(self) -> list[str]:
         return [a.strip().lower() for a in self.inbound_addresses.split(",") if a.strip()]

@@ -45,7 +45,9 @@ from bot.web.limits import BodyLimits, bounded_http_protocol
 from bot.web.metrics import metrics_routes
 from bot.web.privacy import privacy_routes
 from bot.web.reports_page import reports_routes
+from storage import spool as spooling
 from storage.models import utcnow
+from storage.spool import SpoolWriter
 
 if TYPE_CHECKING:
     from bot.integrations.slack.app import SlackRuntime
@@ -115,11 +117,17 @@ class Parts:
     runners: list[asyncio.Task[None]] = field(default_factory=list)
     # Web forms: routes, the submission processor, the double opt-in sender.
     forms: FormsRuntime | None = None
+    # The spool's one writer (group commits) and the mover's wake-up (storage/spool.py).
+    spool_writer: SpoolWriter | None = None
+    spool_wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     # The runners.
 
     async def drain_outbox(self) -> None:
         await repeat(self.services.outbox.drain_once, self.outbox_wake, self.idle, "outbox")
+
+    async def move_spool(self) -> None:
+        await repeat(self._move_spool, self.spool_wake, self.idle, "spool")
 
     async def drain_inbox_here(self) -> None:
         await repeat(self._drain_inbox, self.inbox_wake, self.idle, "inbox")
@@ -173,10 +181,18 @@ class Parts:
 
     # The start-up steps.
 
+    async def open_spool(self) -> None:
+        if self.services.spool is not None:
+            self.spool_writer = SpoolWriter(self.services.spool, self._spooled)
+
     async def listen_smtp(self) -> None:
-        wake = self.inbox_wake.set
+        # Spooled, the mover wakes the inbox once the mail is in the store; else the 250 does.
+        wake = self.inbox_wake.set if self.spool_writer is None else (lambda: None)
         handler = InboxSMTPHandler(
-            self.services.accept_smtp, self.settings.inbound_address_list(), wake
+            self.services.accept_smtp,
+            self.settings.inbound_address_list(),
+            wake,
+            spool=self.spool_writer,
         )
         self.smtp = await start_smtp_server(
             handler,
@@ -269,6 +285,10 @@ class Parts:
         if self.slack_worker is not None:
             await asyncio.to_thread(self.slack_worker.stop, WORKERS_STOP_SECONDS)
 
+    async def close_spool(self) -> None:
+        if self.spool_writer is not None:
+            await asyncio.to_thread(self.spool_writer.stop)
+
     async def dispose_store(self) -> None:
         self.services.store.dispose()
 
@@ -307,8 +327,22 @@ class Parts:
             self.loop.call_soon_threadsafe(self.outbox_wake.set)
         return 0  # once a check is done, wait for the next one
 
+    def _move_spool(self) -> int:
+        """What the doors spooled, into the store; then the inbox and the forms look at once."""
+        assert self.services.spool is not None
+        moved = spooling.move(self.services.spool, self.services.store)
+        if moved.get("smtp"):
+            self.loop.call_soon_threadsafe(self.inbox_wake.set)
+        if moved.get("form") and self.forms is not None:
+            self.loop.call_soon_threadsafe(self.forms.posted)
+        return sum(moved.values())
+
+    def _spooled(self) -> None:
+        """Called by the spool writer's thread after each commit."""
+        self.loop.call_soon_threadsafe(self.spool_wake.set)
+
     def _drain_inbox(self) -> int:
-        done = self.services.inbound.drain(limit=100)
+        done = self.services.inbound.drain(limit=100, batch=max(1, self.settings.inbox_batch_size))
         if done:
             self.loop.call_soon_threadsafe(self.outbox_wake.set)
         return done
@@ -316,6 +350,8 @@ class Parts:
 
 RUNNERS: tuple[Runner, ...] = (
     Runner("outbox", Parts.drain_outbox),
+    # what SMTP and the forms spooled before answering, into the store in batches
+    Runner("spool", Parts.move_spool, lambda p: p.services.spool is not None),
     # LEADBOT_INBOX_WORKERS=0: the inbox is processed in this process, else by worker processes
     Runner("inbox", Parts.drain_inbox_here, lambda p: p.inbox_workers is None),
     Runner("inbox-wake", Parts.wake_inbox_workers, lambda p: p.inbox_workers is not None),
@@ -385,6 +421,7 @@ BODY_LIMITS: tuple[tuple[str, Callable[[Settings], int]], ...] = (
 )
 
 STARTUP: tuple[Callable[[Parts], Awaitable[None]], ...] = (
+    Parts.open_spool,  # before the doors that commit to it
     Parts.listen_smtp,
     Parts.start_slack_worker,
     Parts.start_nurture,  # the tracking buffer and the campaign scheduler
@@ -405,6 +442,7 @@ SHUTDOWN: tuple[Callable[[Parts], Awaitable[None]], ...] = (
     Parts.stop_inbox_workers,
     Parts.stop_form_worker,  # after HTTP: every accepted submission is committed already
     Parts.stop_slack_worker,  # once HTTP is closed too: no acked request is left without its work
+    Parts.close_spool,  # after the doors: what was spooled stays for the next start's mover
     Parts.dispose_store,  # what was accepted but not yet processed stays queued for the next start
 )
 

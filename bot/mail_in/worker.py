@@ -50,7 +50,9 @@ def worker_main(settings_data: dict[str, Any], log_level: int, wake: Connection)
     try:
         while True:
             try:
-                done = inbound.drain(limit=10)  # small batches: the pipe is read between them
+                # One batch at a time: the pipe is read between them.
+                batch = max(1, settings.inbox_batch_size)
+                done = inbound.drain(limit=batch, batch=batch)
             except Exception:
                 log.exception("inbox worker failed; retrying shortly")
                 done = 0

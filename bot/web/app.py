@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -16,7 +17,8 @@ HealthProbe = Callable[[], dict[str, Any]]
 def build_http_app(health: HealthProbe, extra_routes: list[BaseRoute] | None = None) -> Starlette:
     async def healthz(request: Request) -> JSONResponse:
         try:
-            body = health()
+            # In a thread: a probe that waits for the store must not stop the event loop.
+            body = await asyncio.to_thread(health)
         except Exception as exc:  # the store is down: say so, with 503 for load balancers
             return JSONResponse({"status": "error", "error": str(exc)}, status_code=503)
         return JSONResponse(body)
