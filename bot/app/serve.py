@@ -184,6 +184,8 @@ class Parts:
     async def open_spool(self) -> None:
         if self.services.spool is not None:
             self.spool_writer = SpoolWriter(self.services.spool, self._spooled)
+            if self.forms is not None:
+                self.forms.web.spool = self.spool_writer
 
     async def listen_smtp(self) -> None:
         # Spooled, the mover wakes the inbox once the mail is in the store; else the 250 does.
