@@ -154,13 +154,20 @@ class Spool:
             raise
         return ids
 
-    def oldest(self, limit: int, *, stuck: bool = False) -> list[Spooled]:
-        """The oldest items still to move (or, with `stuck`, those left after MAX_ATTEMPTS)."""
+    def oldest(
+        self, limit: int, *, stuck: bool = False, kinds: Sequence[str] | None = None
+    ) -> list[Spooled]:
+        """The oldest items still to move (or, with `stuck`, those left after MAX_ATTEMPTS),
+        of these kinds only when `kinds` names some."""
         where = "attempts >= ?" if stuck else "attempts < ?"
+        params: list[object] = [MAX_ATTEMPTS]
+        if kinds is not None:
+            where += f" AND kind IN ({', '.join('?' for _ in kinds)})"
+            params.extend(kinds)
         rows = self._connection().execute(
             "SELECT id, token, kind, received_at, meta, body, attempts, error FROM spool"
             f" WHERE {where} ORDER BY id LIMIT ?",
-            (MAX_ATTEMPTS, limit),
+            (*params, limit),
         )
         return [
             Spooled(
@@ -319,10 +326,13 @@ MOVERS: dict[str, Callable[[Session, Spooled], bool]] = {
 }
 
 
-def move(spool: Spool, store: Store, limit: int = 200) -> Counter[str]:
-    """Move the oldest `limit` items in one transaction of the lead store (a failing item alone
-    in a savepoint, kept in the spool with its error); how many of each kind were moved."""
-    items = spool.oldest(limit)
+def move(
+    spool: Spool, store: Store, limit: int = 200, kinds: Sequence[str] | None = None
+) -> Counter[str]:
+    """Move the oldest `limit` items (of `kinds`, else of every kind) in one transaction of the
+    lead store (a failing item alone in a savepoint, kept in the spool with its error); how
+    many of each kind were moved."""
+    items = spool.oldest(limit, kinds=kinds)
     if not items:
         return Counter()
     moved: Counter[str] = Counter()

@@ -56,6 +56,8 @@ log = logging.getLogger("leadbot")
 
 # How often serve looks whether the weekly digest is due.
 DIGEST_CHECK_SECONDS = 600.0
+# What serve's spool runner moves when inbox worker processes move the mail.
+SPOOLED_HERE = ("form",)
 # How long worker processes get at stop to finish what they hold before they are ended.
 WORKERS_STOP_SECONDS = 15.0
 
@@ -332,7 +334,9 @@ class Parts:
     def _move_spool(self) -> int:
         """What the doors spooled, into the store; then the inbox and the forms look at once."""
         assert self.services.spool is not None
-        moved = spooling.move(self.services.spool, self.services.store)
+        # With inbox worker processes, they move the mail themselves (bot/mail_in/worker.py).
+        kinds = None if self.inbox_workers is None else SPOOLED_HERE
+        moved = spooling.move(self.services.spool, self.services.store, kinds=kinds)
         if moved.get("smtp"):
             self.loop.call_soon_threadsafe(self.inbox_wake.set)
         if moved.get("form") and self.forms is not None:
@@ -342,6 +346,8 @@ class Parts:
     def _spooled(self) -> None:
         """Called by the spool writer's thread after each commit."""
         self.loop.call_soon_threadsafe(self.spool_wake.set)
+        if self.inbox_workers is not None:
+            self.loop.call_soon_threadsafe(self.inbox_wake.set)
 
     def _drain_inbox(self) -> int:
         done = self.services.inbound.drain(limit=100, batch=max(1, self.settings.inbox_batch_size))

@@ -10,8 +10,9 @@ same transaction, so a message is never half-applied and never lost.
 from __future__ import annotations
 
 import logging
+import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from email.parser import BytesHeaderParser
 from email.policy import compat32
@@ -31,6 +32,8 @@ from storage.text import storable
 log = logging.getLogger(__name__)
 
 _header_parser = BytesHeaderParser(policy=compat32)
+# How long one batch's transaction may apply messages before it commits (the rest waits).
+BATCH_SECONDS = 0.25
 
 
 def message_id_of(raw: bytes) -> str | None:
@@ -191,8 +194,8 @@ class InboundMailHandler:
             if not self.store.is_sqlite:
                 with self.store.transaction() as session:
                     rows = list(storage.inbox.claim_batch(session, limit))
-                    apply_batch(self, session, [(row, self._prepare(row)) for row in rows])
-                    return len(rows)
+                    # Parsed one by one as applied: a row past the deadline is not parsed.
+                    return len(apply_batch(self, session, _prepared_lazily(self, rows)))
             with self.store.reading() as session:
                 peeked = [(row.id, self._prepare(row)) for row in
                           storage.inbox.next_queued_batch(session, limit)]  # fmt: skip
@@ -201,8 +204,9 @@ class InboundMailHandler:
             prepared = dict(peeked)
             with self.store.transaction() as session:
                 rows = list(storage.inbox.queued_by_ids(session, list(prepared)))
-                apply_batch(self, session, [(row, prepared[row.id]) for row in rows])
-            return len(peeked)
+                applied = apply_batch(self, session, [(row, prepared[row.id]) for row in rows])
+            # Rows another worker or a retry took meanwhile count as taken: they are gone.
+            return len(applied) + len(peeked) - len(rows)
         except Exception:
             log.exception("an inbox batch failed as a whole; taking its messages one at a time")
             done = 0
@@ -230,12 +234,27 @@ class InboundMailHandler:
             return True
 
 
+def _prepared_lazily(
+    handler: InboundMailHandler, rows: list[InboundMessage]
+) -> Iterator[tuple[InboundMessage, pipeline.MailEvent | Exception]]:
+    for row in rows:
+        yield row, handler._prepare(row)
+
+
 def apply_batch(
     handler: InboundMailHandler,
     session: Session,
-    items: list[tuple[InboundMessage, pipeline.MailEvent | Exception]],
+    items: Iterable[tuple[InboundMessage, pipeline.MailEvent | Exception]],
 ) -> list[Processed]:
     """Apply prepared messages inside the caller's one transaction, each in a savepoint (a
     failure quarantines that message alone). Each message reaches `capture` through the
-    pipeline's steps; a batch capture would take the whole list here."""
-    return [handler._apply(session, row, prepared) for row, prepared in items]
+    pipeline's steps; a batch capture would take the whole list here. Past BATCH_SECONDS the
+    rest is left queued for the next batch: on SQLite this transaction holds the write lock
+    every other writer of the store waits for."""
+    deadline = time.monotonic() + BATCH_SECONDS
+    done = []
+    for row, prepared in items:
+        if done and time.monotonic() > deadline:
+            break
+        done.append(handler._apply(session, row, prepared))
+    return done

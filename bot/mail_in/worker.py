@@ -20,11 +20,15 @@ from bot import log_masking as masking
 from bot.config import Settings
 from bot.mail_in.inbox import InboundMailHandler
 from bot.rules.file import RulesFile
+from storage import spool as spooling
 from storage.engine import Store
+from storage.spool import Spool
 
 log = logging.getLogger(__name__)
 
 PROCESS_NAME = "leadbot-inbox-worker"
+# What an inbox worker moves from the spool into the store (serve moves the rest).
+MOVED_HERE = ("smtp",)
 
 
 def inbound_handler(settings: Settings, store: Store) -> InboundMailHandler:
@@ -47,12 +51,17 @@ def worker_main(settings_data: dict[str, Any], log_level: int, wake: Connection)
     settings = Settings(**settings_data)
     store = Store(settings.database_url, settings.signing_key())
     inbound = inbound_handler(settings, store)
+    # Mail the SMTP listener spooled is moved here, not in serve: serve's process keeps its
+    # CPU (and its GIL) for answering, and only this process waits for SQLite's write lock.
+    spool_path = settings.spool_path()
+    spool = Spool(spool_path) if spool_path else None
     try:
         while True:
             try:
                 # One batch at a time: the pipe is read between them.
                 batch = max(1, settings.inbox_batch_size)
-                done = inbound.drain(limit=batch, batch=batch)
+                moved = spooling.move(spool, store, kinds=MOVED_HERE) if spool else {}
+                done = inbound.drain(limit=batch, batch=batch) + sum(moved.values())
             except Exception:
                 log.exception("inbox worker failed; retrying shortly")
                 done = 0

@@ -23,6 +23,12 @@ from storage.models import InboundMessage, Lead, TimelineEntry
 REPLY = "leads@acme-leads.test"
 
 
+@pytest.fixture(autouse=True)
+def unhurried_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch's time cap off (a loaded machine would cut these small batches short)."""
+    monkeypatch.setattr(inbox_module, "BATCH_SECONDS", 600.0)
+
+
 def mail(n: int, subject: str = "Pricing") -> bytes:
     message = EmailMessage()
     message["From"] = f"Buyer {n} <buyer{n}@company-{n}.test>"
@@ -138,3 +144,15 @@ def test_two_worker_processes_on_postgres_never_take_one_message_twice(postgres_
         assert set(per_message.values()) == {1}
         assert len(session.exec(select(Lead.id)).all()) == 40
     store.dispose()
+
+
+def test_a_batch_past_its_time_commits_what_it_applied_and_leaves_the_rest_queued(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queue(store, 3)
+    monkeypatch.setattr(inbox_module, "BATCH_SECONDS", 0.0)
+    handler = InboundMailHandler(store, REPLY)
+    assert handler.process_batch(10) == 1  # the first is always applied: the batch moves on
+    assert states(store) == [("done", None), ("queued", None), ("queued", None)]
+    assert handler.drain(batch=10) == 2
+    assert states(store) == [("done", None)] * 3
