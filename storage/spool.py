@@ -227,9 +227,11 @@ class Spool:
 class SpoolWriter:
     """The one thread that writes the spool: a door submits an entry and awaits its future,
     which is resolved once the commit holding it is on the disk (or failed: the door then
-    answers 451/503 and the sender retries)."""
+    answers 451/503 and the sender retries). `on_written` hears the kinds of each commit."""
 
-    def __init__(self, spool: Spool, on_written: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self, spool: Spool, on_written: Callable[[frozenset[str]], None] = lambda kinds: None
+    ) -> None:
         self.spool = spool
         self.on_written = on_written
         self._queue: queue.SimpleQueue[tuple[Entry, Future[int]] | None] = queue.SimpleQueue()
@@ -272,7 +274,7 @@ class SpoolWriter:
             for (_, future), spooled_id in zip(batch, ids, strict=True):
                 future.set_result(spooled_id)
             try:
-                self.on_written()
+                self.on_written(frozenset(entry.kind for entry, _ in batch))
             except Exception:
                 log.exception("spool: waking the mover failed")
 

@@ -56,8 +56,6 @@ log = logging.getLogger("leadbot")
 
 # How often serve looks whether the weekly digest is due.
 DIGEST_CHECK_SECONDS = 600.0
-# What serve's spool runner moves when inbox worker processes move the mail.
-SPOOLED_HERE = ("form",)
 # How long worker processes get at stop to finish what they hold before they are ended.
 WORKERS_STOP_SECONDS = 15.0
 
@@ -334,19 +332,30 @@ class Parts:
     def _move_spool(self) -> int:
         """What the doors spooled, into the store; then the inbox and the forms look at once."""
         assert self.services.spool is not None
-        # With inbox worker processes, they move the mail themselves (bot/mail_in/worker.py).
-        kinds = None if self.inbox_workers is None else SPOOLED_HERE
-        moved = spooling.move(self.services.spool, self.services.store, kinds=kinds)
+        moved = spooling.move(self.services.spool, self.services.store, kinds=self.moved_here)
         if moved.get("smtp"):
             self.loop.call_soon_threadsafe(self.inbox_wake.set)
         if moved.get("form") and self.forms is not None:
             self.loop.call_soon_threadsafe(self.forms.posted)
         return sum(moved.values())
 
-    def _spooled(self) -> None:
-        """Called by the spool writer's thread after each commit."""
-        self.loop.call_soon_threadsafe(self.spool_wake.set)
-        if self.inbox_workers is not None:
+    @property
+    def moved_here(self) -> tuple[str, ...]:
+        """What serve's spool runner moves: the kinds no worker process moves itself (the inbox
+        workers move the mail, the form worker the posts: serve keeps its CPU for answering)."""
+        kinds = []
+        if self.inbox_workers is None:
+            kinds.append("smtp")
+        if self.forms is None or self.forms.worker is None:
+            kinds.append("form")
+        return tuple(kinds)
+
+    def _spooled(self, kinds: frozenset[str]) -> None:
+        """Called by the spool writer's thread after each commit: who moves it looks at once
+        (the form route wakes the form worker itself once it has answered)."""
+        if kinds & set(self.moved_here):
+            self.loop.call_soon_threadsafe(self.spool_wake.set)
+        if "smtp" in kinds and self.inbox_workers is not None:
             self.loop.call_soon_threadsafe(self.inbox_wake.set)
 
     def _drain_inbox(self) -> int:
@@ -359,7 +368,9 @@ class Parts:
 RUNNERS: tuple[Runner, ...] = (
     Runner("outbox", Parts.drain_outbox),
     # what SMTP and the forms spooled before answering, into the store in batches
-    Runner("spool", Parts.move_spool, lambda p: p.services.spool is not None),
+    Runner(
+        "spool", Parts.move_spool, lambda p: p.services.spool is not None and bool(p.moved_here)
+    ),
     # LEADBOT_INBOX_WORKERS=0: the inbox is processed in this process, else by worker processes
     Runner("inbox", Parts.drain_inbox_here, lambda p: p.inbox_workers is None),
     Runner("inbox-wake", Parts.wake_inbox_workers, lambda p: p.inbox_workers is not None),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -59,6 +60,9 @@ class InboxSMTPHandler:
         self.allowed = allowed
         self.on_stored = on_stored
         self.spool = spool
+        # `accept`'s own threads: the loop's default pool is shared with serve's runners, and a
+        # 250 must not queue behind them.
+        self._accepting = ThreadPoolExecutor(4, thread_name_prefix="smtp-accept")
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list
@@ -80,9 +84,10 @@ class InboxSMTPHandler:
                                     rcpt_tos=list(envelope.rcpt_tos))  # fmt: skip
                 stored_id: int | str = f"S{await asyncio.wrap_future(self.spool.submit(entry))}"
             else:
-                stored_id = await asyncio.to_thread(
-                    self.accept, raw, envelope.mail_from or "", list(envelope.rcpt_tos)
-                )
+                stored_id = await asyncio.get_running_loop().run_in_executor(
+                    self._accepting, self.accept, raw, envelope.mail_from or "",
+                    list(envelope.rcpt_tos),
+                )  # fmt: skip
         except Exception:
             log.exception("could not store an inbound message; answering 451")
             return "451 4.3.0 Could not store the message, try again later"

@@ -51,7 +51,7 @@ def test_where_the_spool_lives() -> None:
 def test_twenty_threads_get_every_entry_committed_once_in_group_commits(tmp_path: Path) -> None:
     spool = Spool(str(tmp_path / "s.spool"))
     commits: list[int] = []
-    writer = SpoolWriter(spool, lambda: commits.append(1))
+    writer = SpoolWriter(spool, lambda kinds: commits.append(len(kinds)))
     ids: list[int] = []
     lock = threading.Lock()
 
