@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     # "" = a file beside a SQLite store (leadbot.db.spool) and none on PostgreSQL, "off" = none
     # (the doors commit to the store itself), or the spool file's path.
     spool: str = ""
+    # With a spool, the SMTP listener runs in a process of its own (its 250s never wait for
+    # serve's other work); false = inside serve.
+    smtp_process: bool = True
     # Seconds the inbox worker and the outbox dispatcher sleep when idle.
     worker_idle_seconds: float = 0.5
     # Seconds one inbound message may take to parse; over it, the message is quarantined (0 = off).

@@ -14,10 +14,12 @@ import asyncio
 import contextlib
 import gc
 import logging
+import multiprocessing
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 
 import uvicorn
@@ -30,6 +32,7 @@ from bot.app.supervisor import Child, Supervisor
 from bot.app.webhooks import run_webhook_sender
 from bot.assignment.assigner import Assigner
 from bot.config import Settings
+from bot.mail_in import listener as smtp_listener
 from bot.mail_in import worker as inbox_worker
 from bot.mail_in.imap import run_imap_poller
 from bot.mail_in.smtp import InboxSMTPHandler, start_smtp_server
@@ -120,6 +123,10 @@ class Parts:
     # The spool's one writer (group commits) and the mover's wake-up (storage/spool.py).
     spool_writer: SpoolWriter | None = None
     spool_wake: asyncio.Event = field(default_factory=asyncio.Event)
+    # On a spooled store the SMTP listener is a process of its own (bot/mail_in/listener.py);
+    # it sends a byte on `spooled` after each commit.
+    smtp_listener: Supervisor | None = None
+    spooled: Connection | None = None
 
     # The runners.
 
@@ -188,6 +195,10 @@ class Parts:
                 self.forms.web.spool = self.spool_writer
 
     async def listen_smtp(self) -> None:
+        if self.smtp_listener is not None and self.spooled is not None:
+            self.loop.add_reader(self.spooled.fileno(), self._heard_spooled)
+            self.smtp_listener.start()
+            return
         # Spooled, the mover wakes the inbox once the mail is in the store; else the 250 does.
         wake = self.inbox_wake.set if self.spool_writer is None else (lambda: None)
         handler = InboxSMTPHandler(
@@ -257,7 +268,14 @@ class Parts:
         if self.slack is not None:
             await self.slack.disconnect()
 
+    async def watch_smtp_listener(self) -> None:
+        assert self.smtp_listener is not None
+        await self.smtp_listener.run()
+
     async def close_smtp(self) -> None:
+        if self.smtp_listener is not None and self.spooled is not None:
+            await asyncio.to_thread(self.smtp_listener.stop, WORKERS_STOP_SECONDS)
+            self.loop.remove_reader(self.spooled.fileno())
         if self.smtp is not None:
             self.smtp.close()
             await self.smtp.wait_closed()
@@ -358,6 +376,14 @@ class Parts:
         if "smtp" in kinds and self.inbox_workers is not None:
             self.loop.call_soon_threadsafe(self.inbox_wake.set)
 
+    def _heard_spooled(self) -> None:
+        """The listener process committed mail to the spool: its mover looks at once."""
+        assert self.spooled is not None
+        with contextlib.suppress(EOFError, OSError):
+            while self.spooled.poll(0):
+                self.spooled.recv_bytes()
+        self._spooled(frozenset({"smtp"}))
+
     def _drain_inbox(self) -> int:
         done = self.services.inbound.drain(limit=100, batch=max(1, self.settings.inbox_batch_size))
         if done:
@@ -376,6 +402,8 @@ RUNNERS: tuple[Runner, ...] = (
     Runner("inbox-wake", Parts.wake_inbox_workers, lambda p: p.inbox_workers is not None),
     Runner("assignment", Parts.assign),
     Runner("slack-supervise", Parts.watch_slack_worker, lambda p: p.slack_worker is not None),
+    # the SMTP listener's process (on a spooled store): started again should it die
+    Runner("smtp-supervise", Parts.watch_smtp_listener, lambda p: p.smtp_listener is not None),
     Runner("imap", Parts.poll_imap, lambda p: bool(p.settings.imap_host)),
     # web-form submissions into leads, and their double opt-in mails
     # (LEADBOT_FORM_WORKERS=0: in threads here, else the form worker process does both)
@@ -512,6 +540,7 @@ def build_parts(settings: Settings) -> Parts:
         inbox_workers = Supervisor(child, count=settings.inbox_workers)
     slack, slack_worker = build_slack(settings, services, level)
     rules = RulesFile(settings.rules)
+    listener, spooled = build_smtp_listener(settings, services, level)
     return Parts(
         settings=settings,
         services=services,
@@ -525,7 +554,26 @@ def build_parts(settings: Settings) -> Parts:
         slack=slack,
         loop=asyncio.get_running_loop(),
         forms=FormsRuntime(settings, services.store, rules.get),
+        smtp_listener=listener,
+        spooled=spooled,
     )
+
+
+def build_smtp_listener(
+    settings: Settings, services: Services, level: int
+) -> tuple[Supervisor | None, Connection | None]:
+    """The SMTP listener's process and the pipe it reports commits on, when the store is
+    spooled and LEADBOT_SMTP_PROCESS is on; else serve listens itself."""
+    if services.spool is None or not settings.smtp_process:
+        return None, None
+    heard, spooled = multiprocessing.get_context("spawn").Pipe(duplex=False)
+    child = Child(
+        smtp_listener.PROCESS_NAME,
+        smtp_listener.listener_main,
+        (settings.model_dump(), level, spooled),
+        exited=smtp_listener.exited,
+    )
+    return Supervisor(child), heard
 
 
 def build_slack(
