@@ -30,17 +30,17 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
-import storage.forms
-import storage.inbox
-from storage.engine import Store
-from storage.models import InboundMessage, utcnow
+    from storage.engine import Store
+
+# The movers' imports (the ORM, the models) are inside them: the SMTP listener's process imports
+# this module to write the spool, and starts in a fraction of a second without them.
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ class Spool:
     def append(self, entries: Sequence[Entry]) -> list[int]:
         """Commit the entries (one transaction, one fsync); their ids, in order."""
         connection = self._connection()
-        received = utcnow().isoformat()
+        received = datetime.now(UTC).isoformat()
         rows = [
             (secrets.token_hex(12), e.kind, received, json.dumps(e.meta), e.body) for e in entries
         ]
@@ -291,6 +291,9 @@ class SpoolWriter:
 
 def _move_mail(session: Session, item: Spooled) -> bool:
     """Into the inbox queue, as the door would have stored it; False when it is there already."""
+    import storage.inbox
+    from storage.models import InboundMessage
+
     source_key = SOURCE_KEY_PREFIX + item.token
     if storage.inbox.by_source_key(session, source_key) is not None:
         return False
@@ -314,6 +317,8 @@ def _move_submission(session: Session, item: Spooled) -> bool:
     """Into the form submissions. The fill token's nonce is UNIQUE there: moved again, it is
     stored as a `duplicate` of the first (same values) and never processed twice. A submission
     without a token (a JSON post, held as `token: missing`) gets the spool token as its nonce."""
+    import storage.forms
+
     values = json.loads(item.body)
     values["received_at"] = datetime.fromisoformat(values["received_at"])
     if values.get("nonce") is None:
@@ -334,6 +339,8 @@ def move(
     """Move the oldest `limit` items (of `kinds`, else of every kind) in one transaction of the
     lead store (a failing item alone in a savepoint, kept in the spool with its error); how
     many of each kind were moved."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     items = spool.oldest(limit, kinds=kinds)
     if not items:
         return Counter()

@@ -14,8 +14,6 @@ import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from email.parser import BytesHeaderParser
-from email.policy import compat32
 
 from sqlmodel import Session
 
@@ -23,32 +21,16 @@ import storage.inbox
 from bot.mail_in import pipeline
 from bot.mail_in.budget import time_budget
 from bot.mail_in.decode import decode_mail
+from bot.mail_in.envelope import message_id_of, spool_entry  # noqa: F401 (re-exported)
 from bot.rules.file import Rules, default_rules
 from storage.engine import Store
 from storage.models import InboundMessage
-from storage.spool import Entry
 from storage.text import storable
 
 log = logging.getLogger(__name__)
 
-_header_parser = BytesHeaderParser(policy=compat32)
 # How long one batch's transaction may apply messages before it commits (the rest waits).
 BATCH_SECONDS = 0.25
-
-
-def message_id_of(raw: bytes) -> str | None:
-    """The Message-ID header, read from the header block only (cheap enough for the SMTP path)."""
-    head, _, _ = raw.partition(b"\r\n\r\n") if b"\r\n\r\n" in raw else raw.partition(b"\n\n")
-    try:
-        value = _header_parser.parsebytes(head).get("Message-ID")
-    except Exception:  # a broken header block is the pipeline's problem, not the listener's
-        return None
-    if not value:
-        return None
-    # NUL (and undecodable bytes) in the header: PostgreSQL would refuse the row and the SMTP
-    # answer would be 451 for as long as the sender retries.
-    value = storable("".join(str(value).split()))
-    return value[:995] or None
 
 
 def accept_raw(
@@ -73,20 +55,6 @@ def accept_raw(
                 raw=raw,
             ),
         )
-
-
-def spool_entry(raw: bytes, *, channel: str, mail_from: str, rcpt_tos: list[str]) -> Entry:
-    """What the SMTP listener spools (storage/spool.py), with what the inbox row will carry."""
-    return Entry(
-        channel,
-        raw,
-        {
-            "channel": channel,
-            "mail_from": storable(mail_from),
-            "rcpt_tos": [storable(rcpt) for rcpt in rcpt_tos],
-            "message_id": message_id_of(raw),
-        },
-    )
 
 
 @dataclass(frozen=True)

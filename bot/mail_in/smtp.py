@@ -17,7 +17,7 @@ from functools import partial
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from bot.mail_in.inbox import spool_entry
+from bot.mail_in.envelope import spool_entry
 from storage.spool import SpoolWriter
 
 log = logging.getLogger(__name__)
