@@ -309,215 +309,44 @@ def run_leadbot(
         with running_bot(Path(workdir), url, LEADBOT_INBOX_WORKERS=str(workers),
                          LEADBOT_SLACK_WORKERS="0", LEADBOT_WORKER_IDLE_SECONDS=args.idle,
                          **spool) as bot:  # fmt: skip
-            _run_phases(label, url, bot, args, ceiling)
+            run_phases(label, url, bot, args, ceiling)
 
 
-def main() -> None:
-        loop = asyncio.get_running_loop()
-        await loop.create_server(lambda: SMTP(Handler(), hostname="ceiling"), "127.0.0.1", port)
-        await asyncio.Event().wait()
-
-    asyncio.run(main())
-
-
-@contextmanager
-def ceiling_listener(directory: Path) -> Iterator[tuple[int, int]]:
-    port = free_port()
-    process = subprocess.Popen([sys.executable, __file__, "--ceiling-server", str(port),
-                                str(directory)])  # fmt: skip
-    try:
-        wait_for_port(port, timeout=30)
-        yield port, process.pid
-    finally:
-        process.terminate()
-        process.wait(10)
-
-
-# --- senders ---------------------------------------------------------------------------------
-
-
-@dataclass
-class Sent:
-    seconds: float  # first DATA to the last 250
-    latencies: list[float]
-    started: float  # time.time() of the first DATA
-
-
-def send(port: int, payloads: list[bytes], senders: int, offered: float = 0.0) -> Sent:
-    """Send every payload over `senders` persistent connections; with `offered`, mail n leaves
-    no earlier than n / offered seconds after the start (a steady arrival rate)."""
-    latencies: list[float] = []
-    lock = threading.Lock()
-    next_index = iter(range(len(payloads)))
-    errors: list[BaseException] = []
-    go = threading.Barrier(senders + 1)
-    begin = [0.0]
-
-    def sender() -> None:
-        try:
-            with smtplib.SMTP("127.0.0.1", port, timeout=60) as client:
-                client.ehlo()
-                go.wait()
-                while True:
-                    with lock:
-                        n = next(next_index, None)
-                    if n is None:
-                        return
-                    if offered:
-                        delay = begin[0] + n / offered - time.perf_counter()
-                        if delay > 0:
-                            time.sleep(delay)
-                    client.mail("sender@example.test")
-                    client.rcpt(TO)
-                    started = time.perf_counter()
-                    code, reply = client.data(payloads[n])
-                    elapsed = time.perf_counter() - started
-                    if code != 250:
-                        raise RuntimeError(f"DATA answered {code} {reply!r}")
-                    with lock:
-                        latencies.append(elapsed)
-        except BaseException as exc:
-            errors.append(exc)
-            raise
-
-    threads = [threading.Thread(target=sender) for _ in range(senders)]
-    for thread in threads:
-        thread.start()
-    go.wait()
-    wall_start = time.time()
-    begin[0] = started = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    if errors:
-        raise RuntimeError(f"a sender failed: {errors[0]!r}")
-    return Sent(time.perf_counter() - started, latencies, wall_start)
-
-
-def accept_row(label: str, senders: int, sent: Sent, cpu: float, count: int) -> str:
-    p50 = statistics.median(sent.latencies) * 1000
-    p99 = percentile(sent.latencies, 99) * 1000
-    return (f"{label:<22} {senders:>7} {count:>6} {count / sent.seconds:>10.0f} {p50:>8.1f} "
-            f"{p99:>8.1f} {cpu:>8.2f}")  # fmt: skip
-
-
-# --- leadbot ---------------------------------------------------------------------------------
-
-
-def processed(store: Store) -> int:
-    with store.engine.connect() as connection:
-        return connection.execute(
-            text("select count(*) from inbound_messages where state <> 'queued'")
-        ).scalar_one()
-
-
-def wait_processed(store: Store, total: int, timeout: float = 900.0) -> float:
-    """Wait until `total` messages are processed; the time.time() when they were."""
-    deadline = time.monotonic() + timeout
-    while processed(store) < total:
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{processed(store)} of {total} processed after {timeout}s")
-        time.sleep(0.02)
-    return time.time()
-
-
-def _epoch(value: object) -> float:
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    assert isinstance(moment, datetime)
-    if moment.tzinfo is None:
-        from datetime import UTC
-
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
-
-
-def notification_delays(store: Store, since_id: int) -> list[float]:
-    """Per lead of the mails after `since_id`: its first outbox item sent, minus the 250."""
-    with store.engine.connect() as connection:
-        rows = connection.execute(
-            text(
-                "select m.received_at, min(o.sent_at) from inbound_messages m"
-                " join outbox o on o.lead_id = m.lead_id"
-                " where m.id > :since and o.sent_at is not null"
-                " group by m.id, m.received_at"
-            ),
-            {"since": since_id},
-        ).all()
-    return [_epoch(sent) - _epoch(received) for received, sent in rows]
-
-
-def wait_notified(store: Store, since_id: int, count: int, timeout: float = 300.0) -> list[float]:
-    deadline = time.monotonic() + timeout
-    while True:
-        delays = notification_delays(store, since_id)
-        if len(delays) >= count or time.monotonic() > deadline:
-            return delays
-        time.sleep(0.05)
-
-
-def max_inbound_id(store: Store) -> int:
-    with store.engine.connect() as connection:
-        return connection.execute(text("select coalesce(max(id), 0) from inbound_messages")
-                                  ).scalar_one()  # fmt: skip
-
-
-def serve_pids(bot: RunningBot) -> list[int]:
-    assert bot.process is not None
-    return [bot.process.pid, *children_of(bot.process.pid)]
-
-
-def run_leadbot(
-    label: str,
-    url: str,
-    workers: int,
-    args: argparse.Namespace,
-    ceiling: dict[int, float],
-    spooled: bool = False,
-) -> None:
-    upgrade(url)
-    with tempfile.TemporaryDirectory(prefix="leadbot-bench-") as workdir:
-        # PostgreSQL with a spool file: the doors commit there, as on SQLite (LEADBOT_SPOOL).
-        spool = {"LEADBOT_SPOOL": f"{workdir}/leadbot.spool"} if spooled else {}
-        with running_bot(Path(workdir), url, LEADBOT_INBOX_WORKERS=str(workers),
-                         LEADBOT_SLACK_WORKERS="0", LEADBOT_WORKER_IDLE_SECONDS=args.idle,
-                         **spool) as bot:  # fmt: skip
-            _run_phases(label, url, bot, args, ceiling)
-
-
-def _run_phases(
+def run_phases(
     label: str, url: str, bot: RunningBot, args: argparse.Namespace, ceiling: dict[int, float]
 ) -> None:
-    if True:
-        store = Store(url)
-        first = 0
-        total = 0
-        for senders in args.senders:
-            payloads = [build_message(first + n) for n in range(args.messages)]
-            first += args.messages
-            pids = serve_pids(bot)
-            cpu_before = cpu_seconds(pids)
-            sent = send(bot.smtp_port, payloads, senders)
-            accept_cpu = cpu_seconds(pids) - cpu_before
-            total += len(payloads)
-            done_at = wait_processed(store, total)
-            all_cpu = cpu_seconds(serve_pids(bot)) - cpu_before
-            drained = len(payloads) / (done_at - sent.started)
-            share = len(payloads) / sent.seconds / ceiling[senders] * 100 if ceiling else 0
-            print(accept_row(label, senders, sent, accept_cpu, len(payloads))
-                  + f" {drained:>8.0f} {all_cpu / len(payloads) * 1000:>11.1f}"
-                  f" {share:>9.0f}%   load {load_average()}", flush=True)  # fmt: skip
-        if args.offered:
-            since = max_inbound_id(store)
-            payloads = [build_message(first + n) for n in range(args.paced)]
-            sent = send(bot.smtp_port, payloads, 4, offered=args.offered)
-            delays = wait_notified(store, since, len(payloads))
-            missing = len(payloads) - len(delays)
-            print(f"{label:<22} 250→notification at {args.offered:.0f} mails/s offered "
-                  f"({len(payloads)} mails, {len(payloads) / sent.seconds:.0f}/s sent): "
-                  f"p50 {statistics.median(delays) * 1000:.0f} ms, "
-                  f"p99 {percentile(delays, 99) * 1000:.0f} ms"
-                  f"{f', {missing} not notified' if missing else ''}   load {load_average()}",
-                  flush=True)  # fmt: skip
-        store.dispose()
+    """Each sender count in turn on one serve, then the paced run for the notification time."""
+    store = Store(url)
+    first = 0
+    total = 0
+    for senders in args.senders:
+        payloads = [build_message(first + n) for n in range(args.messages)]
+        first += args.messages
+        pids = serve_pids(bot)
+        cpu_before = cpu_seconds(pids)
+        sent = send(bot.smtp_port, payloads, senders)
+        accept_cpu = cpu_seconds(pids) - cpu_before
+        total += len(payloads)
+        done_at = wait_processed(store, total)
+        all_cpu = cpu_seconds(serve_pids(bot)) - cpu_before
+        drained = len(payloads) / (done_at - sent.started)
+        share = len(payloads) / sent.seconds / ceiling[senders] * 100 if ceiling else 0
+        print(accept_row(label, senders, sent, accept_cpu, len(payloads))
+              + f" {drained:>8.0f} {all_cpu / len(payloads) * 1000:>11.1f}"
+              f" {share:>9.0f}%   load {load_average()}", flush=True)  # fmt: skip
+    if args.offered:
+        since = max_inbound_id(store)
+        payloads = [build_message(first + n) for n in range(args.paced)]
+        sent = send(bot.smtp_port, payloads, 4, offered=args.offered)
+        delays = wait_notified(store, since, len(payloads))
+        missing = len(payloads) - len(delays)
+        print(f"{label:<22} 250→notification at {args.offered:.0f} mails/s offered "
+              f"({len(payloads)} mails, {len(payloads) / sent.seconds:.0f}/s sent): "
+              f"p50 {statistics.median(delays) * 1000:.0f} ms, "
+              f"p99 {percentile(delays, 99) * 1000:.0f} ms"
+              f"{f', {missing} not notified' if missing else ''}   load {load_average()}",
+              flush=True)  # fmt: skip
+    store.dispose()
 
 
 def main() -> None:
