@@ -12,6 +12,7 @@ a pipe; this module keeps the worker's entry point, what it builds and what it l
 from __future__ import annotations
 
 import logging
+import os
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
@@ -49,6 +50,10 @@ def worker_main(settings_data: dict[str, Any], log_level: int, wake: Connection)
     )
     masking.install()  # addresses in log lines are masked
     settings = Settings(**settings_data)
+    if settings.inbox_worker_nice:
+        # Processing is throughput work; the listener's 250 is latency: on a busy machine the
+        # kernel gives the cores to the listener and serve first.
+        os.nice(settings.inbox_worker_nice)
     store = Store(settings.database_url, settings.signing_key())
     inbound = inbound_handler(settings, store)
     # Mail the SMTP listener spooled is moved here, not in serve: serve's process keeps its
