@@ -42,6 +42,7 @@ from storage.models import (
     DuplicateFlag,
     ImapCursor,
     InboundMessage,
+    InstanceSetting,
     IntakeRecord,
     Lead,
     LeadBlockKey,
@@ -172,6 +173,8 @@ PLACES: tuple[Place, ...] = (
     Place(Campaign, kept=("name", "template_set", "template_dir", "segment", "sender", "state")),
     Place(CampaignStep, kept=("template",)),
     Place(Cursor, kept=("name",)),
+    # The installation's own values (the link-signing key): nothing about a person.
+    Place(InstanceSetting, kept=("name", "value")),
     Place(ImapCursor, kept=("mailbox",)),
     Place(SuppressedAddress, kept=("digest",)),
     Place(PrivacyRequest, kept=("digest",)),
