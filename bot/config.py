@@ -124,8 +124,9 @@ class Settings(BaseSettings):
     inbox_workers: int = 1
     # Inbound messages an inbox worker processes in one transaction (each in a savepoint).
     inbox_batch_size: int = 20
-    # How much nicer (lower CPU priority) inbox workers run than serve, 0-19: accepting first.
-    inbox_worker_nice: int = 10
+    # How much nicer (lower CPU priority) inbox workers run than serve, 0-19: accepting first
+    # (on a machine shared with other work, a nice worker also yields to all of it).
+    inbox_worker_nice: int = 0
     # The spool the SMTP listener and the forms commit to before they answer (storage/spool.py):
     # "" = a file beside a SQLite store (leadbot.db.spool) and none on PostgreSQL, "off" = none
     # (the doors commit to the store itself), or the spool file's path.
