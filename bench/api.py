@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import statistics
 import sys
@@ -34,6 +35,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import storage.timeline
+from bench.ingest import cpu_seconds, serve_pids
 from storage.engine import Store
 from storage.migrate import upgrade
 from storage.models import Lead
@@ -93,10 +95,13 @@ def hammer(
     return len(times) / (time.perf_counter() - began), times
 
 
-def report(store: str, clients: int, what: str, rate: float, times: list[float]) -> None:
+def report(store: str, clients: int, what: str, rate: float, times: list[float],
+           cpu: float = 0.0) -> None:  # fmt: skip
     p50, p99 = statistics.median(times) * 1000, percentile(times, 0.99) * 1000
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"{store:<9} {clients:>3} clients  {what:<7} {rate:8.0f} req/s   p50 {p50:6.1f} ms   "
-          f"p99 {p99:6.1f} ms   ({len(times)} requests)", flush=True)  # fmt: skip
+          f"p99 {p99:6.1f} ms   ({len(times)} requests)   serve CPU {cpu:.2f} s   load {load}",
+          flush=True)  # fmt: skip
 
 
 def bench_store(name: str, url: str, args: argparse.Namespace) -> None:
@@ -117,8 +122,9 @@ def bench_store(name: str, url: str, args: argparse.Namespace) -> None:
         # /healthz (no key, one small query) is the floor: what this machine gives any route.
         for clients in (1, 20):
             for what, request in (("healthz", health), ("reads", read), ("creates", create)):
+                before = cpu_seconds(serve_pids(bot))
                 rate, times = hammer(bot, token, clients, args.seconds, request)
-                report(name, clients, what, rate, times)
+                report(name, clients, what, rate, times, cpu_seconds(serve_pids(bot)) - before)
         bench_webhooks(name, url, bot, ids[: args.events])
 
 

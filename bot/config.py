@@ -122,6 +122,18 @@ class Settings(BaseSettings):
     )
     # Inbox worker processes (0 = a thread inside serve); more than 1 only helps on PostgreSQL.
     inbox_workers: int = 1
+    # Inbound messages an inbox worker processes in one transaction (each in a savepoint).
+    inbox_batch_size: int = 20
+    # How much nicer (lower CPU priority) inbox workers run than serve, 0-19: accepting first
+    # (on a machine shared with other work, a nice worker also yields to all of it).
+    inbox_worker_nice: int = 0
+    # The spool the SMTP listener and the forms commit to before they answer (storage/spool.py):
+    # "" = a file beside a SQLite store (leadbot.db.spool) and none on PostgreSQL, "off" = none
+    # (the doors commit to the store itself), or the spool file's path.
+    spool: str = ""
+    # With a spool, the SMTP listener runs in a process of its own (its 250s never wait for
+    # serve's other work); false = inside serve.
+    smtp_process: bool = True
     # Seconds the inbox worker and the outbox dispatcher sleep when idle.
     worker_idle_seconds: float = 0.5
     # Seconds one inbound message may take to parse; over it, the message is quarantined (0 = off).
@@ -184,6 +196,12 @@ class Settings(BaseSettings):
         if toml_file.is_file():
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
         return tuple(sources)
+
+    def spool_path(self) -> str | None:
+        """The spool file LEADBOT_SPOOL and the store describe, or None (storage/spool.py)."""
+        from storage.spool import spool_path_for
+
+        return spool_path_for(self.database_url, self.spool)
 
     @model_validator(mode="after")
     def _public_url_follows_http(self) -> Settings:

@@ -85,6 +85,44 @@ def claim_next(session: Session) -> InboundMessage | None:
     return session.exec(query).first()
 
 
+def claim_batch(session: Session, limit: int) -> Sequence[InboundMessage]:
+    """The oldest `limit` queued messages, locked for this transaction: two workers on
+    PostgreSQL take disjoint batches (SKIP LOCKED); a worker that dies leaves them queued."""
+    query = (
+        select(InboundMessage)
+        .where(InboundMessage.state == "queued")
+        .order_by(col(InboundMessage.id))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return session.exec(query).all()
+
+
+def next_queued_batch(session: Session, limit: int) -> Sequence[InboundMessage]:
+    """The oldest `limit` queued messages, without a lock (SQLite's one worker parses first)."""
+    query = (
+        select(InboundMessage)
+        .where(InboundMessage.state == "queued")
+        .order_by(col(InboundMessage.id))
+        .limit(limit)
+    )
+    return session.exec(query).all()
+
+
+def queued_by_ids(session: Session, message_ids: Sequence[int]) -> Sequence[InboundMessage]:
+    """Those of these messages that are still queued, locked for this transaction, oldest first."""
+    if not message_ids:
+        return []
+    query = (
+        select(InboundMessage)
+        .where(col(InboundMessage.id).in_(list(message_ids)))
+        .where(InboundMessage.state == "queued")
+        .order_by(col(InboundMessage.id))
+        .with_for_update(skip_locked=True)
+    )
+    return session.exec(query).all()
+
+
 def next_queued(session: Session) -> InboundMessage | None:
     """The oldest queued message, without a lock: for a single worker that parses it first."""
     query = (

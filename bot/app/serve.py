@@ -14,10 +14,12 @@ import asyncio
 import contextlib
 import gc
 import logging
+import multiprocessing
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 
 import uvicorn
@@ -30,6 +32,7 @@ from bot.app.supervisor import Child, Supervisor
 from bot.app.webhooks import run_webhook_sender
 from bot.assignment.assigner import Assigner
 from bot.config import Settings
+from bot.mail_in import listener as smtp_listener
 from bot.mail_in import worker as inbox_worker
 from bot.mail_in.imap import run_imap_poller
 from bot.mail_in.smtp import InboxSMTPHandler, start_smtp_server
@@ -45,7 +48,9 @@ from bot.web.limits import BodyLimits, bounded_http_protocol
 from bot.web.metrics import metrics_routes
 from bot.web.privacy import privacy_routes
 from bot.web.reports_page import reports_routes
+from storage import spool as spooling
 from storage.models import utcnow
+from storage.spool import SpoolWriter
 
 if TYPE_CHECKING:
     from bot.integrations.slack.app import SlackRuntime
@@ -115,11 +120,21 @@ class Parts:
     runners: list[asyncio.Task[None]] = field(default_factory=list)
     # Web forms: routes, the submission processor, the double opt-in sender.
     forms: FormsRuntime | None = None
+    # The spool's one writer (group commits) and the mover's wake-up (storage/spool.py).
+    spool_writer: SpoolWriter | None = None
+    spool_wake: asyncio.Event = field(default_factory=asyncio.Event)
+    # On a spooled store the SMTP listener is a process of its own (bot/mail_in/listener.py);
+    # it sends a byte on `spooled` after each commit.
+    smtp_listener: Supervisor | None = None
+    spooled: Connection | None = None
 
     # The runners.
 
     async def drain_outbox(self) -> None:
         await repeat(self.services.outbox.drain_once, self.outbox_wake, self.idle, "outbox")
+
+    async def move_spool(self) -> None:
+        await repeat(self._move_spool, self.spool_wake, self.idle, "spool")
 
     async def drain_inbox_here(self) -> None:
         await repeat(self._drain_inbox, self.inbox_wake, self.idle, "inbox")
@@ -173,10 +188,24 @@ class Parts:
 
     # The start-up steps.
 
+    async def open_spool(self) -> None:
+        if self.services.spool is not None:
+            self.spool_writer = SpoolWriter(self.services.spool, self._spooled)
+            if self.forms is not None:
+                self.forms.web.spool = self.spool_writer
+
     async def listen_smtp(self) -> None:
-        wake = self.inbox_wake.set
+        if self.smtp_listener is not None and self.spooled is not None:
+            self.loop.add_reader(self.spooled.fileno(), self._heard_spooled)
+            self.smtp_listener.start()
+            return
+        # Spooled, the mover wakes the inbox once the mail is in the store; else the 250 does.
+        wake = self.inbox_wake.set if self.spool_writer is None else (lambda: None)
         handler = InboxSMTPHandler(
-            self.services.accept_smtp, self.settings.inbound_address_list(), wake
+            self.services.accept_smtp,
+            self.settings.inbound_address_list(),
+            wake,
+            spool=self.spool_writer,
         )
         self.smtp = await start_smtp_server(
             handler,
@@ -239,7 +268,14 @@ class Parts:
         if self.slack is not None:
             await self.slack.disconnect()
 
+    async def watch_smtp_listener(self) -> None:
+        assert self.smtp_listener is not None
+        await self.smtp_listener.run()
+
     async def close_smtp(self) -> None:
+        if self.smtp_listener is not None and self.spooled is not None:
+            await asyncio.to_thread(self.smtp_listener.stop, WORKERS_STOP_SECONDS)
+            self.loop.remove_reader(self.spooled.fileno())
         if self.smtp is not None:
             self.smtp.close()
             await self.smtp.wait_closed()
@@ -268,6 +304,10 @@ class Parts:
     async def stop_slack_worker(self) -> None:
         if self.slack_worker is not None:
             await asyncio.to_thread(self.slack_worker.stop, WORKERS_STOP_SECONDS)
+
+    async def close_spool(self) -> None:
+        if self.spool_writer is not None:
+            await asyncio.to_thread(self.spool_writer.stop)
 
     async def dispose_store(self) -> None:
         self.services.store.dispose()
@@ -307,8 +347,45 @@ class Parts:
             self.loop.call_soon_threadsafe(self.outbox_wake.set)
         return 0  # once a check is done, wait for the next one
 
+    def _move_spool(self) -> int:
+        """What the doors spooled, into the store; then the inbox and the forms look at once."""
+        assert self.services.spool is not None
+        moved = spooling.move(self.services.spool, self.services.store, kinds=self.moved_here)
+        if moved.get("smtp"):
+            self.loop.call_soon_threadsafe(self.inbox_wake.set)
+        if moved.get("form") and self.forms is not None:
+            self.loop.call_soon_threadsafe(self.forms.posted)
+        return sum(moved.values())
+
+    @property
+    def moved_here(self) -> tuple[str, ...]:
+        """What serve's spool runner moves: the kinds no worker process moves itself (the inbox
+        workers move the mail, the form worker the posts: serve keeps its CPU for answering)."""
+        kinds = []
+        if self.inbox_workers is None:
+            kinds.append("smtp")
+        if self.forms is None or self.forms.worker is None:
+            kinds.append("form")
+        return tuple(kinds)
+
+    def _spooled(self, kinds: frozenset[str]) -> None:
+        """Called by the spool writer's thread after each commit: who moves it looks at once
+        (the form route wakes the form worker itself once it has answered)."""
+        if kinds & set(self.moved_here):
+            self.loop.call_soon_threadsafe(self.spool_wake.set)
+        if "smtp" in kinds and self.inbox_workers is not None:
+            self.loop.call_soon_threadsafe(self.inbox_wake.set)
+
+    def _heard_spooled(self) -> None:
+        """The listener process committed mail to the spool: its mover looks at once."""
+        assert self.spooled is not None
+        with contextlib.suppress(EOFError, OSError):
+            while self.spooled.poll(0):
+                self.spooled.recv_bytes()
+        self._spooled(frozenset({"smtp"}))
+
     def _drain_inbox(self) -> int:
-        done = self.services.inbound.drain(limit=100)
+        done = self.services.inbound.drain(limit=100, batch=max(1, self.settings.inbox_batch_size))
         if done:
             self.loop.call_soon_threadsafe(self.outbox_wake.set)
         return done
@@ -316,11 +393,17 @@ class Parts:
 
 RUNNERS: tuple[Runner, ...] = (
     Runner("outbox", Parts.drain_outbox),
+    # what SMTP and the forms spooled before answering, into the store in batches
+    Runner(
+        "spool", Parts.move_spool, lambda p: p.services.spool is not None and bool(p.moved_here)
+    ),
     # LEADBOT_INBOX_WORKERS=0: the inbox is processed in this process, else by worker processes
     Runner("inbox", Parts.drain_inbox_here, lambda p: p.inbox_workers is None),
     Runner("inbox-wake", Parts.wake_inbox_workers, lambda p: p.inbox_workers is not None),
     Runner("assignment", Parts.assign),
     Runner("slack-supervise", Parts.watch_slack_worker, lambda p: p.slack_worker is not None),
+    # the SMTP listener's process (on a spooled store): started again should it die
+    Runner("smtp-supervise", Parts.watch_smtp_listener, lambda p: p.smtp_listener is not None),
     Runner("imap", Parts.poll_imap, lambda p: bool(p.settings.imap_host)),
     # web-form submissions into leads, and their double opt-in mails
     # (LEADBOT_FORM_WORKERS=0: in threads here, else the form worker process does both)
@@ -386,6 +469,7 @@ BODY_LIMITS: tuple[tuple[str, Callable[[Settings], int]], ...] = (
 )
 
 STARTUP: tuple[Callable[[Parts], Awaitable[None]], ...] = (
+    Parts.open_spool,  # before the doors that commit to it
     Parts.listen_smtp,
     Parts.start_slack_worker,
     Parts.start_nurture,  # the tracking buffer and the campaign scheduler
@@ -406,6 +490,7 @@ SHUTDOWN: tuple[Callable[[Parts], Awaitable[None]], ...] = (
     Parts.stop_inbox_workers,
     Parts.stop_form_worker,  # after HTTP: every accepted submission is committed already
     Parts.stop_slack_worker,  # once HTTP is closed too: no acked request is left without its work
+    Parts.close_spool,  # after the doors: what was spooled stays for the next start's mover
     Parts.dispose_store,  # what was accepted but not yet processed stays queued for the next start
 )
 
@@ -456,6 +541,7 @@ def build_parts(settings: Settings) -> Parts:
         inbox_workers = Supervisor(child, count=settings.inbox_workers)
     slack, slack_worker = build_slack(settings, services, level)
     rules = RulesFile(settings.rules_file())
+    listener, spooled = build_smtp_listener(settings, services, level)
     return Parts(
         settings=settings,
         services=services,
@@ -469,7 +555,26 @@ def build_parts(settings: Settings) -> Parts:
         slack=slack,
         loop=asyncio.get_running_loop(),
         forms=FormsRuntime(settings, services.store, rules.get),
+        smtp_listener=listener,
+        spooled=spooled,
     )
+
+
+def build_smtp_listener(
+    settings: Settings, services: Services, level: int
+) -> tuple[Supervisor | None, Connection | None]:
+    """The SMTP listener's process and the pipe it reports commits on, when the store is
+    spooled and LEADBOT_SMTP_PROCESS is on; else serve listens itself."""
+    if services.spool is None or not settings.smtp_process:
+        return None, None
+    heard, spooled = multiprocessing.get_context("spawn").Pipe(duplex=False)
+    child = Child(
+        smtp_listener.PROCESS_NAME,
+        smtp_listener.listener_main,
+        (settings.model_dump(), level, spooled),
+        exited=smtp_listener.exited,
+    )
+    return Supervisor(child), heard
 
 
 def build_slack(

@@ -19,6 +19,7 @@ from bot.notify.dispatcher import Notifier, OutboxDispatcher
 from bot.public_links import PublicLinks
 from storage.engine import Store
 from storage.migrate import ensure_schema
+from storage.spool import Spool
 
 
 @dataclass
@@ -29,6 +30,8 @@ class Services:
     store: Store
     inbound: InboundMailHandler
     outbox: OutboxDispatcher
+    # What the doors commit to before they answer, when the settings want one (storage/spool.py).
+    spool: Spool | None = None
 
     def accept_smtp(self, raw: bytes, mail_from: str, rcpt_tos: list[str]) -> int:
         row = accept_raw(self.store, raw, channel="smtp", mail_from=mail_from, rcpt_tos=rcpt_tos)
@@ -36,7 +39,9 @@ class Services:
         return row.id
 
     def health(self) -> dict[str, Any]:
-        with self.store.transaction() as session:
+        # A read: on SQLite a write transaction here waited for the write lock (seconds, while
+        # the inbox worker held it), and /healthz ran it in the event loop.
+        with self.store.reading() as session:
             counts = storage.inbox.counts_by_state(session)
         return {"status": "ok", "inbox": counts}
 
@@ -46,6 +51,7 @@ def build_services(settings: Settings, *, migrate: bool = True) -> Services:
     if migrate:
         ensure_schema(settings.database_url)
     store = Store(settings.database_url, settings.signing_key())
+    spool_path = settings.spool_path()
     return Services(
         settings=settings,
         store=store,
@@ -53,6 +59,7 @@ def build_services(settings: Settings, *, migrate: bool = True) -> Services:
         outbox=OutboxDispatcher(
             store, build_notifier(settings, store), settings.outbox_max_attempts
         ),
+        spool=Spool(spool_path) if spool_path else None,
     )
 
 

@@ -156,7 +156,34 @@ def import_files(
 @app.command("process")
 def process() -> None:
     """Process whatever is queued now (what `serve` does continuously)."""
-    out.print(f"processed {load_services().inbound.drain()} messages")
+    services = load_services()
+    if services.spool is not None:  # what the listener accepted but no one has moved yet
+        from storage import spool as spooling
+
+        spooling.move(services.spool, services.store)
+    out.print(f"processed {services.inbound.drain()} messages")
+
+
+@app.command("spool")
+def spool(as_json: JsonOption = False) -> None:
+    """What the doors accepted that is not in the store yet (storage/spool.py): counts per kind,
+    and each item that could not be moved, with its error (it stays; nothing is dropped)."""
+    services = load_services()
+    if services.spool is None:
+        fail("no spool: the store is PostgreSQL or LEADBOT_SPOOL is off", code=1)
+    counts = services.spool.counts()
+    stuck = [{"id": item.id, "kind": item.kind, "received_at": item.received_at.isoformat(),
+              "attempts": item.attempts, "error": item.error}
+             for item in services.spool.oldest(1000, stuck=True)]  # fmt: skip
+    if as_json:
+        print_json({"path": services.spool.path, "counts": counts, "stuck": stuck})
+        return
+    out.print(shown(f"{services.spool.path}: " + (", ".join(f"{kind} {n}" for kind, n in
+              sorted(counts.items())) or "empty")), highlight=False, markup=False)  # fmt: skip
+    for item in stuck:
+        out.print(shown(f"S{item['id']} {item['kind']} {item['received_at']} "
+                        f"({item['attempts']} tries): {item['error']}"),
+                  highlight=False, markup=False)  # fmt: skip
 
 
 @app.command("discard")

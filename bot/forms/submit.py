@@ -58,6 +58,9 @@ class Outcome:
     submission_id: int | None = None
     errors: list[FieldError] = field(default_factory=list)
     values: dict[str, str] = field(default_factory=dict)
+    # `checked`: the submission to store (column → value), as `storage.forms.add_submission`
+    # takes it; the route commits it to the spool, `accept` to the store.
+    submission: dict[str, Any] | None = None
 
 
 def text_values(values: Mapping[str, Any]) -> dict[str, str]:
@@ -166,6 +169,23 @@ def accept(
     own_origins: tuple[str, ...],
 ) -> Outcome:
     """Check and store one POST (see the module's docstring)."""
+    outcome = checked(form, posted, tokens, rules, own_origins)
+    if outcome.kind != "checked" or outcome.submission is None:
+        return outcome
+    with store.transaction() as session:
+        stored = storage.forms.add_submission(session, outcome.submission)
+        return Outcome("stored", form, submission_id=stored)
+
+
+def checked(
+    form: WebForm | None,
+    posted: Posted,
+    tokens: FormTokens,
+    rules: FormRules,
+    own_origins: tuple[str, ...],
+) -> Outcome:
+    """The answer-time checks of one POST, without storing it: `checked` with the submission,
+    or what `accept` answers otherwise (missing, invalid, confirm)."""
     if form is None or form.state != "active":
         return Outcome("missing")
     assert form.id is not None
@@ -204,6 +224,4 @@ def accept(
         ),
         "digest": digest_of(form, values),
     }
-    with store.transaction() as session:
-        stored = storage.forms.add_submission(session, submission)
-        return Outcome("stored", form, submission_id=stored)
+    return Outcome("checked", form, submission=submission)

@@ -22,7 +22,9 @@ from bot.forms.confirm import ConfirmationSender
 from bot.forms.process import FormProcessor
 from bot.forms.tokens import FormTokens
 from bot.rules.file import RulesFile
+from storage import spool as spooling
 from storage.engine import Store
+from storage.spool import Spool
 
 log = logging.getLogger(__name__)
 
@@ -69,17 +71,29 @@ def worker_main(settings_data: dict[str, Any], log_level: int, wake: Connection)
     settings = Settings(**settings_data)
     store = Store(settings.database_url)
     processor, sender = processor_and_sender(settings, store)
+    # On a SQLite store the route commits posts to the spool (storage/spool.py), which this
+    # worker moves into the submissions: no post waits for a capture's lock, so nothing defers.
+    spool_path = settings.spool_path()
+    spool = Spool(spool_path) if spool_path else None
+
+    def move() -> int:
+        return sum(spooling.move(spool, store, kinds=("form",)).values()) if spool else 0
+
     try:
         while True:
             done = 0
-            for name, work in (("form processing", processor.drain_once),
+            for name, work in (("moving posts", move),
+                               ("form processing", processor.drain_once),
                                ("confirmation mail", sender.drain_once)):  # fmt: skip
                 try:
                     done += work()
                 except Exception:
                     log.exception("%s failed; retrying shortly", name)
             if wake.poll(0) or (not done and wake.poll(settings.worker_idle_seconds)):
-                let_posts_commit_first(wake)
+                if spool is None:
+                    let_posts_commit_first(wake)
+                while wake.poll(0):
+                    wake.recv_bytes()
     except (EOFError, OSError):
         pass  # the parent closed the pipe (stop) or died: what is queued waits for the next one
     finally:

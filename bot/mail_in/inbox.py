@@ -10,11 +10,10 @@ same transaction, so a message is never half-applied and never lost.
 from __future__ import annotations
 
 import logging
+import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from email.parser import BytesHeaderParser
-from email.policy import compat32
 
 from sqlmodel import Session
 
@@ -22,6 +21,7 @@ import storage.inbox
 from bot.mail_in import pipeline
 from bot.mail_in.budget import time_budget
 from bot.mail_in.decode import decode_mail
+from bot.mail_in.envelope import message_id_of, spool_entry  # noqa: F401 (re-exported)
 from bot.rules.file import Rules, default_rules
 from storage.engine import Store
 from storage.models import InboundMessage
@@ -29,22 +29,8 @@ from storage.text import storable
 
 log = logging.getLogger(__name__)
 
-_header_parser = BytesHeaderParser(policy=compat32)
-
-
-def message_id_of(raw: bytes) -> str | None:
-    """The Message-ID header, read from the header block only (cheap enough for the SMTP path)."""
-    head, _, _ = raw.partition(b"\r\n\r\n") if b"\r\n\r\n" in raw else raw.partition(b"\n\n")
-    try:
-        value = _header_parser.parsebytes(head).get("Message-ID")
-    except Exception:  # a broken header block is the pipeline's problem, not the listener's
-        return None
-    if not value:
-        return None
-    # NUL (and undecodable bytes) in the header: PostgreSQL would refuse the row and the SMTP
-    # answer would be 451 for as long as the sender retries.
-    value = storable("".join(str(value).split()))
-    return value[:995] or None
+# How long one batch's transaction may apply messages before it commits (the rest waits).
+BATCH_SECONDS = 0.25
 
 
 def accept_raw(
@@ -163,13 +149,48 @@ class InboundMailHandler:
             return Processed(row.id, "quarantined", None, None, error)
         return Processed(row.id, "done", row.classification, row.lead_id)
 
-    def drain(self, limit: int | None = None) -> int:
-        """Process queued messages until none is left (or `limit`); returns how many."""
+    def process_batch(self, limit: int) -> int:
+        """Process up to `limit` queued messages in ONE transaction (each in a savepoint of its
+        own, a failing one quarantined alone); how many were taken.
+
+        PostgreSQL: claim the batch (SKIP LOCKED, so two workers take disjoint batches), parse,
+        apply. SQLite: parse the batch before the write lock is taken, then apply those still
+        queued. Should the batch's transaction fail as a whole, its messages are taken again one
+        at a time (`process_next`), so no message can hold the others back.
+        """
+        try:
+            if not self.store.is_sqlite:
+                with self.store.transaction() as session:
+                    rows = list(storage.inbox.claim_batch(session, limit))
+                    # Parsed one by one as applied: a row past the deadline is not parsed.
+                    return len(apply_batch(self, session, _prepared_lazily(self, rows)))
+            with self.store.reading() as session:
+                peeked = [(row.id, self._prepare(row)) for row in
+                          storage.inbox.next_queued_batch(session, limit)]  # fmt: skip
+            if not peeked:
+                return 0
+            prepared = dict(peeked)
+            with self.store.transaction() as session:
+                rows = list(storage.inbox.queued_by_ids(session, list(prepared)))
+                applied = apply_batch(self, session, [(row, prepared[row.id]) for row in rows])
+            # Rows another worker or a retry took meanwhile count as taken: they are gone.
+            return len(applied) + len(peeked) - len(rows)
+        except Exception:
+            log.exception("an inbox batch failed as a whole; taking its messages one at a time")
+            done = 0
+            while done < limit and self.process_next() is not None:
+                done += 1
+            return done
+
+    def drain(self, limit: int | None = None, batch: int = 20) -> int:
+        """Process queued messages until none is left (or `limit`), in batches; how many."""
         done = 0
         while limit is None or done < limit:
-            if self.process_next() is None:
+            size = batch if limit is None else min(batch, limit - done)
+            taken = self.process_batch(size)
+            if not taken:
                 break
-            done += 1
+            done += taken
         return done
 
     def retry(self, inbound_id: int) -> bool:
@@ -179,3 +200,29 @@ class InboundMailHandler:
                 return False
             storage.inbox.requeue(session, row)
             return True
+
+
+def _prepared_lazily(
+    handler: InboundMailHandler, rows: list[InboundMessage]
+) -> Iterator[tuple[InboundMessage, pipeline.MailEvent | Exception]]:
+    for row in rows:
+        yield row, handler._prepare(row)
+
+
+def apply_batch(
+    handler: InboundMailHandler,
+    session: Session,
+    items: Iterable[tuple[InboundMessage, pipeline.MailEvent | Exception]],
+) -> list[Processed]:
+    """Apply prepared messages inside the caller's one transaction, each in a savepoint (a
+    failure quarantines that message alone). Each message reaches `capture` through the
+    pipeline's steps; a batch capture would take the whole list here. Past BATCH_SECONDS the
+    rest is left queued for the next batch: on SQLite this transaction holds the write lock
+    every other writer of the store waits for."""
+    deadline = time.monotonic() + BATCH_SECONDS
+    done = []
+    for row, prepared in items:
+        if done and time.monotonic() > deadline:
+            break
+        done.append(handler._apply(session, row, prepared))
+    return done

@@ -2,7 +2,9 @@
 
 It decides nothing about leads. RCPT is refused for any address that is not ours (no open
 relay); DATA answers 250 only once `accept` has committed the raw bytes, and 451 when it could
-not, so the sender retries and nothing is lost.
+not, so the sender retries and nothing is lost. With a spool writer (storage/spool.py, on a
+SQLite store) the bytes are committed to the spool instead, which no lead transaction locks, so
+the 250 waits for the disk only.
 """
 
 from __future__ import annotations
@@ -10,9 +12,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from bot.mail_in.envelope import spool_entry
+from storage.spool import SpoolWriter
 
 log = logging.getLogger(__name__)
 # aiosmtpd logs every SMTP command at INFO; an operator wants refusals and errors, not chatter.
@@ -42,10 +48,21 @@ def is_inbound_address(address: str, allowed: list[str]) -> bool:
 class InboxSMTPHandler:
     """aiosmtpd handler hooks: RCPT checks the address, DATA hands the bytes to `accept`."""
 
-    def __init__(self, accept: Accept, allowed: list[str], on_stored: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        accept: Accept,
+        allowed: list[str],
+        on_stored: Callable[[], None],
+        *,
+        spool: SpoolWriter | None = None,
+    ) -> None:
         self.accept = accept
         self.allowed = allowed
         self.on_stored = on_stored
+        self.spool = spool
+        # `accept`'s own threads: the loop's default pool is shared with serve's runners, and a
+        # 250 must not queue behind them.
+        self._accepting = ThreadPoolExecutor(4, thread_name_prefix="smtp-accept")
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list
@@ -62,9 +79,15 @@ class InboxSMTPHandler:
         if isinstance(raw, str):
             raw = raw.encode("utf-8", "surrogateescape")
         try:
-            stored_id = await asyncio.to_thread(
-                self.accept, raw, envelope.mail_from or "", list(envelope.rcpt_tos)
-            )
+            if self.spool is not None:
+                entry = spool_entry(raw, channel="smtp", mail_from=envelope.mail_from or "",
+                                    rcpt_tos=list(envelope.rcpt_tos))  # fmt: skip
+                stored_id: int | str = f"S{await asyncio.wrap_future(self.spool.submit(entry))}"
+            else:
+                stored_id = await asyncio.get_running_loop().run_in_executor(
+                    self._accepting, self.accept, raw, envelope.mail_from or "",
+                    list(envelope.rcpt_tos),
+                )  # fmt: skip
         except Exception:
             log.exception("could not store an inbound message; answering 451")
             return "451 4.3.0 Could not store the message, try again later"

@@ -12,6 +12,7 @@ a pipe; this module keeps the worker's entry point, what it builds and what it l
 from __future__ import annotations
 
 import logging
+import os
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
@@ -20,11 +21,15 @@ from bot import log_masking as masking
 from bot.config import Settings
 from bot.mail_in.inbox import InboundMailHandler
 from bot.rules.file import RulesFile
+from storage import spool as spooling
 from storage.engine import Store
+from storage.spool import Spool
 
 log = logging.getLogger(__name__)
 
 PROCESS_NAME = "leadbot-inbox-worker"
+# What an inbox worker moves from the spool into the store (serve moves the rest).
+MOVED_HERE = ("smtp",)
 
 
 def inbound_handler(settings: Settings, store: Store) -> InboundMailHandler:
@@ -45,12 +50,25 @@ def worker_main(settings_data: dict[str, Any], log_level: int, wake: Connection)
     )
     masking.install()  # addresses in log lines are masked
     settings = Settings(**settings_data)
+    if settings.inbox_worker_nice:
+        # Processing is throughput work; the listener's 250 is latency: on a busy machine the
+        # kernel gives the cores to the listener and serve first.
+        os.nice(settings.inbox_worker_nice)
     store = Store(settings.database_url, settings.signing_key())
     inbound = inbound_handler(settings, store)
+    # Mail the SMTP listener spooled is moved here, not in serve: serve's process keeps its
+    # CPU (and its GIL) for answering, and only this process waits for SQLite's write lock.
+    spool_path = settings.spool_path()
+    spool = Spool(spool_path) if spool_path else None
     try:
         while True:
             try:
-                done = inbound.drain(limit=10)  # small batches: the pipe is read between them
+                # One batch at a time: the pipe is read between them.
+                batch = max(1, settings.inbox_batch_size)
+                moved = spooling.move(spool, store, kinds=MOVED_HERE) if spool else {}
+                # One transaction (at most 0.25 s of applying), then the pipe: a parent that
+                # died ends the worker within one batch.
+                done = inbound.process_batch(batch) + sum(moved.values())
             except Exception:
                 log.exception("inbox worker failed; retrying shortly")
                 done = 0

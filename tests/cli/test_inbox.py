@@ -89,3 +89,28 @@ def test_a_quarantined_message_shows_one_line_and_the_detail_with_verbose(leadbo
     assert (
         "1:\n  no sender address to make a lead of\n  Traceback (most recent call last):" in detail
     )
+
+
+def test_the_spool_is_shown_and_process_moves_what_serve_left_in_it(leadbot: Leadbot) -> None:
+    from bot.mail_in.inbox import spool_entry
+    from storage.spool import MAX_ATTEMPTS, Entry, Spool
+
+    url = str(leadbot.store.engine.url.database)
+    spool = Spool(f"{url}.spool")  # where serve's listener spooled (LEADBOT_SPOOL unset)
+    raw = saved_mail(leadbot.workdir, "spooled").read_bytes()
+    spool.append([spool_entry(raw, channel="smtp", mail_from="jane@acme.io", rcpt_tos=[]),
+                  Entry("fax", b"?")])  # fmt: skip
+    shown = leadbot.json("inbox", "spool")
+    assert shown["counts"] == {"smtp": 1, "fax": 1} and shown["stuck"] == []
+    assert leadbot("inbox", "process").stdout == "processed 1 messages\n"
+    [row] = leadbot.json("inbox", "list")
+    assert (row["state"], row["message_id"], row["lead"]) == ("done", "<spooled@acme.io>", "L-1")
+    for _ in range(MAX_ATTEMPTS - 1):
+        leadbot("inbox", "process")
+    shown = leadbot.json("inbox", "spool")
+    assert shown["counts"] == {"stuck": 1}
+    [stuck] = shown["stuck"]
+    assert (stuck["kind"], stuck["attempts"], stuck["error"]) == (
+        "fax", MAX_ATTEMPTS, "no mover for kind 'fax'",
+    )  # fmt: skip
+    assert "no mover for kind 'fax'" in leadbot("inbox", "spool").stdout

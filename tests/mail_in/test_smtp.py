@@ -7,13 +7,16 @@ import smtplib
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
 import storage.inbox
 from bot.mail_in.inbox import accept_raw
 from bot.mail_in.smtp import InboxSMTPHandler, is_inbound_address, start_smtp_server
+from storage import spool as spooling
 from storage.engine import Store
+from storage.spool import Spool, SpoolWriter
 from tests.services.ports import free_port
 
 ALLOWED = ["leads@acme-leads.test", "@inbound.test"]
@@ -21,8 +24,8 @@ MESSAGE = b"From: jane@acme.io\r\nSubject: hi\r\nMessage-ID: <m1@acme.io>\r\n\r\
 
 
 @contextmanager
-def smtp_listener(accept: Callable[[bytes, str, list[str]], int], max_size: int = 1_000_000
-                  ) -> Iterator[int]:  # fmt: skip
+def smtp_listener(accept: Callable[[bytes, str, list[str]], int], max_size: int = 1_000_000,
+                  spool: SpoolWriter | None = None) -> Iterator[int]:  # fmt: skip
     """The real listener on a free port, its loop in a thread."""
     port = free_port()
     loop = asyncio.new_event_loop()
@@ -30,7 +33,7 @@ def smtp_listener(accept: Callable[[bytes, str, list[str]], int], max_size: int 
     stored: list[int] = []
 
     async def main() -> asyncio.Server:
-        handler = InboxSMTPHandler(accept, ALLOWED, lambda: stored.append(1))
+        handler = InboxSMTPHandler(accept, ALLOWED, lambda: stored.append(1), spool=spool)
         return await start_smtp_server(handler, "127.0.0.1", port, max_size)
 
     server = loop.run_until_complete(main())
@@ -107,6 +110,43 @@ def test_store_down_answers_451_and_the_retry_lands(sqlite_url: str) -> None:
     with working.transaction() as session:
         assert [m.message_id for m in storage.inbox.listing(session)] == ["<m1@acme.io>"]
     working.dispose()
+
+
+def test_with_a_spool_the_250_waits_for_the_spool_s_commit_not_the_store(
+    store: Store, tmp_path: Path
+) -> None:
+    def no_store(raw: bytes, mail_from: str, rcpt_tos: list[str]) -> int:
+        raise AssertionError("a spooled 250 does not touch the store")
+
+    spool = Spool(str(tmp_path / "inbox.spool"))
+    writer = SpoolWriter(spool)
+    with smtp_listener(no_store, spool=writer) as port, smtplib.SMTP("127.0.0.1", port) as c:
+        c.ehlo()
+        c.mail("jane@acme.io")
+        c.rcpt("leads@acme-leads.test")
+        assert c.data(MESSAGE) == (250, b"2.0.0 OK queued as S1")
+    writer.stop()
+    [item] = Spool(spool.path).oldest(10)  # committed: another connection sees it
+    assert item.kind == "smtp" and item.meta["message_id"] == "<m1@acme.io>"
+    spooling.move(spool, store)
+    with store.reading() as session:
+        [row] = storage.inbox.listing(session)
+        assert (row.channel, row.mail_from, row.rcpt_tos, row.message_id, row.state) == (
+            "smtp", "jane@acme.io", ["leads@acme-leads.test"], "<m1@acme.io>", "queued",
+        )  # fmt: skip
+        assert row.raw.replace(b"\r\n", b"\n") == MESSAGE.replace(b"\r\n", b"\n")
+
+
+def test_a_spool_that_cannot_be_written_answers_451(store: Store, tmp_path: Path) -> None:
+    (tmp_path / "a-directory").mkdir()
+    writer = SpoolWriter(Spool(str(tmp_path / "a-directory")))
+    with smtp_listener(accept_into(store), spool=writer) as port, smtplib.SMTP("127.0.0.1", port
+                                                                                ) as c:  # fmt: skip
+        c.ehlo()
+        c.mail("jane@acme.io")
+        c.rcpt("leads@acme-leads.test")
+        assert c.data(MESSAGE) == (451, b"4.3.0 Could not store the message, try again later")
+    writer.stop()
 
 
 def test_refusals_have_clear_codes(store: Store) -> None:
