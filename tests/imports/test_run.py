@@ -274,22 +274,22 @@ def test_a_batch_that_fails_rolls_back_whole_and_the_import_resumes(
     import bot.imports.run
 
     path = broker_file(tmp_path)
-    real = bot.imports.run.capture
+    real = bot.imports.run.capture_many
     calls = [0]
 
     def failing(*args: object, **kwargs: object) -> object:
         calls[0] += 1
-        if calls[0] == 4:  # the second row of the second batch
+        if calls[0] == 2:  # the second batch: a failure no row can be blamed for
             raise OSError("the disk is full")
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(bot.imports.run, "capture", failing)
+    monkeypatch.setattr(bot.imports.run, "capture_many", failing)
     with pytest.raises(OSError, match="disk is full"):
         run_import(store, path, Options(), RULES, dry_run=False, batch_size=3)
     with store.reading() as session:
         run = storage.imports.run_by_id(session, 1)
         assert run is not None and (run.state, run.rows_done) == ("interrupted", 3)
         assert storage.leads.count(session) == 3  # the first batch's leads, none of the second's
-    monkeypatch.setattr(bot.imports.run, "capture", real)
+    monkeypatch.setattr(bot.imports.run, "capture_many", real)
     resumed = run_import(store, path, Options(), RULES, dry_run=False, batch_size=3)
     assert (resumed.resumed_from, resumed.counts["rows"], resumed.counts["new"]) == (3, 7, 4)
