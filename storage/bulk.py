@@ -17,11 +17,13 @@ from sqlmodel import Session, col, select
 
 from storage.models import (
     Account,
+    DuplicateFlag,
     IntakeRecord,
     Lead,
     LeadBlockKey,
     LeadMatchForm,
     OutboxItem,
+    QueueItem,
     TimelineEntry,
 )
 from storage.privacy_tables import SuppressedAddress
@@ -207,3 +209,40 @@ def accounts_for(
     if not clauses:
         return []
     return list(session.exec(select(Account).where(or_(*clauses)).order_by(col(Account.id))))
+
+
+def events_of(
+    session: Session, lead_ids: Collection[int], kinds: Sequence[str]
+) -> dict[int, list[TimelineEntry]]:
+    """`storage.assignment.events_of` for a batch of leads: their entries of `kinds`, oldest
+    first, in one query per 500 leads."""
+    ids = sorted(set(lead_ids))
+    found: dict[int, list[TimelineEntry]] = {lead_id: [] for lead_id in ids}
+    for start in range(0, len(ids), CHUNK):
+        query = (
+            select(TimelineEntry)
+            .where(col(TimelineEntry.lead_id).in_(ids[start : start + CHUNK]))
+            .where(col(TimelineEntry.kind).in_(kinds))
+            .order_by(col(TimelineEntry.at), col(TimelineEntry.id))
+        )
+        for entry in session.exec(query):
+            found[entry.lead_id].append(entry)
+    return found
+
+
+def queue_items(session: Session, lead_ids: Collection[int]) -> dict[int, QueueItem]:
+    """The assignment-queue item of each lead that has one."""
+    ids = sorted(set(lead_ids))
+    found: dict[int, QueueItem] = {}
+    for start in range(0, len(ids), CHUNK):
+        query = select(QueueItem).where(col(QueueItem.lead_id).in_(ids[start : start + CHUNK]))
+        found.update({item.lead_id: item for item in session.exec(query)})
+    return found
+
+
+def insert_flags(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Duplicate flags of new leads (lead_id, other_id, score, reasons, found_by, created_at):
+    the unique pair index still decides."""
+    if rows:
+        full = [{"state": "open", "decided_by": None, "decided_at": None, **row} for row in rows]
+        session.execute(insert(DuplicateFlag.__table__), full)  # type: ignore[attr-defined]

@@ -524,6 +524,7 @@ class _Batch:
         self.timeline: list[dict[str, Any]] = []
         self.outbox: list[dict[str, Any]] = []
         self.intake: list[dict[str, Any]] = []
+        self.flags: list[dict[str, Any]] = []
         self.keys: dict[int, tuple[set[str], dict[str, Any]]] = {}
         self.fresh: set[int] = set()
         self.webhooks = False
@@ -557,10 +558,7 @@ class _Batch:
                 continue
             if existing.get(address) is None:
                 makers[address] = i
-        self._insert_leads(items, makers)
-        by_address = {
-            items[i][0].address: lead for i, lead in zip(makers.values(), self.created, strict=True)
-        }
+        by_address = self._insert_leads(items, makers)
         self.webhooks = bool(storage.webhooks.active_endpoints(session))
         if self.dedupe and self.created:
             self.accounts = self._accounts_for(self.created)
@@ -647,17 +645,18 @@ class _Batch:
             return {a: storage.leads.surviving(self.session, found.get(a)) for a in addresses}
         return {a: self.matcher.existing(self.session, a) for a in sorted(addresses)}
 
-    def _insert_leads(self, items: Sequence[Item], makers: dict[str, int]) -> None:
+    def _insert_leads(self, items: Sequence[Item], makers: dict[str, int]) -> dict[str, Lead]:
+        """The batch's new leads in one INSERT, in address order: two batches of the same
+        addresses take the unique index's entries in the same order (one waits, none
+        deadlocks), and the one that loses retries its items one at a time."""
         base = storage.bulk.lead_defaults(self.now)
         rows = []
-        for i in makers.values():
-            draft, source, _ = items[i]
+        for address in sorted(makers):
+            draft, source, _ = items[makers[address]]
             row = dict(base)
+            row.update({n: v for n, v in draft.values.items() if n in fields.NAMES})
             row.update(
-                {name: value for name, value in draft.values.items() if name in fields.NAMES}
-            )
-            row.update(
-                email=draft.address,
+                email=address,
                 source=source.channel,
                 custom=dict(draft.custom),
                 enquiry=draft.enquiry,
@@ -666,6 +665,7 @@ class _Batch:
             rows.append(row)
         self.created = storage.bulk.insert_leads(self.session, rows)
         self.fresh = {lead.id for lead in self.created if lead.id is not None}
+        return {lead.email: lead for lead in self.created}
 
     def _accounts_for(self, leads: Sequence[Lead]) -> list[Account]:
         domains, keys, prefixes = set(), set(), set()
@@ -759,7 +759,14 @@ class _Batch:
         self.matcher.indexed(lead)
         flagged = matches[: store_match.MAX_FLAGS]
         for match in flagged:
-            store_match.flag(self.session, lead, match, "system", found_by="capture")
+            # `store_match.flag` for a lead made a moment ago: no pair of it is flagged yet.
+            other, score = int(match.key), round(match.score, 4)
+            self.flags.append({"lead_id": lead.id, "other_id": other, "score": score,
+                               "reasons": list(match.reasons), "found_by": "capture",
+                               "created_at": utcnow()})  # fmt: skip
+            self._entry(lead, "system", "duplicate.flagged", match.describe(lead_label(other)),
+                        {"other": lead_label(other), "score": score,
+                         "reasons": match.reasons}, None)  # fmt: skip
         if flagged:
             result.duplicate = flagged[0].describe(lead_label(int(flagged[0].key)))
         companies.refresh_keys(lead)
@@ -829,6 +836,7 @@ class _Batch:
         storage.bulk.insert_timeline(session, self.timeline)
         storage.bulk.insert_outbox(session, self.outbox)
         storage.bulk.insert_intake(session, self.intake)
+        storage.bulk.insert_flags(session, self.flags)
         if self.keys:
             storage.bulk.replace_keys_many(
                 session,
@@ -837,7 +845,7 @@ class _Batch:
                 fresh=self.fresh,
             )
             self.fresh -= set(self.keys)
-        self.timeline, self.outbox, self.intake, self.keys = [], [], [], {}
+        self.timeline, self.outbox, self.intake, self.flags, self.keys = [], [], [], [], {}
 
 
 def _fill(
