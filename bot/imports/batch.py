@@ -79,7 +79,7 @@ class BatchMatcher(Matcher):
         # A draft with a value longer than its field holds is held by intake before matching:
         # not normalised here (a 5 MB company name would take seconds).
         fits = [draft for draft in drafts if not _too_long(draft)]
-        probes = [self._prepare(_person(draft, -i)) for i, draft in enumerate(fits, start=1)]
+        probes = [self.prepare(_person(draft, -i)) for i, draft in enumerate(fits, start=1)]
         keys = set().union(*(keys_of(probe) for probe in probes)) if probes else set()
         self._load_keys(session, keys)
         wanted: set[int] = set()
@@ -90,9 +90,10 @@ class BatchMatcher(Matcher):
             wanted.update(int(key) for key, _ in ranked)
         self._load_forms(session, wanted)
 
-    def _prepare(self, person: Person) -> Prepared:
+    def prepare(self, person: Person) -> Prepared:
         """`prepare`, once per set of values in a batch: a row's probe, its new lead and the
-        lead indexed are the same person (phone parsing alone is most of the cost)."""
+        lead indexed are the same person (phone parsing alone is most of the cost). Capture
+        uses it too when it indexes the batch's leads."""
         anonymous = replace(person, key=0)
         prepared = self._prepared.get(anonymous)
         if prepared is None:
@@ -151,7 +152,7 @@ class BatchMatcher(Matcher):
         self.on_new(lead)
         if self._by_email.get(lead.email) is None:
             self._by_email[lead.email] = lead  # the next row with this address lands here
-        probe = self._prepare(person_of(lead))
+        probe = self.prepare(person_of(lead))
         keys = keys_of(probe)
         self._load_keys(session, keys)
         ranked = rank_candidates(self._blocks(keys, lead.id), lead.id, rules.max_candidates)
@@ -176,7 +177,7 @@ class BatchMatcher(Matcher):
 
     def indexed(self, lead: Lead) -> None:
         assert lead.id is not None
-        self._add(self._prepare(person_of(lead)), lead.id)
+        self._add(self.prepare(person_of(lead)), lead.id)
 
     def _add(self, prepared: Prepared, lead_id: int) -> None:
         self._forms[lead_id] = prepared
@@ -188,7 +189,7 @@ class BatchMatcher(Matcher):
         for lead_id in self._stale:
             lead = session.get(Lead, lead_id)
             if lead is not None and lead.merged_into_id is None:
-                self._add(self._prepare(person_of(lead)), lead_id)
+                self._add(self.prepare(person_of(lead)), lead_id)
         self._stale = set()
 
 

@@ -769,7 +769,6 @@ class _Batch:
                          "reasons": match.reasons}, None)  # fmt: skip
         if flagged:
             result.duplicate = flagged[0].describe(lead_label(int(flagged[0].key)))
-        companies.refresh_keys(lead)
         account = companies.find_account_among(self.accounts, lead.company_domain, lead.company_key)
         if account is not None:
             companies.attach(self.session, lead, account)
@@ -779,7 +778,8 @@ class _Batch:
         assert lead.id is not None
         companies.refresh_keys(lead)
         self.session.add(lead)
-        prepared = prepare(person_of(lead))
+        # A batch matcher that prepared this person already (its probe) offers `prepare`.
+        prepared = getattr(self.matcher, "prepare", prepare)(person_of(lead))
         self.keys[lead.id] = (set(keys_of(prepared)), form_of(prepared))
 
     def _known(self, lead: Lead, draft: Draft, source: Source, evidence: Evidence) -> Captured:
