@@ -44,7 +44,7 @@ from bot.rules.file import Rules
 from bot.scoring.qualification import is_assignable
 from bot.scoring.score import evaluate
 from storage.engine import Store
-from storage.import_tables import ImportLead, ImportRun
+from storage.import_tables import ImportRun
 from storage.models import Lead, utcnow
 
 BATCH = 500
@@ -369,28 +369,30 @@ class _Run:
         existing_ids = {i for i in ids if i not in self.created}
         written = storage.imports.written_since(session, marks, existing_ids)
         entries = storage.imports.journal_leads(session, self.run.id or 0, ids)
+        fresh: list[dict[str, Any]] = []  # first touched in this batch: one executemany
         for lead_id in sorted(ids):
             entry = entries.get(lead_id)
-            if entry is None:
-                entry = ImportLead(
-                    import_id=self.run.id or 0,
-                    lead_id=lead_id,
-                    created=lead_id in self.created,
-                    before=befores.get(lead_id),
-                )
-            entry.version = versions.get(lead_id, entry.version)
-            merged = dict(entry.written or {})
+            before = entry.before if entry is not None else befores.get(lead_id)
+            merged = dict(entry.written or {}) if entry is not None else {}
             for table, row_ids in written.get(lead_id, {}).items():
                 merged[table] = sorted({*merged.get(table, []), *row_ids})
-            entry.written = merged
-            if entry.before is not None:
+            after = entry.after if entry is not None else {}
+            if before is not None:
                 lead = session.get(Lead, lead_id)
                 if lead is not None:
                     now = storage.imports.snapshot(lead)
-                    entry.after = {k: v for k, v in now.items() if entry.before.get(k) != v}
-            storage.imports.add_journal_lead(session, entry)
+                    after = {k: v for k, v in now.items() if before.get(k) != v}
+            version = versions.get(lead_id, entry.version if entry is not None else 0)
+            if entry is None:
+                fresh.append({"import_id": self.run.id or 0, "lead_id": lead_id,
+                              "created": lead_id in self.created, "before": before,
+                              "after": after, "version": version, "written": merged})  # fmt: skip
+            else:
+                entry.version, entry.written, entry.after = version, merged, after
+                storage.imports.add_journal_lead(session, entry)
             if lead_id not in self.created:
                 self.touched.add(lead_id)
+        storage.imports.add_journal_leads(session, fresh)
 
 
 def run_import(
