@@ -38,7 +38,7 @@ def scan(
     settings = load_settings()
     store = open_store(settings)
     try:
-        rules = load(settings.rules)
+        rules = load(settings.rules_file())
     except RulesError as exc:
         fail(str(exc))
     columns = (

@@ -25,7 +25,10 @@ Head of Operations, Acme Robotics
 @pytest.fixture
 def rules(tmp_path: Path) -> Path:
     path = tmp_path / "rules.toml"
-    path.write_text("[dedupe]\nauto_merge = 0.99\nreview = 0.60\n")
+    # Leads are assigned by hand here: enquiries wait for the MQL thresholds.
+    path.write_text(
+        "[dedupe]\nauto_merge = 0.99\nreview = 0.60\n[mql]\nenquiries_enter_queue = false\n"
+    )
     return path
 
 

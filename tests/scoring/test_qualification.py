@@ -31,7 +31,13 @@ def test_why_lists_events_rules_score_and_grade(store: Store) -> None:
     assert lines[3].endswith("page_visit +1 → 1.00 now")
     assert "  +25 seniority executive (title 'CTO')" in lines
     assert "  -10 free-mail address (gmail.com)" in lines
-    assert lines[-1] == "mql: score 31 < 50; grade D meets D"
+    mql = lines.index(
+        "mql: score 31 < 50; grade D meets D; "
+        "an enquiry waits for the MQL thresholds (mql.enquiries_enter_queue = false)"
+    )
+    # Why it is not in the assignment queue, in words, right after (what enrichment found
+    # follows).
+    assert lines[mql + 1].startswith("queue: not queued: not an MQL (score 31 < 50;")
 
 
 def test_why_is_part_of_the_shared_grammar() -> None:
