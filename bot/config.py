@@ -150,6 +150,8 @@ class Settings(BaseSettings):
     # largest request body it reads, in bytes.
     api_rate_per_minute: int = 600
     api_max_body_bytes: int = 64 * 1024
+    # The largest file POST /api/v1/imports takes, in bytes (413 above).
+    api_max_import_bytes: int = 10 * 1024 * 1024
     # Webhooks: a delivery is retried for this many hours (then kept as failed, `webhook
     # replay` sends it again); the first retry waits the base, then doubling up to the max.
     webhook_retry_hours: float = 72.0

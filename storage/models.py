@@ -458,7 +458,15 @@ from storage.privacy_tables import (  # noqa: E402, F401
 )
 
 # The reports' roll-up, dashboard links and alert times, likewise.
-from storage.report_tables import LeadAlert, LeadFact, ReportLink  # noqa: E402, F401
+from storage.report_tables import (  # noqa: E402, F401
+    LeadAlert,
+    LeadFact,
+    ReportCampaignCounts,
+    ReportDayCounts,
+    ReportLink,
+    ReportMonthCounts,
+    ReportTouchHistogram,
+)
 
 
 class InstanceSetting(SQLModel, table=True):
