@@ -159,6 +159,8 @@ class _Run:
         # The flood check counts captures per source key; an import is one deliberate capture
         # of many people, so its rows are keyed on the import and not counted as a flood.
         self.rules = replace(rules, intake=replace(rules.intake, flood_limit=0))
+        if not options.queue:  # a merge re-scores its survivor: no enquiry queues it then
+            self.rules = replace(self.rules, mql=replace(rules.mql, enquiries_enter_queue=False))
         self.source = Source(
             channel=options.source,
             actor=f"import:{label}",
