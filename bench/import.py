@@ -42,10 +42,38 @@ def row_of(person) -> list[str]:  # type: ignore[no-untyped-def]
             person.country]  # fmt: skip
 
 
+class UniqueFactory:
+    """bench/dedupe.py's LeadFactory with one live lead per address, as the store's unique index
+    `ux_leads_live_email` wants: an address drawn twice gets `+N` in its local part. The same
+    seed and the same order of keys give the same people (the file's sample relies on it)."""
+
+    def __init__(self, rng: random.Random, companies: int) -> None:
+        from dedupe import LeadFactory
+
+        self._factory = LeadFactory(rng, companies=companies)
+        self.rng = self._factory.rng
+        self._seen: set[str] = set()
+
+    def lead(self, key: int):  # type: ignore[no-untyped-def]
+        from dataclasses import replace
+
+        person = self._factory.lead(key)
+        address = person.email.lower()
+        if address in self._seen:
+            local, _, domain = address.partition("@")
+            address = f"{local}+{key}@{domain}"
+            person = replace(person, email=address)
+        self._seen.add(address)
+        return person
+
+    def altered(self, person, key: int):  # type: ignore[no-untyped-def]
+        return self._factory.altered(person, key)
+
+
 def write_file(path: Path, rows: int, leads: int, seed: int) -> None:
     from dedupe import LeadFactory
 
-    stored = LeadFactory(random.Random(seed), companies=max(200, leads // 8))
+    stored = UniqueFactory(random.Random(seed), companies=max(200, leads // 8))
     # The stored leads are the factory's first people (same seed); its first batch of 5,000
     # is drawn before anything else uses the generator, so it comes out the same here.
     sample = [stored.lead(key) for key in range(min(leads, 5_000))]
@@ -114,7 +142,6 @@ def main() -> None:
     if args.child:
         print("RESULT " + json.dumps(one_run(args.child[0], Path(args.child[1]))), flush=True)
         return
-    from dedupe import LeadFactory
     from dedupe_store import load
 
     from storage.engine import Store
@@ -126,7 +153,7 @@ def main() -> None:
         print(f"store: {url.split('@')[-1]}; {args.leads:,} leads stored first; matching on")
         if not args.reuse:
             store = Store(url)
-            factory = LeadFactory(random.Random(args.seed), companies=max(200, args.leads // 8))
+            factory = UniqueFactory(random.Random(args.seed), companies=max(200, args.leads // 8))
             load(store, factory, args.leads, keep=0)
             if not store.is_sqlite:  # the loader wrote the ids: move PostgreSQL's sequence on
                 from sqlalchemy import text

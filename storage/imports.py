@@ -143,6 +143,13 @@ def add_journal_lead(session: Session, entry: ImportLead) -> None:
     session.add(entry)
 
 
+def add_journal_leads(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Journal entries of leads a batch touched first, one executemany (in the order given:
+    revert walks them newest first)."""
+    if rows:
+        session.execute(insert(ImportLead.__table__), rows)  # type: ignore[attr-defined]
+
+
 def journal_page(session: Session, run_id: int, after_id: int, limit: int) -> Sequence[ImportLead]:
     """The journal's leads in reverse order of first touch, a page at a time (revert)."""
     query = select(ImportLead).where(ImportLead.import_id == run_id)

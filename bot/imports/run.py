@@ -38,13 +38,13 @@ from bot.imports.columns import ColumnMap, map_columns
 from bot.imports.read import Row, Table, open_table, write_rows
 from bot.imports.rows import Parsed, parse_row
 from bot.leads import intake
-from bot.leads.capture import Evidence, Source, capture
+from bot.leads.capture import Evidence, Source, capture_many
 from bot.leads.refs import lead_label
 from bot.rules.file import Rules
 from bot.scoring.qualification import is_assignable
 from bot.scoring.score import evaluate
 from storage.engine import Store
-from storage.import_tables import ImportLead, ImportRun
+from storage.import_tables import ImportRun
 from storage.models import Lead, utcnow
 
 BATCH = 500
@@ -159,6 +159,8 @@ class _Run:
         # The flood check counts captures per source key; an import is one deliberate capture
         # of many people, so its rows are keyed on the import and not counted as a flood.
         self.rules = replace(rules, intake=replace(rules.intake, flood_limit=0))
+        if not options.queue:  # a merge re-scores its survivor: no enquiry queues it then
+            self.rules = replace(self.rules, mql=replace(rules.mql, enquiries_enter_queue=False))
         self.source = Source(
             channel=options.source,
             actor=f"import:{label}",
@@ -174,55 +176,81 @@ class _Run:
         self.now = utcnow()
 
     def batch(self, session: Session, parsed: list[Parsed]) -> None:
+        """One batch, in the caller's transaction: its rows captured together
+        (`capture_many`), then each row's consent/status/stage, score and journal row."""
         matcher = BatchMatcher(self.rules.match)
         befores: dict[int, dict[str, Any]] = {}
         batch_leads: set[int] = set()
+        made: set[int] = set()  # the leads this batch's capture made (merged away or not)
 
         def before_change(lead: Lead) -> None:
             assert lead.id is not None
             if lead.id not in self.created and lead.id not in self.touched:
                 befores.setdefault(lead.id, storage.imports.snapshot(lead))
 
-        new_leads: list[Lead] = []
+        def on_new(lead: Lead) -> None:
+            assert lead.id is not None
+            made.add(lead.id)
+            self.created.add(lead.id)
+            batch_leads.add(lead.id)
+
         matcher.before_change = before_change
-        matcher.on_new = new_leads.append
+        matcher.on_new = on_new
         good = [p for p in parsed if p.draft is not None]
-        matcher.load(session, [p.draft for p in good if p.draft is not None])
+        drafts = [p.draft for p in good if p.draft is not None]
+        matcher.load(session, drafts)
         marks = storage.imports.high_water(session)
-        rows: list[dict[str, Any]] = []
-        for item in parsed:
-            self.counts["rows"] += 1
-            row = item.row
-            if item.draft is None:
-                self.counts["bad"] += 1
-                rows.append(self._row(row, "bad", None, item.reason, {"cells": row.cells}))
-                if len(self.bad) < SAMPLE:
-                    self.bad.append({"line": row.line, "reason": item.reason})
-                continue
-            draft = item.draft
-            existing = matcher.existing(session, draft.address)
-            if existing is not None:
-                before_change(existing)
-            seen_before = existing is not None and (
-                existing.id in self.created
-                or existing.id in self.touched
-                or existing.id in batch_leads
-            )
-            new_leads.clear()
-            result = capture(
+        # The stored lead each address names now (None: new to the store), before any change.
+        stored: dict[str, Lead | None] = {}
+        for draft in drafts:
+            if draft.address not in stored:
+                stored[draft.address] = matcher.existing(session, draft.address)
+                if stored[draft.address] is not None:
+                    before_change(stored[draft.address])  # type: ignore[arg-type]
+
+        def rolled_back() -> None:  # the batch's leads are gone: read it again
+            self.created.difference_update(made)
+            batch_leads.difference_update(made)
+            made.clear()
+            matcher.load(session, drafts)
+
+        results = iter(
+            capture_many(
                 session,
-                draft,
-                self.source,
-                Evidence(
-                    "import.row",
-                    f"{self.run.file_name} line {row.line}",
-                    {"import": self.label, "line": row.line},
-                ),
+                [(p.draft, self.source, self._evidence(p.row)) for p in good if p.draft],
                 rules=self.rules,
                 notify=False,
                 matcher=matcher,
                 overwrite=self.options.overwrite,
                 keep=self.options.keep,
+                rolled_back=rolled_back,
+            )
+        )
+        landed: set[str] = set()  # addresses an earlier row of the batch landed on a lead
+        rows: list[dict[str, Any]] = []
+        for item in parsed:
+            self.counts["rows"] += 1
+            row = item.row
+            if item.draft is None:
+                self._bad(rows, row, item.reason, {"cells": row.cells})
+                continue
+            draft = item.draft
+            result = next(results)
+            if isinstance(result, Exception):
+                # The store refused this row alone (capture_many retried it by itself): a bad
+                # row with the error, in the errors file, and the others go in.
+                reason = f"could not be stored: {type(result).__name__}: {result}"
+                item.draft, item.reason = None, reason
+                self._bad(rows, row, reason, {"cells": row.cells})
+                continue
+            existing = stored.get(draft.address)
+            seen_before = draft.address in landed or (
+                existing is not None
+                and (
+                    existing.id in self.created
+                    or existing.id in self.touched
+                    or existing.id in batch_leads
+                )
             )
             if result.hold is not None:
                 self.counts["held"] += 1
@@ -234,10 +262,7 @@ class _Run:
                 continue
             lead = result.lead
             assert lead is not None and lead.id is not None
-            for new in new_leads:
-                assert new.id is not None
-                self.created.add(new.id)
-                batch_leads.add(new.id)
+            landed.add(draft.address)
             changes = policy.apply_extras(session, lead, item.extras, created=result.created)
             changed = [*result.filled, *changes]
             if result.created:
@@ -278,6 +303,21 @@ class _Run:
         self.run.rows_done += len(parsed)
         self.run.counts = dict(self.counts)
         storage.imports.save_run(session, self.run)
+
+    def _evidence(self, row: Row) -> Evidence:
+        return Evidence(
+            "import.row",
+            f"{self.run.file_name} line {row.line}",
+            {"import": self.label, "line": row.line},
+        )
+
+    def _bad(
+        self, rows: list[dict[str, Any]], row: Row, reason: str, detail: dict[str, Any]
+    ) -> None:
+        self.counts["bad"] += 1
+        rows.append(self._row(row, "bad", None, reason, detail))
+        if len(self.bad) < SAMPLE:
+            self.bad.append({"line": row.line, "reason": reason})
 
     def _row(
         self, row: Row, action: str, lead_id: int | None, reason: str, detail: dict[str, Any]
@@ -331,28 +371,30 @@ class _Run:
         existing_ids = {i for i in ids if i not in self.created}
         written = storage.imports.written_since(session, marks, existing_ids)
         entries = storage.imports.journal_leads(session, self.run.id or 0, ids)
+        fresh: list[dict[str, Any]] = []  # first touched in this batch: one executemany
         for lead_id in sorted(ids):
             entry = entries.get(lead_id)
-            if entry is None:
-                entry = ImportLead(
-                    import_id=self.run.id or 0,
-                    lead_id=lead_id,
-                    created=lead_id in self.created,
-                    before=befores.get(lead_id),
-                )
-            entry.version = versions.get(lead_id, entry.version)
-            merged = dict(entry.written or {})
+            before = entry.before if entry is not None else befores.get(lead_id)
+            merged = dict(entry.written or {}) if entry is not None else {}
             for table, row_ids in written.get(lead_id, {}).items():
                 merged[table] = sorted({*merged.get(table, []), *row_ids})
-            entry.written = merged
-            if entry.before is not None:
+            after = entry.after if entry is not None else {}
+            if before is not None:
                 lead = session.get(Lead, lead_id)
                 if lead is not None:
                     now = storage.imports.snapshot(lead)
-                    entry.after = {k: v for k, v in now.items() if entry.before.get(k) != v}
-            storage.imports.add_journal_lead(session, entry)
+                    after = {k: v for k, v in now.items() if before.get(k) != v}
+            version = versions.get(lead_id, entry.version if entry is not None else 0)
+            if entry is None:
+                fresh.append({"import_id": self.run.id or 0, "lead_id": lead_id,
+                              "created": lead_id in self.created, "before": before,
+                              "after": after, "version": version, "written": merged})  # fmt: skip
+            else:
+                entry.version, entry.written, entry.after = version, merged, after
+                storage.imports.add_journal_lead(session, entry)
             if lead_id not in self.created:
                 self.touched.add(lead_id)
+        storage.imports.add_journal_leads(session, fresh)
 
 
 def run_import(

@@ -10,29 +10,41 @@ on the existing lead), de-duplicates a new lead against the store, links its com
 timeline and queues the notification, so every channel validates, matches and notifies the same
 way. Scoring, grading, the MQL decision and assignment then run on the timeline, whatever the
 door was. `approve` replays a held capture with the checks off; `reject` closes it.
+
+`capture_many` is the same capture for a batch (an import's 500 rows, the mail drain's queue):
+the same decisions in the same order, item after item, but the store is read once per batch
+(existing leads, suppressed addresses, flood counts, accounts) and written in bulk (one INSERT …
+RETURNING of the new leads, executemany of timeline entries, intake records, outbox items and
+blocking keys). It runs in a savepoint; when anything in it fails (a lost race for an address,
+an item the store refuses), the batch rolls back whole and each item is captured alone by
+`capture` in a savepoint of its own, so a failing item fails alone, with its error.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from sqlmodel import Session
 
+import storage.bulk
+import storage.duplicates
 import storage.intake
 import storage.leads
 import storage.outbox
 import storage.privacy
 import storage.timeline
-from bot.dedupe import store_match
-from bot.dedupe.index import index
+import storage.webhooks
+from bot.dedupe import merging, store_match
+from bot.dedupe.index import index, person_of
+from bot.dedupe.match import form_of, keys_of, prepare
 from bot.leads import companies, fields, intake
 from bot.leads.intake import IntakeRules, hold_label
 from bot.leads.refs import lead_label
 from bot.leads.reply_address import new_reply_token
 from bot.rules.file import Rules
-from storage.models import IntakeRecord, Lead, utcnow
+from storage.models import Account, IntakeRecord, Lead, TimelineEntry, utcnow
 from storage.text import refused_in, storable_value
 
 
@@ -365,31 +377,7 @@ def _update(
 ) -> Captured:
     """A known person wrote again: fill the gaps, keep what a person set (unless told to
     overwrite a field)."""
-    filled = tuple(
-        name
-        for name in fields.NAMES
-        if name not in keep
-        and draft.values.get(name)
-        and (
-            not getattr(lead, name)
-            or (name in overwrite and getattr(lead, name) != draft.values[name])
-        )
-    )
-    for name in filled:
-        setattr(lead, name, draft.values[name])
-    custom = dict(lead.custom or {})
-    for key, value in draft.custom.items():
-        if (
-            "custom" not in keep
-            and (key not in custom or "custom" in overwrite)
-            and custom.get(key) != value
-        ):
-            custom[key] = value
-    if custom != (lead.custom or {}):
-        lead.custom = custom
-        filled = (*filled, "custom")
-    if draft.enquiry:
-        lead.enquiry = draft.enquiry
+    filled = _fill(lead, draft, overwrite, keep)
     storage.leads.touch(session, lead)
     _record(session, lead, source, evidence, "new enquiry", {"filled": list(filled)})
     return Captured(lead, created=False, filled=filled)
@@ -447,3 +435,447 @@ def _notify(session: Session, result: Captured, evidence: Evidence) -> None:
         storage.outbox.put(
             session, "lead.enquiry", lead_id=lead.id, rep_id=lead.owner_id, payload=payload
         )
+
+
+# --- the batch ----------------------------------------------------------------------------------
+
+Item = tuple[Draft, Source, Evidence]
+
+
+def capture_many(
+    session: Session,
+    items: Sequence[Item],
+    *,
+    rules: Rules,
+    checks: bool = True,
+    dedupe: bool = True,
+    notify: bool = True,
+    matcher: store_match.Matcher = store_match.STORE,
+    overwrite: frozenset[str] = frozenset(),
+    keep: frozenset[str] = frozenset(),
+    rolled_back: Callable[[], None] | None = None,
+) -> list[Captured | Exception]:
+    """Capture every item, in order, in the caller's transaction: what `capture` would do
+    item after item (the same intake checks, create-or-update, merges, flags, company links,
+    timeline, outbox and webhook rows), with the store read and written per batch.
+
+    One result per item: its `Captured`, or the exception that item raised (BadDraft, or an
+    error of the store), which the caller quarantines or reports; the other items are
+    captured. `rolled_back` is called when the batch failed and rolled back whole, before the
+    items are captured one by one (a batch matcher reads its batch again then)."""
+    if not items:
+        return []
+    options: dict[str, Any] = dict(
+        rules=rules,
+        checks=checks,
+        dedupe=dedupe,
+        notify=notify,
+        matcher=matcher,
+        overwrite=overwrite,
+        keep=keep,
+    )
+    batch = _Batch(session, **options)
+    try:
+        with session.begin_nested():
+            return batch.run(items)
+    except Exception:  # any failure: the items again, one at a time
+        batch.forget()
+    if rolled_back is not None:
+        rolled_back()
+    results: list[Captured | Exception] = []
+    for draft, source, evidence in items:
+        try:
+            with session.begin_nested():
+                results.append(capture(session, draft, source, evidence, **options))
+        except Exception as error:  # this item fails alone, with its error
+            results.append(error)
+    return results
+
+
+class _ItemByItem(RuntimeError):
+    """The batch meets a case `capture` handles item by item (it rolls back and retries so)."""
+
+
+def _store_backed(matcher: store_match.Matcher) -> bool:
+    """Whether `matcher` reads candidates from the store (then a lead's keys must be written
+    before the next lead of the batch is matched) rather than from what it holds."""
+    return type(matcher).indexed is store_match.Matcher.indexed
+
+
+class _Batch:
+    """One run of `capture_many`: what it read, and the rows it has yet to write."""
+
+    def __init__(
+        self,
+        session: Session,
+        *,
+        rules: Rules,
+        checks: bool,
+        dedupe: bool,
+        notify: bool,
+        matcher: store_match.Matcher,
+        overwrite: frozenset[str],
+        keep: frozenset[str],
+    ) -> None:
+        self.session, self.rules, self.checks, self.dedupe = session, rules, checks, dedupe
+        self.notify, self.matcher, self.overwrite, self.keep = notify, matcher, overwrite, keep
+        self.now = utcnow()
+        self.created: list[Lead] = []
+        self.timeline: list[dict[str, Any]] = []
+        self.outbox: list[dict[str, Any]] = []
+        self.intake: list[dict[str, Any]] = []
+        self.flags: list[dict[str, Any]] = []
+        self.keys: dict[int, tuple[set[str], dict[str, Any]]] = {}
+        self.fresh: set[int] = set()
+        self.webhooks = False
+        self.accounts: list[Account] = []
+
+    def forget(self) -> None:
+        """After a rollback: the leads this batch inserted exist no more."""
+        for lead in self.created:
+            if lead in self.session:
+                self.session.expunge(lead)
+
+    # --- the reads ----------------------------------------------------------------------------
+
+    def run(self, items: Sequence[Item]) -> list[Captured | Exception]:
+        session = self.session
+        items = [(_storable(d), _storable(s), _storable(e)) for d, s, e in items]
+        reasons = self._intake_reasons(items) if self.checks else [()] * len(items)
+        addresses = {draft.address for draft, _, _ in items if intake.usable_address(draft.address)}
+        existing = self._existing(addresses)
+        locked = storage.bulk.lock_leads(
+            session, [lead.id for lead in existing.values() if lead is not None and lead.id]
+        )
+        if any(lead.erased_at is not None for lead in locked.values()):
+            # Erased while we looked: rare, and `capture` knows what each door does then.
+            raise _ItemByItem("a lead of the batch was erased meanwhile")
+        # Which items make a lead: the first that passes, of an address without a live lead.
+        makers: dict[str, int] = {}
+        for i, (draft, _, _) in enumerate(items):
+            address = draft.address
+            if reasons[i] or not intake.usable_address(address) or address in makers:
+                continue
+            if existing.get(address) is None:
+                makers[address] = i
+        by_address = self._insert_leads(items, makers)
+        self.webhooks = bool(storage.webhooks.active_endpoints(session))
+        if self.dedupe and self.created:
+            self.accounts = self._accounts_for(self.created)
+        results: list[Captured | Exception] = []
+        for i, (draft, source, evidence) in enumerate(items):
+            if reasons[i]:
+                results.append(
+                    Captured(
+                        None, created=False, hold=self._hold(draft, source, evidence, reasons[i])
+                    )
+                )
+                continue
+            address = draft.address
+            if not intake.usable_address(address):
+                results.append(BadDraft("no sender address to make a lead of"))
+                continue
+            if makers.get(address) == i:
+                result = self._new(by_address[address], draft, source, evidence)
+            else:
+                lead = by_address[address] if address in makers else existing.get(address)
+                assert lead is not None
+                result = self._known(
+                    storage.leads.surviving(session, lead) or lead, draft, source, evidence
+                )
+            if self.notify:
+                self._notify(result, evidence)
+            if self.checks:
+                assert result.lead is not None
+                self.intake.append(
+                    {
+                        "at": self.now,
+                        "channel": source.channel,
+                        "source_key": source.key,
+                        "lead_id": result.lead.id,
+                        "inbound_message_id": evidence.inbound_message_id,
+                    }
+                )
+            results.append(result)
+        self._write()
+        return results
+
+    def _intake_reasons(self, items: Sequence[Item]) -> list[tuple[intake.Reason, ...]]:
+        """Each item's intake reasons, as `_admit` finds them one at a time: the flood count of
+        its key (the store's, plus the items before it in the batch) and the suppression list."""
+        rules = self.rules.intake
+        counts: dict[str, int] = {}
+        if rules.flood_limit:
+            keys = {source.key for _, source, _ in items if source.key}
+            counts = storage.bulk.counts_since(self.session, keys, self.now - rules.flood_window)
+        suppressed: set[str] = set()
+        wanted = {
+            draft.address
+            for draft, source, _ in items
+            if source.channel not in intake.SELF_SENT_CHANNELS
+            and intake.usable_address(draft.address)
+        }
+        if wanted and storage.bulk.any_suppressed(self.session):
+            digests = {storage.privacy.digest(self.session, address): address for address in wanted}
+            suppressed = {
+                digests[d] for d in storage.bulk.suppressed_digests(self.session, digests)
+            }
+        reasons = []
+        for draft, source, _ in items:
+            recent = counts.get(source.key, 0) if source.key and rules.flood_limit else 0
+            reasons.append(
+                intake.check(
+                    draft.address,
+                    draft.values,
+                    rules,
+                    recent,
+                    source.key,
+                    draft.address in suppressed,
+                )
+            )
+            if source.key:
+                counts[source.key] = counts.get(source.key, 0) + 1
+        return reasons
+
+    def _existing(self, addresses: set[str]) -> dict[str, Lead | None]:
+        """The live lead of each address (the survivor of a merged one), as the matcher finds
+        it: read in one query from the store, or asked of a batch matcher (from memory)."""
+        if type(self.matcher) is store_match.Matcher:
+            found = storage.bulk.leads_by_emails(self.session, addresses)
+            return {a: storage.leads.surviving(self.session, found.get(a)) for a in addresses}
+        return {a: self.matcher.existing(self.session, a) for a in sorted(addresses)}
+
+    def _insert_leads(self, items: Sequence[Item], makers: dict[str, int]) -> dict[str, Lead]:
+        """The batch's new leads in one INSERT, in address order: two batches of the same
+        addresses take the unique index's entries in the same order (one waits, none
+        deadlocks), and the one that loses retries its items one at a time."""
+        base = storage.bulk.lead_defaults(self.now)
+        rows = []
+        for address in sorted(makers):
+            draft, source, _ = items[makers[address]]
+            row = dict(base)
+            row.update({n: v for n, v in draft.values.items() if n in fields.NAMES})
+            row.update(
+                email=address,
+                source=source.channel,
+                custom=dict(draft.custom),
+                enquiry=draft.enquiry,
+                reply_token=new_reply_token(),
+            )
+            rows.append(row)
+        self.created = storage.bulk.insert_leads(self.session, rows)
+        self.fresh = {lead.id for lead in self.created if lead.id is not None}
+        return {lead.email: lead for lead in self.created}
+
+    def _accounts_for(self, leads: Sequence[Lead]) -> list[Account]:
+        domains, keys, prefixes = set(), set(), set()
+        for lead in leads:
+            domain = companies.email_company_domain(lead.email)
+            key = companies.company_key(lead.company, domain)
+            if domain:
+                domains.add(domain)
+            if key:
+                keys.add(key)
+                prefixes.add(key[:2])
+        return storage.bulk.accounts_for(self.session, domains, keys, prefixes)
+
+    # --- per item, in order -------------------------------------------------------------------
+
+    def _entry(
+        self,
+        lead: Lead,
+        actor: str,
+        kind: str,
+        summary: str,
+        data: dict[str, Any],
+        inbound_message_id: int | None,
+    ) -> None:
+        """A timeline entry to write with the batch; its webhook deliveries now, with the lead
+        as it is at this moment (as storage.timeline.append does)."""
+        assert lead.id is not None
+        row = {
+            "lead_id": lead.id,
+            "at": utcnow(),
+            "actor": actor,
+            "kind": kind,
+            "summary": summary,
+            "data": data,
+            "inbound_message_id": inbound_message_id,
+        }
+        self.timeline.append(row)
+        if self.webhooks and storage.webhooks.event_of(kind) is not None:
+            storage.webhooks.enqueue_for_entry(self.session, TimelineEntry(**row))
+
+    def _record(
+        self,
+        lead: Lead,
+        source: Source,
+        evidence: Evidence,
+        what: str,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        self._entry(
+            lead,
+            source.actor,
+            evidence.kind,
+            f"{what}: {evidence.title or '(no subject)'}",
+            {**evidence.data, **(extra or {})},
+            evidence.inbound_message_id,
+        )
+
+    def _new(self, lead: Lead, draft: Draft, source: Source, evidence: Evidence) -> Captured:
+        self._entry(
+            lead,
+            "system",
+            "created",
+            f"lead created from {source.via}",
+            {"found": list(draft.found)},
+            evidence.inbound_message_id,
+        )
+        self._record(lead, source, evidence, "enquiry")
+        result = Captured(lead, created=True)
+        if self.dedupe:
+            self._dedupe_new(result)
+        return result
+
+    def _dedupe_new(self, result: Captured) -> None:
+        """`store_match.on_capture` and `companies.link` of `_dedupe_new`, with the lead's keys
+        written with the batch (before the next match when the matcher reads the store)."""
+        lead = result.lead
+        assert lead is not None and lead.id is not None
+        if _store_backed(self.matcher):
+            self._write()
+        matches = self.matcher.matches(self.session, lead, self.rules.match)
+        if matches and matches[0].verdict == "merge":
+            best = matches[0]
+            self._write()  # the merge moves the lead's rows: they must be in the store
+            survivor = storage.duplicates.leads_by_ids(self.session, [int(best.key)])[0]
+            merging.merge(self.session, lead, survivor, "system", self.rules, match=best)
+            assert survivor.id is not None
+            result.lead, result.created, result.merged = survivor, False, True
+            result.duplicate = best.describe(lead_label(survivor.id))
+            return
+        self._index(lead)
+        self.matcher.indexed(lead)
+        flagged = matches[: store_match.MAX_FLAGS]
+        for match in flagged:
+            # `store_match.flag` for a lead made a moment ago: no pair of it is flagged yet.
+            other, score = int(match.key), round(match.score, 4)
+            self.flags.append({"lead_id": lead.id, "other_id": other, "score": score,
+                               "reasons": list(match.reasons), "found_by": "capture",
+                               "created_at": utcnow()})  # fmt: skip
+            self._entry(lead, "system", "duplicate.flagged", match.describe(lead_label(other)),
+                        {"other": lead_label(other), "score": score,
+                         "reasons": match.reasons}, None)  # fmt: skip
+        if flagged:
+            result.duplicate = flagged[0].describe(lead_label(int(flagged[0].key)))
+        account = companies.find_account_among(self.accounts, lead.company_domain, lead.company_key)
+        if account is not None:
+            companies.attach(self.session, lead, account)
+
+    def _index(self, lead: Lead) -> None:
+        """`bot.dedupe.index.index`, its rows kept for the batch's write."""
+        assert lead.id is not None
+        companies.refresh_keys(lead)
+        self.session.add(lead)
+        # A batch matcher that prepared this person already (its probe) offers `prepare`.
+        prepared = getattr(self.matcher, "prepare", prepare)(person_of(lead))
+        self.keys[lead.id] = (set(keys_of(prepared)), form_of(prepared))
+
+    def _known(self, lead: Lead, draft: Draft, source: Source, evidence: Evidence) -> Captured:
+        """`_update` with its timeline entry and re-indexing kept for the batch's write."""
+        filled = _fill(lead, draft, self.overwrite, self.keep)
+        storage.leads.touch(self.session, lead)
+        self._record(lead, source, evidence, "new enquiry", {"filled": list(filled)})
+        if self.dedupe and filled:
+            self._index(lead)  # a filled gap changes its matching keys
+        return Captured(lead, created=False, filled=filled)
+
+    def _notify(self, result: Captured, evidence: Evidence) -> None:
+        lead = result.lead
+        assert lead is not None and lead.id is not None
+        payload = {"lead": lead_label(lead.id), "subject": evidence.title, "outcome": "enquiry"}
+        if result.duplicate:
+            payload["duplicate"] = result.duplicate
+        row = {
+            "created_at": self.now,
+            "next_attempt_at": self.now,
+            "lead_id": lead.id,
+            "payload": payload,
+            "state": "pending",
+            "attempts": 0,
+        }
+        if result.created:
+            self.outbox.append({**row, "kind": "lead.new", "rep_id": None})
+        elif lead.owner_id is not None:
+            self.outbox.append({**row, "kind": "lead.enquiry", "rep_id": lead.owner_id})
+
+    def _hold(
+        self, draft: Draft, source: Source, evidence: Evidence, reasons: Sequence[intake.Reason]
+    ) -> IntakeRecord:
+        record = IntakeRecord(
+            at=self.now,
+            channel=source.channel,
+            source_key=source.key,
+            state="held",
+            reasons=[reason.as_data() for reason in reasons],
+            draft=draft.as_data(),
+            source=source.as_data(),
+            evidence=evidence.as_data(),
+            inbound_message_id=evidence.inbound_message_id,
+        )
+        self.session.add(record)
+        return record
+
+    # --- the writes ---------------------------------------------------------------------------
+
+    def _write(self) -> None:
+        """Write what the batch holds: changed leads (the ORM's flush), then its rows in bulk."""
+        session = self.session
+        session.flush()
+        storage.bulk.insert_timeline(session, self.timeline)
+        storage.bulk.insert_outbox(session, self.outbox)
+        storage.bulk.insert_intake(session, self.intake)
+        storage.bulk.insert_flags(session, self.flags)
+        if self.keys:
+            storage.bulk.replace_keys_many(
+                session,
+                {lead_id: keys for lead_id, (keys, _) in self.keys.items()},
+                {lead_id: form for lead_id, (_, form) in self.keys.items()},
+                fresh=self.fresh,
+            )
+            self.fresh -= set(self.keys)
+        self.timeline, self.outbox, self.intake, self.flags, self.keys = [], [], [], [], {}
+
+
+def _fill(
+    lead: Lead, draft: Draft, overwrite: frozenset[str], keep: frozenset[str]
+) -> tuple[str, ...]:
+    """Fill the lead's gaps from the draft (and overwrite, and keep, as told); the fields it
+    changed ("custom" for custom fields)."""
+    filled = tuple(
+        name
+        for name in fields.NAMES
+        if name not in keep
+        and draft.values.get(name)
+        and (
+            not getattr(lead, name)
+            or (name in overwrite and getattr(lead, name) != draft.values[name])
+        )
+    )
+    for name in filled:
+        setattr(lead, name, draft.values[name])
+    custom = dict(lead.custom or {})
+    for key, value in draft.custom.items():
+        if (
+            "custom" not in keep
+            and (key not in custom or "custom" in overwrite)
+            and custom.get(key) != value
+        ):
+            custom[key] = value
+    if custom != (lead.custom or {}):
+        lead.custom = custom
+        filled = (*filled, "custom")
+    if draft.enquiry:
+        lead.enquiry = draft.enquiry
+    return filled

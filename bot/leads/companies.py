@@ -11,6 +11,7 @@ flagged so that no second rep cold-calls a customer.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz
@@ -27,6 +28,8 @@ from storage.models import Account, Contact, Lead, Opportunity
 # How close two company name keys must be (rapidfuzz ratio, 0-100) to be one company.
 NAME_SIMILARITY = 92
 OPEN_STATUSES = ("new", "working", "nurturing", "qualified")
+# How many accounts sharing a name key's first two letters a fuzzy company match compares.
+PREFIX_CANDIDATES = 200
 
 
 def email_company_domain(email: str) -> str:
@@ -65,7 +68,29 @@ def find_account(session: Session, domain: str, key: str) -> Account | None:
     if account is not None:
         return account
     best, best_score = None, 0.0
-    for candidate in storage.accounts.accounts_with_prefix(session, key[:2]):
+    for candidate in storage.accounts.accounts_with_prefix(session, key[:2], PREFIX_CANDIDATES):
+        similarity = fuzz.ratio(key, candidate.name_key)
+        if similarity >= NAME_SIMILARITY and similarity > best_score:
+            best, best_score = candidate, similarity
+    return best
+
+
+def find_account_among(accounts: Sequence[Account], domain: str, key: str) -> Account | None:
+    """`find_account` over accounts read already (oldest first: storage.bulk.accounts_for),
+    for a batch of captures: the same order of tries and the same fuzzy limit."""
+    if domain:
+        for account in accounts:
+            if account.domain == domain.lower():
+                return account
+    if not key:
+        return None
+    for account in accounts:
+        if account.name_key == key:
+            return account
+    prefix = key[:2].replace("%", "").replace("_", "")
+    candidates = [a for a in accounts if a.name_key.startswith(prefix)][:PREFIX_CANDIDATES]
+    best, best_score = None, 0.0
+    for candidate in candidates:
         similarity = fuzz.ratio(key, candidate.name_key)
         if similarity >= NAME_SIMILARITY and similarity > best_score:
             best, best_score = candidate, similarity
@@ -79,6 +104,13 @@ def link(session: Session, lead: Lead, actor: str = "system") -> Account | None:
     account = find_account(session, lead.company_domain, lead.company_key)
     if account is None or account.id is None:
         return None
+    attach(session, lead, account, actor)
+    return account
+
+
+def attach(session: Session, lead: Lead, account: Account, actor: str = "system") -> None:
+    """Link the lead to its company's account found for it (`link`'s second half)."""
+    assert account.id is not None
     lead.account_id = account.id
     if account.owner_id is not None and lead.owner_id is None:
         lead.proposed_owner_id = account.owner_id
@@ -98,7 +130,6 @@ def link(session: Session, lead: Lead, actor: str = "system") -> Account | None:
         summary=summary,
         data={"account_id": account.id, "owner_id": account.owner_id},
     )
-    return account
 
 
 def flag_siblings(session: Session, lead: Lead, account: Account, actor: str) -> list[Lead]:

@@ -10,19 +10,20 @@ owner enters the assignment queue; the others stay with marketing.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from sqlmodel import Session
 
 import storage.assignment
+import storage.bulk
 import storage.leads
 import storage.timeline
 from bot.leads.refs import lead_label
 from bot.rules.file import EVENT_KINDS, Rules, fingerprint
 from bot.scoring.score import SCORING_KINDS, Evaluation, evaluate
 from storage.engine import Store
-from storage.models import Lead
+from storage.models import Lead, QueueItem, utcnow
 
 CURSOR = "scoring"
 # The cursor that holds the fingerprint of the rules the stored leads were last evaluated with.
@@ -74,6 +75,50 @@ def refresh(session: Session, lead: Lead, rules: Rules, now: datetime) -> Evalua
                 data={"reasons": list(result.reasons)},
             )
     return result
+
+
+def refresh_many(
+    session: Session, leads: Sequence[Lead], rules: Rules, now: datetime
+) -> dict[int, Evaluation]:
+    """`refresh` for a batch of leads (a batch capture's): their events and queue items read
+    in one query each, the MQL and queue entries written in one executemany. A lead named
+    twice is refreshed once (refreshing again changes nothing). Evaluations by lead id."""
+    unique = list({lead.id: lead for lead in leads if lead.id is not None}.values())
+    ids = [lead.id for lead in unique if lead.id is not None]
+    events = storage.bulk.events_of(session, ids, sorted(SCORING_KINDS))
+    items = storage.bulk.queue_items(session, ids)
+    entries: list[dict[str, object]] = []
+    results: dict[int, Evaluation] = {}
+    for lead in unique:
+        assert lead.id is not None
+        result = results[lead.id] = evaluate(lead, events[lead.id], rules, now)
+        lead.score = result.score.score
+        lead.grade = result.grade.grade
+        if result.is_mql and lead.stage in ("subscriber", "lead"):
+            lead.stage = "mql"
+            entries.append({"lead_id": lead.id, "at": utcnow(), "actor": "system",
+                            "kind": "mql", "inbound_message_id": None,
+                            "summary": "marketing-qualified: " + "; ".join(result.reasons),
+                            "data": {"score": result.score.score,
+                                     "grade": result.grade.grade}})  # fmt: skip
+        session.add(lead)
+        if result.enters_queue and is_assignable(lead):
+            item = items.get(lead.id)
+            if item is not None and item.state in ("waiting", "offered"):
+                continue
+            if item is None:
+                item = QueueItem(lead_id=lead.id, enqueued_at=now)
+            item.state, item.enqueued_at, item.retry_at = "waiting", now, None
+            item.offered_to = item.offered_at = item.due_at = None
+            item.tried, item.hops = [], 0
+            session.add(item)
+            entries.append({"lead_id": lead.id, "at": utcnow(), "actor": "system",
+                            "kind": "queued", "inbound_message_id": None,
+                            "summary": "waiting for a rep in the assignment queue",
+                            "data": {"reasons": list(result.reasons)}})  # fmt: skip
+    session.flush()
+    storage.bulk.insert_timeline(session, entries)
+    return results
 
 
 def queue_verdict(session: Session, lead: Lead, rules: Rules, now: datetime) -> str:

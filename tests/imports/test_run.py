@@ -274,22 +274,52 @@ def test_a_batch_that_fails_rolls_back_whole_and_the_import_resumes(
     import bot.imports.run
 
     path = broker_file(tmp_path)
-    real = bot.imports.run.capture
+    real = bot.imports.run.capture_many
     calls = [0]
 
     def failing(*args: object, **kwargs: object) -> object:
         calls[0] += 1
-        if calls[0] == 4:  # the second row of the second batch
+        if calls[0] == 2:  # the second batch: a failure no row can be blamed for
             raise OSError("the disk is full")
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(bot.imports.run, "capture", failing)
+    monkeypatch.setattr(bot.imports.run, "capture_many", failing)
     with pytest.raises(OSError, match="disk is full"):
         run_import(store, path, Options(), RULES, dry_run=False, batch_size=3)
     with store.reading() as session:
         run = storage.imports.run_by_id(session, 1)
         assert run is not None and (run.state, run.rows_done) == ("interrupted", 3)
         assert storage.leads.count(session) == 3  # the first batch's leads, none of the second's
-    monkeypatch.setattr(bot.imports.run, "capture", real)
+    monkeypatch.setattr(bot.imports.run, "capture_many", real)
     resumed = run_import(store, path, Options(), RULES, dry_run=False, batch_size=3)
     assert (resumed.resumed_from, resumed.counts["rows"], resumed.counts["new"]) == (3, 7, 4)
+
+
+def test_a_row_the_store_refuses_is_a_bad_row_alone_and_the_others_go_in(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.leads.intake
+
+    store = Store(sqlite_url)
+    stored(store)
+    real = bot.leads.intake.check
+
+    def refusing(address: str, *args: object, **kwargs: object) -> object:
+        if address == "bo@globex.test":  # both of Bo's rows: the batch, then each row alone
+            raise OSError("the disk refused this row")
+        return real(address, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(bot.leads.intake, "check", refusing)
+    errors = tmp_path / "broker.errors.csv"
+    report = run_import(store, broker_file(tmp_path), Options(), RULES, dry_run=False,
+                        errors_path=errors)  # fmt: skip
+    assert (report.counts["rows"], report.counts["bad"], report.counts["merged"]) == (7, 4, 1)
+    assert [b["line"] for b in report.bad] == [3, 6, 7, 8]
+    assert "OSError: the disk refused this row" in report.bad[0]["reason"]
+    with errors.open(encoding="utf-8") as handle:
+        lines = list(csv.reader(handle))
+    assert [line[0] for line in lines[1:]] == ["bo@globex.test", "bo@globex.test", "", "zed@x.test"]
+    with store.reading() as session:
+        assert storage.leads.by_email(session, "bo@globex.test") is None
+        assert storage.leads.by_email(session, "ann@acme.io").phone == "+1 415 555 0100"  # type: ignore[union-attr]
+    store.dispose()
