@@ -69,4 +69,7 @@ for noun, commands in NOUNS:
 
 
 def main() -> None:
+    from bot.cli.output import fit_width
+
+    fit_width()
     cli()

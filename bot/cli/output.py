@@ -26,9 +26,23 @@ err = Console(stderr=True, soft_wrap=True)
 # Piped into a file or another program, a table keeps every column whole instead of being cut
 # to the 80 columns rich assumes without a terminal (COLUMNS, when set, still decides).
 WIDE = 4000
-for _console in (out, err):
-    if not _console.is_terminal and "COLUMNS" not in os.environ:
-        _console.width = WIDE
+
+
+def fit_width() -> None:
+    """Size both consoles for where this command's output goes, when the command starts: the
+    module may have been imported long before, by a process with another terminal (a warm
+    process that forks commands) or another COLUMNS."""
+    columns = os.environ.get("COLUMNS", "")
+    for console in (out, err):
+        if columns.isdigit():
+            console.width = int(columns)
+        elif not console.is_terminal:
+            console.width = WIDE
+        else:
+            console._width = None  # the terminal's own width, asked on each print
+
+
+fit_width()
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 

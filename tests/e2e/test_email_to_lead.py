@@ -109,9 +109,14 @@ def test_a_reply_in_the_thread_lands_on_the_lead(bot: RunningBot) -> None:
         In_Reply_To=first["Message-ID"],
     )
     send(bot, reply)
-    bot.wait_until(lambda: len(bot.cli_json("leads", "show", "L-1")["timeline"]) == 3)
+
+    def worked() -> list[dict[str, str]]:  # without the default rules' 'queued', whenever it came
+        timeline = bot.cli_json("leads", "show", "L-1")["timeline"]
+        return [entry for entry in timeline if entry["kind"] != "queued"]
+
+    bot.wait_until(lambda: len(worked()) == 3)
     assert len(leads(bot)) == 1
-    last = bot.cli_json("leads", "show", "L-1")["timeline"][-1]
+    last = worked()[-1]
     assert last["kind"] == "email.reply"
     assert last["actor"] == "email:jane@acme-robotics.io"
     classes = [m["classification"] for m in bot.cli_json("inbox", "list")]
