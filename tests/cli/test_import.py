@@ -64,7 +64,10 @@ def test_dry_run_apply_list_show_revert_export(leadbot: Path, sqlite_url: str) -
     assert [row["action"] for row in detail["rows"]] == ["bad", "unchanged"]
     leads = json.loads(run("leads", "list", "--json"))
     assert [lead["email"] for lead in leads] == ["ann@acme.io", "bob@globex.test"]
-    assert leads[0]["custom"] == {"Notes": "met at the fair", "tags": "fair-2026"}
+    # the unknown column, the tag, and the time zone enrichment read from the +1 415 phone
+    assert leads[0]["custom"] == {
+        "Notes": "met at the fair", "tags": "fair-2026", "timezone": "America/Los_Angeles"
+    }  # fmt: skip
     exported = run("export", "leads", "--format", "csv")
     assert '\'=HYPERLINK(""http://evil"")' in exported and "'+1 415 555 0100" in exported
     assert len(run("export", "leads", "--format", "jsonl").splitlines()) == 2

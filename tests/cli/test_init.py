@@ -23,7 +23,7 @@ COMMANDS = {
     "inbox": ["list", "quarantined", "retry", "import", "process"],
     "intake": ["quarantined", "approve", "reject"],
     "reps": ["pause", "resume", "set", "add", "list"],
-    "dedupe": ["scan", "review"],
+    "dedupe": ["train", "scan", "review"],
     "account": ["show"],
     "assign": ["run", "explain", "report", "queue"],
     "rules": ["check"],

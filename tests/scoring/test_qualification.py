@@ -31,7 +31,11 @@ def test_why_lists_events_rules_score_and_grade(store: Store) -> None:
     assert lines[3].endswith("page_visit +1 → 1.00 now")
     assert "  +25 seniority executive (title 'CTO')" in lines
     assert "  -10 free-mail address (gmail.com)" in lines
-    assert lines[-1] == "mql: score 31 < 50; grade D meets D"
+    # the MQL verdict, then what enrichment found (nothing here: no phone, a free-mail domain)
+    assert lines[-2:] == [
+        "mql: score 31 < 50; grade D meets D",
+        "enriched: nothing (stated values, or nothing in the capture to go by)",
+    ]
 
 
 def test_why_is_part_of_the_shared_grammar() -> None:
