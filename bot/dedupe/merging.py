@@ -80,9 +80,15 @@ def merge(
     actor: str,
     rules: Rules,
     match: Match | None = None,
+    *,
+    refresh: bool = True,
+    moved: dict[str, list[int]] | None = None,
 ) -> LeadMerge:
     """Fold `merged` into `survivor` in the caller's transaction; the record undo needs.
-    `rules` say which values the survivor keeps ([dedupe]) and how it is scored again."""
+    `rules` say which values the survivor keeps ([dedupe]) and how it is scored again.
+    `refresh=False` leaves re-indexing and re-scoring the survivor to the caller (the scan
+    does it once per cluster, with `index_many`, which also drops the merged lead's keys), and
+    `moved` says the rows were moved already (`storage.lead_rows.move_many`)."""
     assert merged.id is not None and survivor.id is not None
     if merged.id == survivor.id:
         raise MergeRefused("a lead cannot be merged into itself")
@@ -99,11 +105,13 @@ def merge(
         before.setdefault("enquiry", survivor.enquiry)
         survivor.enquiry = merged.enquiry
         changes["enquiry"] = merged.enquiry
-    moved = storage.lead_rows.move(session, merged.id, survivor.id)
+    if moved is None:
+        moved = storage.lead_rows.move(session, merged.id, survivor.id)
     merged.merged_into_id = survivor.id
     storage.leads.touch(session, merged)
     storage.leads.touch(session, survivor)
-    storage.duplicates.drop_keys(session, merged.id)
+    if refresh:
+        storage.duplicates.drop_keys(session, merged.id)
     flag = storage.duplicates.flag_between(session, merged.id, survivor.id)
     if flag is not None:
         storage.duplicates.decide(session, flag, "merged", actor)
@@ -145,8 +153,9 @@ def merge(
         summary=f"merged into {lead_label(survivor.id)}{how}",
         data={"merge": record.id, "survivor": lead_label(survivor.id)},
     )
-    index(session, survivor)
-    rescore(session, survivor, rules)
+    if refresh:
+        index(session, survivor)
+        rescore(session, survivor, rules)
     return record
 
 

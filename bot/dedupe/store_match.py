@@ -16,7 +16,7 @@ On capture the verdict of the best match decides: "merge" folds the new lead int
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlmodel import Session
 
@@ -31,8 +31,10 @@ from bot.dedupe.match import (
     from_form,
     keys_of,
     prepare,
+    quick_score,
     score_prepared,
 )
+from bot.dedupe.model import MatchModel
 from bot.leads.refs import lead_label
 from bot.rules.dedupe import MatchRules
 from bot.rules.file import Rules
@@ -42,10 +44,33 @@ from storage.models import DuplicateFlag, Lead
 MAX_FLAGS = 3
 
 
+# Fitted models by (store, model id): rows are never changed, so a process loads each once.
+_LOADED: dict[tuple[str, int], MatchModel] = {}
+
+
+def with_model(session: Session, rules: MatchRules) -> MatchRules:
+    """`rules` with the store's model in force (the newest `dedupe train` saved), or as they
+    are (the shipped defaults) before any training."""
+    if rules.model is not None:
+        return rules
+    model_id = storage.duplicates.latest_model_id(session)
+    if model_id is None:
+        return rules
+    key = (str(session.get_bind().url), model_id)
+    model = _LOADED.get(key)
+    if model is None:
+        row = storage.duplicates.model_by_id(session, model_id)
+        if row is None:
+            return rules
+        model = _LOADED[key] = MatchModel.from_data(row.params)
+    return replace(rules, model=model)
+
+
 def find_matches(session: Session, lead: Lead, rules: MatchRules) -> list[Match]:
     """Stored leads that `lead` may duplicate (score >= `rules.review`), best first. Leads a
     person declared "not a duplicate" of it and merged-away leads are left out."""
     assert lead.id is not None
+    rules = with_model(session, rules)
     probe = prepare(person_of(lead))
     keys = keys_of(probe)
     sizes = storage.duplicates.block_sizes(session, keys, cap=rules.max_block_size)
@@ -56,7 +81,12 @@ def find_matches(session: Session, lead: Lead, rules: MatchRules) -> list[Match]
     apart = storage.duplicates.not_duplicates_of(session, lead.id)
     wanted = [int(key) for key, _ in ranked if key not in apart]
     forms = storage.duplicates.match_forms(session, wanted)
-    matches = [score_prepared(probe, from_form(form), rules) for form in forms.values()]
+    others = [from_form(form) for form in forms.values()]
+    matches = [
+        score_prepared(probe, other, rules)
+        for other in others
+        if quick_score(probe, other, rules) >= rules.review
+    ]
     matches = [match for match in matches if match.score >= rules.review]
     matches.sort(key=lambda match: (-match.score, match.key))
     return matches
@@ -142,7 +172,12 @@ def flag(
         actor=actor,
         kind="duplicate.flagged",
         summary=match.describe(lead_label(other)),
-        data={"other": lead_label(other), "score": round(match.score, 4), "reasons": match.reasons},
+        data={
+            "other": lead_label(other),
+            "score": round(match.score, 4),
+            "reasons": match.reasons,
+            "weights": match.top_fields(),
+        },
     )
     return created
 

@@ -27,7 +27,7 @@ import storage.privacy
 import storage.timeline
 from bot.dedupe import store_match
 from bot.dedupe.index import index
-from bot.leads import companies, fields, intake
+from bot.leads import companies, enrich, fields, intake
 from bot.leads.intake import IntakeRules, hold_label
 from bot.leads.refs import lead_label
 from bot.leads.reply_address import new_reply_token
@@ -56,15 +56,25 @@ class Draft:
     found: tuple[str, ...] = ()
     # Fields not declared in bot/leads/fields.py (an import's unknown columns): lead.custom.
     custom: Mapping[str, Any] = field(default_factory=dict)
+    # The signature block a mail ended with: enrichment reads a postal address in it.
+    signature: str = ""
 
     @classmethod
     def of(
-        cls, email: str, *, enquiry: str = "", found: tuple[str, ...] = (), **values: str
+        cls,
+        email: str,
+        *,
+        enquiry: str = "",
+        found: tuple[str, ...] = (),
+        signature: str = "",
+        **values: str,
     ) -> Draft:
         unknown = sorted(set(values) - set(fields.NAMES))
         if unknown:
             raise TypeError(f"not lead fields: {', '.join(unknown)} (bot.leads.fields)")
-        return cls(email, {k: v for k, v in values.items() if v}, enquiry, found)
+        return cls(
+            email, {k: v for k, v in values.items() if v}, enquiry, found, signature=signature
+        )
 
     @property
     def address(self) -> str:
@@ -75,12 +85,15 @@ class Draft:
                 "found": list(self.found)}  # fmt: skip
         if self.custom:
             data["custom"] = dict(self.custom)
+        if self.signature:
+            data["signature"] = self.signature
         return data
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> Draft:
         return cls(data["email"], dict(data.get("values", {})), data.get("enquiry", ""),
-                   tuple(data.get("found", ())), dict(data.get("custom", {})))  # fmt: skip
+                   tuple(data.get("found", ())), dict(data.get("custom", {})),
+                   data.get("signature", ""))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -327,13 +340,15 @@ def _not_held(session: Session, hold_id: int) -> str:
 
 def _create(session: Session, draft: Draft, source: Source, evidence: Evidence) -> Captured | None:
     """A new lead, or None when a concurrent capture made this address's lead first."""
+    values = {name: value for name, value in draft.values.items() if name in fields.NAMES}
+    found = _enrich(draft, values, {})
     lead = storage.leads.add_unless_taken(
         session,
         Lead(
             email=draft.address,
-            **{name: value for name, value in draft.values.items() if name in fields.NAMES},
+            **{**found.values, **values},
             source=source.channel,
-            custom=dict(draft.custom),
+            custom={**draft.custom, **({"timezone": found.timezone} if found.timezone else {})},
             enquiry=draft.enquiry,
             reply_token=new_reply_token(),
         ),
@@ -341,13 +356,16 @@ def _create(session: Session, draft: Draft, source: Source, evidence: Evidence) 
     if lead is None:
         return None
     assert lead.id is not None
+    data: dict[str, Any] = {"found": list(draft.found)}
+    if found.reasons:
+        data["enriched"] = found.reasons
     storage.timeline.append(
         session,
         lead.id,
         actor="system",
         kind="created",
         summary=f"lead created from {source.via}",
-        data={"found": list(draft.found)},
+        data=data,
         inbound_message_id=evidence.inbound_message_id,
     )
     _record(session, lead, source, evidence, "enquiry")
@@ -390,9 +408,40 @@ def _update(
         filled = (*filled, "custom")
     if draft.enquiry:
         lead.enquiry = draft.enquiry
+    custom = dict(lead.custom or {})
+    found = _enrich(draft, {name: getattr(lead, name) or "" for name in fields.NAMES}, custom)
+    for name, value in found.values.items():
+        setattr(lead, name, value)
+    if found.timezone:
+        lead.custom = {**custom, "timezone": found.timezone}
+    filled = tuple(dict.fromkeys((*filled, *found.values)))
     storage.leads.touch(session, lead)
-    _record(session, lead, source, evidence, "new enquiry", {"filled": list(filled)})
+    extra: dict[str, Any] = {"filled": list(filled)}
+    if found.reasons:
+        extra["enriched"] = found.reasons
+    _record(session, lead, source, evidence, "new enquiry", extra)
     return Captured(lead, created=False, filled=filled)
+
+
+def _enrich(draft: Draft, stated: Mapping[str, str], custom: Mapping[str, Any]) -> enrich.Guess:
+    """What the capture says of the lead's empty place and language fields (phone, domain,
+    signature address, the enquiry's language; bot/leads/enrich.py), values that fit their
+    field only. Stated values are kept. Capture applies it before de-duplication, so the
+    matcher sees the city and postal code too, and keeps the reasons on the timeline entry
+    (`data.enriched`, what `lead why` prints)."""
+    found = enrich.guess(
+        draft.address,
+        stated,
+        enquiry=draft.enquiry,
+        signature=draft.signature,
+        stated_timezone=str(custom.get("timezone") or ""),
+    )
+    found.values = {
+        name: value
+        for name, value in found.values.items()
+        if len(value) <= fields.BY_NAME[name].max_chars
+    }
+    return found
 
 
 def _dedupe_new(
