@@ -667,7 +667,7 @@ def _compare(
         else:
             similarity = 0.9 * fuzz.ratio(a.local, b.local) / 100
             compared.append(("email", similarity, "ratio of the local parts"))
-            levels.append(("email", 1 if similarity >= 0.75 else 2, "", ""))
+            levels.append(("email", 1 if similarity >= 0.6 else 2, "", ""))
     elif a.email and b.email:
         left_out.append("email (role address)")
     else:
@@ -934,7 +934,7 @@ class BlockIndex:
             if quick_score(probe, people[key], rules) >= rules.review
         ]
         matches = [m for m in matches if m.score >= rules.review]
-        matches.sort(key=lambda m: m.score, reverse=True)
+        matches.sort(key=lambda m: (m.score, m.bits), reverse=True)
         return matches
 
     def match(self, person: Person, rules: MatchRules | None = None) -> list[Match]:

@@ -88,7 +88,8 @@ def find_matches(session: Session, lead: Lead, rules: MatchRules) -> list[Match]
         if quick_score(probe, other, rules) >= rules.review
     ]
     matches = [match for match in matches if match.score >= rules.review]
-    matches.sort(key=lambda match: (-match.score, match.key))
+    # the same probability (two sure matches): the one with more evidence first
+    matches.sort(key=lambda match: (-match.score, -match.bits, match.key))
     return matches
 
 
