@@ -171,6 +171,23 @@ def flag_between(session: Session, a: int, b: int) -> DuplicateFlag | None:
     return session.exec(query).first()
 
 
+def flags_between_pairs(
+    session: Session, pairs: Collection[tuple[int, int]]
+) -> dict[frozenset[int], DuplicateFlag]:
+    """`flag_between` for many pairs: one query per 500 leads, keyed by the pair."""
+    wanted = {frozenset(pair) for pair in pairs}
+    ids = sorted({lead_id for pair in pairs for lead_id in pair})
+    found: dict[frozenset[int], DuplicateFlag] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        query = select(DuplicateFlag).where(col(DuplicateFlag.lead_id).in_(chunk))
+        for flag in session.exec(query.order_by(col(DuplicateFlag.id))).all():
+            pair = frozenset((flag.lead_id, flag.other_id))
+            if pair in wanted:
+                found.setdefault(pair, flag)
+    return found
+
+
 def not_duplicates_of(session: Session, lead_id: int) -> set[int]:
     """Leads a person said are not duplicates of `lead_id`: never flagged or merged again."""
     query = select(DuplicateFlag.lead_id, DuplicateFlag.other_id).where(
@@ -201,6 +218,14 @@ def add_flag(session: Session, flag: DuplicateFlag) -> DuplicateFlag:
     return flag
 
 
+def add_flags(session: Session, flags: list[DuplicateFlag]) -> list[DuplicateFlag]:
+    """`add_flag` for many, with one flush."""
+    if flags:
+        session.add_all(flags)
+        session.flush()
+    return flags
+
+
 def decide(session: Session, flag: DuplicateFlag, state: str, actor: str) -> None:
     flag.state, flag.decided_by, flag.decided_at = state, actor, utcnow()
     session.add(flag)
@@ -213,6 +238,13 @@ def add_merge(session: Session, merge: LeadMerge) -> LeadMerge:
     session.add(merge)
     session.flush()
     return merge
+
+
+def add_merges(session: Session, merges: list[LeadMerge]) -> list[LeadMerge]:
+    """`add_merge` for many, with one flush (their ids go into the timeline)."""
+    session.add_all(merges)
+    session.flush()
+    return merges
 
 
 def last_merge_of(session: Session, merged_id: int) -> LeadMerge | None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import case, update
 from sqlmodel import Session, col, select
 
 from storage.models import (
@@ -133,21 +133,25 @@ def move_many(session: Session, targets: dict[int, int]) -> dict[int, dict[str, 
             survivors = sorted(set(targets.values()))
             for row in session.exec(select(field, partner).where(col(field).in_(survivors))):
                 taken.add((row[0], row[1]))
-        by_destination: dict[int, list[int]] = {}
+        destination: dict[int, int] = {}
         for row_id, src, partner_value in found:
             dst = targets[src]
             if rows.unique_with is not None:
                 if (dst, partner_value) in taken:
                     continue  # its twin is on the survivor already: it stays behind
                 taken.add((dst, partner_value))
-            by_destination.setdefault(dst, []).append(row_id)
+            destination[row_id] = dst
             moved[src].setdefault(name, []).append(row_id)
-        for dst, ids in by_destination.items():
-            for start in range(0, len(ids), 500):
-                chunk_ids = ids[start : start + 500]
-                session.exec(
-                    update(table).where(col(table.id).in_(chunk_ids)).values({column: dst})
-                )  # type: ignore[call-overload]
+        row_ids = sorted(destination)
+        for start in range(0, len(row_ids), 500):
+            # one UPDATE per 500 rows, each row to its own survivor (CASE id WHEN … THEN …)
+            chunk = {row_id: destination[row_id] for row_id in row_ids[start : start + 500]}
+            session.exec(
+                update(table)
+                .where(col(table.id).in_(list(chunk)))
+                .values({column: case(chunk, value=table.id)})
+                .execution_options(synchronize_session="fetch")
+            )  # type: ignore[call-overload]
     return moved
 
 

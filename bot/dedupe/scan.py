@@ -164,15 +164,21 @@ def _flag(
     flagged = 0
     for start in range(0, len(pairs), PAGE):
         with store.transaction() as session:
-            for a, b, _ in pairs[start : start + PAGE]:
+            page = pairs[start : start + PAGE]
+            present = {
+                lead.id
+                for lead in storage.duplicates.leads_by_ids(
+                    session, [max(a, b) for a, b, _ in page]
+                )
+            }
+            raised: list[tuple[int, Match]] = []
+            for a, b, _ in page:
                 newer, older = max(a, b), min(a, b)
-                lead = storage.leads.by_id(session, newer)
-                if lead is None:
+                if newer not in present:
                     continue
                 match = score_prepared(prepare(by_id[newer]), prepare(by_id[older]), rules)
-                match = Match(older, match.score, match.verdict, match.reasons)
-                if store_match.flag(session, lead, match, actor, found_by="scan") is not None:
-                    flagged += 1
+                raised.append((newer, Match(older, match.score, match.verdict, match.reasons)))
+            flagged += store_match.flag_many(session, raised, actor, found_by="scan")
     return flagged
 
 
@@ -204,22 +210,25 @@ def _merge_clusters(
             }
             moved = storage.lead_rows.move_many(session, targets)
             survivors: list[Lead] = []
+            folds: list[tuple[Lead, Lead, Match | None]] = []
             for group in batch:
                 survivor = leads.get(group[0])
                 folded = [leads[i] for i in group[1:] if i in targets]
                 if survivor is None or not folded:
                     continue
-                for lead in folded:
-                    assert lead.id is not None
-                    match = score_prepared(
-                        prepare(person_of(lead)), prepare(person_of(survivor)), rules.match
-                    )
-                    merging.merge(session, lead, survivor, actor, rules, match=match,
-                                  refresh=False, moved=moved[lead.id])  # fmt: skip
-                merging.rescore(session, survivor, rules)
+                survivor_form = prepare(person_of(survivor))
+                folds += [
+                    (lead, survivor, score_prepared(prepare(person_of(lead)), survivor_form,
+                                                    rules.match))
+                    for lead in folded
+                ]  # fmt: skip
                 survivors.append(survivor)
                 survivors += folded
                 merged += len(folded)
+            merging.merge_many(session, folds, actor, rules, moved)
+            for group in batch:
+                if group[0] in leads and any(i in targets for i in group[1:]):
+                    merging.rescore(session, leads[group[0]], rules)
             index_many(session, survivors)
         progress("merge", len(clusters), len(batch))
     return merged

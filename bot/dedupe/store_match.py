@@ -17,6 +17,7 @@ On capture the verdict of the best match decides: "merge" folds the new lead int
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from sqlmodel import Session
 
@@ -181,6 +182,48 @@ def flag(
         },
     )
     return created
+
+
+def flag_many(session: Session, pairs: list[tuple[int, Match]], actor: str, found_by: str) -> int:
+    """`flag` for many (lead id, match) pairs, as the scan raises them: the existing flags read
+    with one query, the new ones written with one flush and their timeline entries in one
+    batch. How many were raised."""
+    existing = storage.duplicates.flags_between_pairs(
+        session, [(lead_id, int(match.key)) for lead_id, match in pairs]
+    )
+    rows: list[DuplicateFlag] = []
+    entries: list[dict[str, Any]] = []
+    for lead_id, match in pairs:
+        other = int(match.key)
+        pair = frozenset((lead_id, other))
+        if pair in existing:
+            continue
+        row = DuplicateFlag(
+            lead_id=lead_id,
+            other_id=other,
+            score=round(match.score, 4),
+            reasons=list(match.reasons),
+            found_by=found_by,
+        )
+        existing[pair] = row
+        rows.append(row)
+        entries.append(
+            {
+                "lead_id": lead_id,
+                "actor": actor,
+                "kind": "duplicate.flagged",
+                "summary": match.describe(lead_label(other)),
+                "data": {
+                    "other": lead_label(other),
+                    "score": round(match.score, 4),
+                    "reasons": match.reasons,
+                    "weights": match.top_fields(),
+                },
+            }
+        )
+    storage.duplicates.add_flags(session, rows)
+    storage.timeline.append_many(session, entries)
+    return len(rows)
 
 
 def not_duplicate(session: Session, lead: Lead, other: Lead, actor: str) -> DuplicateFlag:
