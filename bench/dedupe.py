@@ -59,7 +59,9 @@ CORPUS_AIMS = {"csv_example": (0.95, 0.97), "febrl1": (0.97, 0.99), "febrl2": (0
 SWEEP = (0.50, 0.70, 0.80, 0.85, 0.90, 0.95, 0.99)
 
 AIM_F1, AIM_PRECISION = 0.92, 0.95
-AIM_MATCH_P99_MS, AIM_SCAN_S = 10.0, 60.0
+AIM_MATCH_P99_MS, AIM_SCAN_S = 5.0, 60.0
+# `dedupe scan` over the real store (issue 13): 1,000,000 stored leads in under 5 minutes.
+AIM_SCAN_1M_S = 300.0
 
 PERSON_FIELDS = tuple(f.name for f in fields(Person) if f.name != "key")
 

@@ -9,8 +9,10 @@ How a new lead meets the stored ones:
    each prefixed by its kind: `em:` the personal email address, `ph:` the last 7 digits of the
    phone, `dm:` the company email domain (never a free-mail one), `co:` the normalized company
    and `ct:` each of its words, `nm:`/`ni:` name keys (Soundex of both name parts, order-free;
-   first initial + Soundex of the last name), `pa:` postal code + house number and `sn:` house
-   number + street word. A lead is only ever compared with leads that share at least one key,
+   first initial + Soundex of the last name; `nf:` first name + the last name's first three
+   letters), `pa:` postal code + house number, `sn:` house number + street word, `ps:` postal
+   code + street word and `pl:` postal code + Soundex of the last name. A lead is only ever
+   compared with leads that share at least one key,
    and blocks larger than `MatchRules.max_block_size` (the word "group", a company of thousands)
    are skipped: they carry no signal. Candidates are ranked by the blocks they share (small
    blocks count more) and only the best `max_candidates` are scored, so one match touches a
@@ -288,8 +290,9 @@ def soundex(word: str) -> str:
 
 def name_keys(first_name: str, last_name: str) -> set[str]:
     """Blocking keys of a person's name: Soundex of both parts in either order (`nm:`), and first
-    initial + Soundex of the last name (`ni:`, for "J. Smith" and "Kathy"/"Katherine"). Empty
-    unless both a first and a last name are known."""
+    initial + Soundex of the last name (`ni:`, for "J. Smith" and "Kathy"/"Katherine"), and
+    the first name + the last name's first three letters (`nf:`). Empty unless both a first
+    and a last name are known."""
     return _name_keys(*name_parts(first_name, last_name))
 
 
@@ -298,7 +301,10 @@ def _name_keys(first: str, last: str) -> set[str]:
         return set()
     last_sound = soundex(last.split()[-1])
     sounds = sorted((soundex(first.split()[0]), last_sound))
-    return {f"nm:{sounds[0]}|{sounds[1]}", f"ni:{first[0]}|{last_sound}"}
+    # and the first name with the start of the last: a typo that changes the sound ("clarke",
+    # "clarnke") late in the name
+    start = f"nf:{first.split()[0]}|{last.split()[-1][:3]}"
+    return {f"nm:{sounds[0]}|{sounds[1]}", f"ni:{first[0]}|{last_sound}", start}
 
 
 _DIGITS = re.compile(r"\D+")
@@ -470,7 +476,8 @@ def from_form(form: Mapping[str, Any]) -> Prepared:
 
 def blocking_keys(person: Person) -> set[str]:
     """The exact keys a duplicate of `person` is likely to share, each prefixed by its kind
-    (`em:`, `ph:`, `dm:`, `co:`, `ct:`, `nm:`, `ni:`, `pa:`, `sn:`; see the module docstring).
+    (`em:`, `ph:`, `dm:`, `co:`, `ct:`, `nm:`, `ni:`, `nf:`, `pa:`, `sn:`, `ps:`, `pl:`; see
+    the module docstring).
     The single source of truth for blocking, in memory and in the store."""
     return _keys_of(prepare(person))
 
@@ -555,6 +562,8 @@ PLACE_CORROBORATION_BITS = 8.0
 _DEFAULT_WEIGHTS = MatchRules().weights
 _WEIGHT_OF = {"first_name": "name", "last_name": "name"}
 _PLACE_FIELDS = frozenset({"street", "postal_code", "city"})
+# Where someone lives, beside the street (see the cap on a changed name part).
+_WHERE_FIELDS = frozenset({"postal_code", "city", "state"})
 
 
 def _level(similarity: float, bands: tuple[float, ...]) -> int:
@@ -587,6 +596,58 @@ def _first_level(a: str, b: str, similarity: float) -> int:
         return levels.index("initial") if a0[0] == b0[0] else len(levels) - 1
     level = _level(similarity, (0.92, 0.80))
     return level if level < 3 else len(levels) - 1
+
+
+def _address_names(local: str, domain: str, first: str, last: str) -> bool:
+    """Whether an address names its person: "mikel@", "j.smith@", "jsmith@", "smith.j@" or a
+    domain of their own ("@lindsaar.net"); "foo@" or "test@" at a company does not."""
+    words = [w for w in f"{first} {last}".split() if len(w) >= 3]
+    parts = [t for t in re.split(r"[^a-z]+", local.lower()) if t]
+    if any(w in local for w in words):
+        return True
+    if first and last and (first[0] + last.split()[-1]) in local:
+        return True
+    if any(len(t) >= 3 and t in words for t in parts):
+        return True
+    label = domain.split(".", 1)[0]
+    return bool(last) and len(last) >= 3 and last.replace(" ", "") in label
+
+
+def _two_addresses_cap(
+    a: Prepared,
+    b: Prepared,
+    name: tuple[float, float, float, str] | None,
+    levels: list[tuple[str, int, str, str]],
+    rules: MatchRules,
+) -> list[tuple[float, str]]:
+    """Two different personal addresses are one person only on strong evidence: the local
+    parts one typo apart ("jon.smith" / "jonh.smith"), or the same full name and a field that
+    ties them (the phone, the street, or the company domain when both addresses name the
+    person). A colleague at the same domain or a namesake elsewhere is at most flagged."""
+    if a.local == b.local or OSA.distance(a.local, b.local) <= 1 < min(len(a.local),
+                                                                       len(b.local)):  # fmt: skip
+        return []  # the same mailbox at another domain, or one typo in it
+    at = dict((field_name, level) for field_name, level, _, _ in levels)
+    full = bool(a.first and a.last and b.first and b.last)
+    full_same = (
+        full
+        and name is not None
+        and name[1] >= rules.name_floor  # no part differs (a typo may)
+        and len(a.first.split()[0]) > 1
+        and len(b.first.split()[0]) > 1
+    )
+    tied = at.get("phone", 9) <= 1 or at.get("street", 9) == 0
+    if (
+        at.get("domain") == 0
+        and _address_names(a.local, a.domain, a.first, a.last)
+        and (_address_names(b.local, b.domain, b.first, b.last))
+    ):
+        tied = True
+    if full_same and tied:
+        return []
+    if full_same or tied:
+        return [(rules.review, "two addresses, and not the same name and a tie between them")]
+    return [(rules.different_person_cap, "two addresses, and not the same name")]
 
 
 def _compare(
@@ -742,6 +803,8 @@ def _compare(
                 Contribution(field_name, LEVELS[field_name][level], field_bits, joined)
             )
     two_addresses = bool(a.local and b.local and a.email != b.email)
+    if two_addresses:
+        caps.extend(_two_addresses_cap(a, b, name, levels, rules))
     for field_name, similarity, _ in compared:
         if not weights[field_name]:
             continue
@@ -756,13 +819,34 @@ def _compare(
             elif field_name != "company" or not two_addresses:
                 corroborated = True
     corroborated = corroborated or place_bits >= PLACE_CORROBORATION_BITS
+    if not corroborated and not two_addresses:
+        # The whole name, both parts close, where the person lives (the same postal code, or
+        # the same city and a similar street): without an address or a phone that agrees, that
+        # is the evidence a person record has.
+        at = {field_name: level for field_name, level, _, _ in levels}
+        corroborated = (
+            at.get("first_name", 9) <= 1
+            and at.get("last_name", 9) <= 1
+            and (
+                at.get("postal_code", 9) == 0
+                or (at.get("city", 9) == 0 and at.get("street", 9) <= 1)
+            )
+        )
     score = probability(bits)
     if name is None and any(f == "street" and lv == len(LEVELS["street"]) - 1
                             for f, lv, _, _ in levels):  # fmt: skip
         # Without a person's name the street is what tells one site of a company from another
         # (they share its name and switchboard).
         caps.append((rules.review, "no name, and two different streets"))
-    if one_part_differs and probability(bits - name_bits) < rules.auto_merge:
+    if (
+        one_part_differs
+        and sum(lv == len(LEVELS[f]) - 1 for f, lv, _, _ in levels if f in _WHERE_FIELDS) >= 2
+    ):
+        # A name part changed and two of postal code, city and state differ too: two people
+        # who share a first name and a street name, more likely than a person who changed
+        # both their name and their town.
+        caps.append((rules.review, "a name part differs and they live apart"))
+    elif one_part_differs and probability(bits - name_bits) < rules.auto_merge:
         caps.append(
             (
                 rules.review,

@@ -11,11 +11,15 @@ from tests.dedupe.test_model import people
 from tests.factories import add_indexed_lead, run
 
 
-def fill(store: Store, count: int) -> None:
-    rows, _ = people(count, seed=11)
+def fill(store: Store, count: int, seed: int = 11) -> None:
+    """`count` people, each at an address of their own (one live lead per address): a second
+    fill takes another seed and addresses after the leads already stored."""
+    rows, _ = people(count, seed=seed)
+    first = storage_count(store)
     with store.transaction() as session:
         for row in rows:
-            add_indexed_lead(session, f"p{row.key}@example.org", first_name=row.first_name,
+            address = f"p{first + int(row.key)}@example.org"
+            add_indexed_lead(session, address, first_name=row.first_name,
                              last_name=row.last_name, street=row.street, city=row.city,
                              postal_code=row.postal_code)  # fmt: skip
 
@@ -41,7 +45,7 @@ def test_train_saves_the_model_that_matching_and_why_duplicate_use(store: Store)
 def test_refit_waits_for_enough_leads_then_for_growth(store: Store) -> None:
     fill(store, 100)
     assert store_train.refit_if_grown(store, MatchRules()) is None  # under MIN_LEADS
-    fill(store, 80)
+    fill(store, 80, seed=12)
     first = store_train.refit_if_grown(store, MatchRules())
     assert first is not None
     assert store_train.refit_if_grown(store, MatchRules()) is None
