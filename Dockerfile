@@ -17,7 +17,7 @@ USER leadbot
 WORKDIR /data
 
 # Listen on all interfaces inside the container; compose maps the ports.
-ENV LEADBOT_SMTP_HOST=0.0.0.0 LEADBOT_HTTP_HOST=0.0.0.0
+ENV LEADBOT_SMTP_HOST=0.0.0.0 LEADBOT_HTTP_HOST=0.0.0.0 LEADBOT_HOME=/data
 EXPOSE 2525 8000
 HEALTHCHECK --interval=15s --timeout=3s CMD python -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)" || exit 1
 CMD ["leadbot", "serve"]

@@ -10,7 +10,7 @@ import os
 import secrets
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, PrivateAttr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -20,13 +20,48 @@ from pydantic_settings import (
 
 CONFIG_FILE_ENV = "LEADBOT_CONFIG"
 DEFAULT_CONFIG_FILE = "leadbot.toml"
+DEFAULT_DATABASE_URL = "sqlite:///leadbot.db"
+DEFAULT_RULES_FILE = "leadbot-rules.toml"
+# A key file of a leadbot before the key lived in the store: adopted once, so old links still work.
+LEGACY_SECRET_FILE = "leadbot.secret"
+# The name of the link-signing key in the store's instance_settings.
+SIGNING_KEY = "signing_key"
+
+
+def home_for(home: str, database_url: str) -> Path:
+    """Where leadbot.toml and the rules file are: LEADBOT_HOME, else the folder of the SQLite
+    store, else (PostgreSQL) the user's data folder. Never the current directory as such, so
+    every command, run from anywhere with the same settings, reads the same files as `serve`."""
+    from storage.urls import sqlite_file
+
+    if home:
+        return Path(home).expanduser().resolve()
+    store_file = sqlite_file(database_url)
+    if store_file is not None:
+        return store_file.parent
+    data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data) / "leadbot"
+
+
+def config_file() -> Path:
+    """LEADBOT_CONFIG, else leadbot.toml in the home (found from the environment alone)."""
+    if os.environ.get(CONFIG_FILE_ENV):
+        return Path(os.environ[CONFIG_FILE_ENV])
+    home = home_for(
+        os.environ.get("LEADBOT_HOME", ""),
+        os.environ.get("LEADBOT_DATABASE_URL", DEFAULT_DATABASE_URL),
+    )
+    return home / DEFAULT_CONFIG_FILE
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LEADBOT_", extra="ignore")
 
     # SQLAlchemy URL of the store: SQLite file by default, postgresql+psycopg://… in production.
-    database_url: str = "sqlite:///leadbot.db"
+    database_url: str = DEFAULT_DATABASE_URL
+    # Folder of leadbot.toml and the rules file; "" = beside the SQLite store (PostgreSQL:
+    # ~/.local/share/leadbot). The link-signing key lives in the store itself.
+    home: str = ""
     # Where the SMTP listener binds.
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 2525
@@ -59,9 +94,10 @@ class Settings(BaseSettings):
     imap_poll_seconds: float = 30.0
     # Where outgoing mail is relayed: smtp://user:pass@host:port or smtps://….
     outbound_smtp_url: str = "smtp://127.0.0.1:25"
-    # Base URL people reach the HTTP server at (links in emails and Slack).
-    public_url: str = "http://127.0.0.1:8000"
-    # Key that signs public links; generated once into leadbot.secret when not set.
+    # Base URL people reach the HTTP server at (links in emails and Slack); "" = the HTTP
+    # server's own address (http://LEADBOT_HTTP_HOST:LEADBOT_HTTP_PORT, 0.0.0.0 as 127.0.0.1).
+    public_url: str = ""
+    # Key that signs public links; when not set, one generated once and kept in the store.
     secret_key: str = ""
     # Address whose +token variants carry replies back to one lead (leads+k3x9…@domain).
     reply_address: str = "leads@localhost"
@@ -77,8 +113,9 @@ class Settings(BaseSettings):
     slack_digest_channel: str = ""
     # Base URL of the Slack Web API (point it at a stand-in for tests).
     slack_api_url: str = "https://slack.com/api/"
-    # TOML file with scoring, grading, assignment and retention rules.
-    rules: str = "leadbot-rules.toml"
+    # TOML file with scoring, grading, assignment and retention rules ("" = leadbot-rules.toml
+    # in the home; a relative path is taken from the current directory, as typed).
+    rules: str = ""
     # Order of the inbound-mail steps after decoding (names from bot.mail_in.pipeline.STEPS).
     inbound_steps: list[str] = Field(
         default_factory=lambda: ["classify", "match_thread", "apply", "dedupe", "notify"]
@@ -142,24 +179,74 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml_file = Path(os.environ.get(CONFIG_FILE_ENV, DEFAULT_CONFIG_FILE))
+        toml_file = config_file()
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         if toml_file.is_file():
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
         return tuple(sources)
 
+    @model_validator(mode="after")
+    def _public_url_follows_http(self) -> Settings:
+        if not self.public_url:
+            host = self.http_host if self.http_host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+            host = f"[{host}]" if ":" in host else host
+            self.public_url = f"http://{host}:{self.http_port}"
+        return self
+
+    def public_url_is_loopback(self) -> bool:
+        """Whether links would point at this machine only (no recipient could open them)."""
+        import ipaddress
+        from urllib.parse import urlsplit
+
+        host = (urlsplit(self.public_url).hostname or "").lower()
+        if host == "localhost" or host.endswith(".localhost"):
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
+
     def inbound_address_list(self) -> list[str]:
         return [a.strip().lower() for a in self.inbound_addresses.split(",") if a.strip()]
 
+    def home_dir(self) -> Path:
+        """The folder of leadbot.toml and the default rules file (`home_for`)."""
+        return home_for(self.home, self.database_url)
+
+    def rules_file(self) -> Path:
+        """LEADBOT_RULES as given, else leadbot-rules.toml in the home."""
+        if self.rules:
+            return Path(self.rules).expanduser()
+        return self.home_dir() / DEFAULT_RULES_FILE
+
+    def rules_named(self) -> bool:
+        """Whether LEADBOT_RULES names a file (then a missing file is an error, not the default)."""
+        return bool(self.rules)
+
     def signing_key(self) -> str:
-        """The configured key, or one generated once and kept beside the working directory."""
+        """LEADBOT_SECRET_KEY, else the store's key: generated once, by whichever process needs
+        it first, and read by every other one, whatever its directory (a key file beside one
+        command made every link it mailed unknown to the server). A leadbot.secret left in the
+        home by an older leadbot is adopted, so the links it signed keep working."""
         if self.secret_key:
             return self.secret_key
-        path = Path("leadbot.secret")
-        if not path.exists():
-            path.write_text(secrets.token_urlsafe(32))
-            path.chmod(0o600)
-        return path.read_text().strip()
+        if self._stored_key is None:
+            import storage.instance
+            from storage.engine import Store
+
+            legacy = self.home_dir() / LEGACY_SECRET_FILE
+            candidate = (
+                legacy.read_text().strip() if legacy.is_file() else secrets.token_urlsafe(32)
+            )
+            store = Store(self.database_url)
+            try:
+                with store.transaction() as session:
+                    self._stored_key = storage.instance.set_once(session, SIGNING_KEY, candidate)
+            finally:
+                store.dispose()
+        return self._stored_key
+
+    _stored_key: str | None = PrivateAttr(default=None)
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import delete as sql_delete
 from sqlalchemy import func, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
@@ -114,6 +115,18 @@ def enroll(session: Session, campaign_id: int, lead_ids: Iterable[int], due_at: 
     return len(rows)
 
 
+def enroll_one(session: Session, campaign_id: int, lead_id: int, due_at: datetime) -> bool:
+    """Put one lead in a campaign (by hand); False when it was a member already (the UNIQUE
+    (campaign, lead) key decides, so two people doing it at once make one membership)."""
+    before = session.exec(
+        select(CampaignMember.id)
+        .where(CampaignMember.campaign_id == campaign_id)
+        .where(CampaignMember.lead_id == lead_id)
+    ).first()
+    enroll(session, campaign_id, [lead_id], due_at)
+    return before is None
+
+
 def claim_due_members(
     session: Session, campaign_ids: list[int], now: datetime, limit: int = 500
 ) -> Sequence[CampaignMember]:
@@ -190,14 +203,20 @@ def claim_pending_sends(
     )
     if campaign_id is not None:
         query = query.where(CampaignSend.campaign_id == campaign_id)
+    # A paused or stopped campaign sends nothing, whoever claims (serve's scheduler or the CLI).
+    query = query.where(col(CampaignSend.campaign_id).in_(_ACTIVE_CAMPAIGNS))
     query = query.order_by(col(CampaignSend.id)).limit(limit).with_for_update(skip_locked=True)
     return session.exec(query).all()
+
+
+_ACTIVE_CAMPAIGNS = select(Campaign.id).where(Campaign.state == "active")
 
 
 def next_pending_at(session: Session, campaign_id: int | None = None) -> datetime | None:
     query = select(func.min(CampaignSend.next_attempt_at)).where(CampaignSend.state == "pending")
     if campaign_id is not None:
         query = query.where(CampaignSend.campaign_id == campaign_id)
+    query = query.where(col(CampaignSend.campaign_id).in_(_ACTIVE_CAMPAIGNS))
     return session.exec(query).one()
 
 
@@ -354,3 +373,78 @@ def count_pending(session: Session, campaign_id: int | None = None) -> int:
     if campaign_id is not None:
         query = query.where(CampaignSend.campaign_id == campaign_id)
     return session.exec(query).one()
+
+
+# --- pausing, stopping, retrying, deleting ----------------------------------------------------
+
+
+def stop_all(session: Session, campaign_id: int, reason: str) -> tuple[int, int]:
+    """Stop every active member and skip every pending send; (members, sends) it changed."""
+    members = session.execute(
+        update(CampaignMember)
+        .where(col(CampaignMember.campaign_id) == campaign_id)
+        .where(col(CampaignMember.state) == "active")
+        .values(state="stopped", stopped_reason=reason)
+    )
+    sends = session.execute(
+        update(CampaignSend)
+        .where(col(CampaignSend.campaign_id) == campaign_id)
+        .where(col(CampaignSend.state) == "pending")
+        .values(state="skipped", smtp_reply=f"not sent: {reason}")
+    )
+    return (members.rowcount or 0, sends.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def requeue(session: Session, campaign_id: int, now: datetime, *, failed: bool) -> int:
+    """Sends waiting out a retry backoff become due now; with `failed`, failed sends are pending
+    again with their attempts counted afresh. Returns how many sends it changed."""
+    waiting = session.execute(
+        update(CampaignSend)
+        .where(col(CampaignSend.campaign_id) == campaign_id)
+        .where(col(CampaignSend.state) == "pending")
+        .where(col(CampaignSend.next_attempt_at) > now)
+        .values(next_attempt_at=now)
+    )
+    changed = waiting.rowcount or 0  # type: ignore[attr-defined]
+    if failed:
+        again = session.execute(
+            update(CampaignSend)
+            .where(col(CampaignSend.campaign_id) == campaign_id)
+            .where(col(CampaignSend.state) == "failed")
+            .values(state="pending", attempts=0, next_attempt_at=now, claimed_at=None)
+        )
+        changed += again.rowcount or 0  # type: ignore[attr-defined]
+    return changed
+
+
+def has_mailed(session: Session, campaign_id: int) -> bool:
+    """Whether any email of the campaign went out (or may have): its links are in inboxes."""
+    query = (
+        select(CampaignSend.id)
+        .where(CampaignSend.campaign_id == campaign_id)
+        .where(col(CampaignSend.state).in_(("sent", "sending", "unknown")))
+    )
+    return session.exec(query.limit(1)).first() is not None
+
+
+def delete(session: Session, campaign_id: int) -> None:
+    """Remove a campaign that never mailed anyone, with its steps, members and planned sends."""
+    for table in (TrackingEvent, CampaignSend, CampaignMember, CampaignStep):
+        session.execute(sql_delete(table).where(col(table.campaign_id) == campaign_id))
+    session.execute(sql_delete(Campaign).where(col(Campaign.id) == campaign_id))
+
+
+def members_and_sends(
+    session: Session, campaign_id: int
+) -> tuple[Sequence[CampaignMember], dict[int, CampaignSend], dict[int, Lead]]:
+    """The members (in joining order), each one's latest send by lead id, and their leads."""
+    members = session.exec(
+        select(CampaignMember)
+        .where(CampaignMember.campaign_id == campaign_id)
+        .order_by(col(CampaignMember.id))
+    ).all()
+    latest: dict[int, CampaignSend] = {}
+    for send in sends_of(session, campaign_id):
+        latest[send.lead_id] = send  # ordered by id: the last one wins
+    leads, _ = leads_and_owners(session, {m.lead_id for m in members})
+    return members, latest, leads

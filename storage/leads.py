@@ -172,3 +172,25 @@ def touch(session: Session, lead: Lead) -> None:
     lead.updated_at = now
     lead.last_activity_at = now
     session.add(lead)
+
+
+def ids_to_evaluate(session: Session, after_id: int, limit: int = 500) -> list[int]:
+    """Ids of leads still in play (not merged away, not converted or trashed) above `after_id`,
+    in id order: what a rules change re-scores and re-grades, a batch at a time."""
+    query = (
+        select(Lead.id)
+        .where(ACTIVE)
+        .where(col(Lead.status).not_in(("converted", "trashed")))
+        .where(col(Lead.id) > after_id)
+        .order_by(col(Lead.id))
+        .limit(limit)
+    )
+    return [lead_id for lead_id in session.exec(query).all() if lead_id is not None]
+
+
+def count_with(session: Session, *, status: str | None = None) -> int:
+    """How many leads `listing` would list with no limit (merged aliases left out)."""
+    query = select(func.count()).select_from(Lead).where(ACTIVE)
+    if status:
+        query = query.where(Lead.status == status)
+    return session.exec(query).one()

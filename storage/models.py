@@ -487,3 +487,14 @@ from storage.privacy_tables import (  # noqa: E402, F401
 
 # The reports' roll-up, dashboard links and alert times, likewise.
 from storage.report_tables import LeadAlert, LeadFact, ReportLink  # noqa: E402, F401
+
+
+class InstanceSetting(SQLModel, table=True):
+    """A value that belongs to this leadbot installation and must be the same for every process
+    that opens the store (the key that signs public links): kept with the data it protects."""
+
+    __tablename__ = "instance_settings"
+
+    name: str = Field(primary_key=True)
+    value: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)

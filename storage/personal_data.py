@@ -43,6 +43,7 @@ from storage.models import (
     EnrichmentAnswer,
     ImapCursor,
     InboundMessage,
+    InstanceSetting,
     IntakeRecord,
     Lead,
     LeadBlockKey,
@@ -174,6 +175,8 @@ PLACES: tuple[Place, ...] = (
     Place(Campaign, kept=("name", "template_set", "template_dir", "segment", "sender", "state")),
     Place(CampaignStep, kept=("template",)),
     Place(Cursor, kept=("name",)),
+    # The installation's own values (the link-signing key): nothing about a person.
+    Place(InstanceSetting, kept=("name", "value")),
     Place(ImapCursor, kept=("mailbox",)),
     Place(SuppressedAddress, kept=("digest",)),
     Place(PrivacyRequest, kept=("digest",)),

@@ -485,7 +485,7 @@ def build_parts(settings: Settings) -> Parts:
         )
         inbox_workers = Supervisor(child, count=settings.inbox_workers)
     slack, slack_worker = build_slack(settings, services, level)
-    rules = RulesFile(settings.rules)
+    rules = RulesFile(settings.rules_file())
     return Parts(
         settings=settings,
         services=services,

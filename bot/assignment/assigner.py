@@ -76,6 +76,7 @@ class Assigner:
         self.batch = batch
         self.views: dict[int, RepView] = {}
         self.scorer = qualification.Scorer(store)
+        self._rules_evaluated: Rules | None = None
         # How long recent decisions took, in seconds (bench/assign.py).
         self.decision_seconds: deque[float] = deque(maxlen=100_000)
 
@@ -89,7 +90,10 @@ class Assigner:
         result = TickResult()
         rules = self.rules()
         now = self.clock()
-        result.scored = self.scorer.run(rules, now, self.batch)
+        if rules is not self._rules_evaluated:  # at start, and after each reload
+            result.scored = qualification.reevaluate_on_rules_change(self.store, rules, now)
+            self._rules_evaluated = rules
+        result.scored += self.scorer.run(rules, now, self.batch)
         # Look first, in a read: on SQLite every write transaction takes the one write lock,
         # which the SMTP listener and the inbox worker need too.
         with self.store.reading() as session:

@@ -17,11 +17,15 @@ from bot.assignment.availability import RepView
 from bot.assignment.decide import WEIGHT_WINDOW, Decision, decide
 from bot.leads.refs import lead_label
 from bot.rules.file import Rules, describe_rule
+from bot.scoring import qualification
 from storage.models import Lead, QueueItem
 
 
-def explain_text(lead: Lead, decision: Decision, item: QueueItem | None) -> str:
-    """`leadbot assign explain`: the rule, each rep considered and why it was skipped."""
+def explain_text(
+    lead: Lead, decision: Decision, item: QueueItem | None, not_queued: str = ""
+) -> str:
+    """`leadbot assign explain`: the rule, each rep considered and why it was skipped;
+    `not_queued` says why a lead without a queue row has none."""
     lines = [f"{lead_label(lead.id)} {lead.email}"]
     if item is not None:
         state = item.state
@@ -29,7 +33,7 @@ def explain_text(lead: Lead, decision: Decision, item: QueueItem | None) -> str:
             state += f" (respond by {item.due_at:%Y-%m-%d %H:%M} UTC)"
         lines.append(f"queue: {state}, {item.hops} hops")
     else:
-        lines.append("queue: not queued (not an MQL yet)")
+        lines.append(f"queue: {not_queued or 'not queued (not an MQL yet)'}")
     for missed in decision.rules_missed:
         lines.append(f"  skipped {missed}")
     if decision.rule is None:
@@ -63,7 +67,8 @@ def explain(session: Session, lead: Lead, rules: Rules, now: datetime) -> str:
     decision = decide(
         lead, rules, views, now, tried=tried or [], rng=random.Random(0), explain=True
     )
-    text = explain_text(lead, decision, item)
+    verdict = "" if item is not None else qualification.queue_verdict(session, lead, rules, now)
+    text = explain_text(lead, decision, item, verdict)
     if lead.owner_id is not None:
         owner = next((view.name for view in views if view.id == lead.owner_id), "?")
         text = text.replace(

@@ -31,7 +31,7 @@ app = typer.Typer(
 def _rules_in_force() -> RulesFile:
     from bot.rules.file import RulesFile
 
-    source = RulesFile(load_settings().rules)
+    source = RulesFile(load_settings().rules_file())
     if source.error is not None:
         err.print(f"warning: {source.error}; using the last good rules", highlight=False)
     return source
@@ -64,8 +64,42 @@ def run(
     }
     if as_json:
         print_json(data)
-    else:
-        out.print(", ".join(f"{k} {v}" for k, v in data.items()), highlight=False)
+        return
+    out.print(", ".join(f"{k} {v}" for k, v in data.items()), highlight=False)
+    if not result.offered:
+        for hint in _why_nothing_was_offered(store, assigner.rules(), at or utcnow()):
+            out.print(hint, highlight=False, markup=False)
+
+
+def _why_nothing_was_offered(store: Any, rules: Any, now: Any) -> list[str]:
+    """Hints after "offered 0": waiting leads nobody can take, open leads not in the queue."""
+    import storage.assignment
+    import storage.leads
+    from bot.leads.refs import lead_label
+    from bot.scoring.qualification import queue_verdict
+
+    hints = []
+    with store.reading() as session:
+        reps = [rep for rep in storage.assignment.reps(session) if rep.active and not rep.paused]
+        waiting = storage.assignment.counts_by_state(session).get("waiting", 0)
+        if waiting and not reps:
+            hints.append(f"{waiting} leads wait, but no rep is active: leadbot reps add NAME EMAIL")
+        elif waiting:
+            hints.append(f"{waiting} leads wait: leadbot assign explain LEAD says who was skipped")
+        unqueued = [
+            lead
+            for lead in storage.leads.unassigned(session, limit=200)
+            if lead.id is not None and storage.assignment.item_for_lead(session, lead.id) is None
+        ]
+        if unqueued:
+            first = unqueued[0]
+            hints.append(
+                f"{len(unqueued)}{'+' if len(unqueued) == 200 else ''} unassigned leads are not "
+                f"in the queue; {lead_label(first.id)}: "
+                f"{queue_verdict(session, first, rules, now)}"
+            )
+            hints.append(f"  see: leadbot assign explain {lead_label(first.id)}")
+    return hints
 
 
 @app.command("explain")

@@ -8,7 +8,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from bot.cli.output import JsonOption, err, fail, load_settings, open_store, out, print_json
+from bot.cli.output import (
+    JsonOption,
+    err,
+    fail,
+    load_settings,
+    one_of,
+    open_store,
+    out,
+    print_json,
+)
 from bot.cli.safe_text import safe_text
 
 if TYPE_CHECKING:
@@ -77,7 +86,16 @@ def create(
         steps = [campaigns.parse_step(spec) for spec in step]
     except campaigns.CampaignError as exc:
         fail(str(exc), 2)
+    from bot.leads.lifecycle import Stage, Status
+
     statuses = _split(status) or ["nurturing"]
+    for value in statuses:
+        if value != "any" or len(statuses) > 1:
+            one_of(value, tuple(Status), "--status")
+    for value in _split(grade):
+        one_of(value.upper(), ("A", "B", "C", "D"), "--grade")
+    for value in _split(stage):
+        one_of(value, tuple(Stage), "--stage")
     segment = campaigns.Segment(
         status=[] if statuses == ["any"] else statuses,
         grade=_split(grade), stage=_split(stage), source=_split(source),
@@ -104,11 +122,19 @@ def create(
             ),
             steps,
         )  # fmt: skip
+        from bot.nurture.control import segment_size
+
+        matches = segment_size(session, campaign)
     if as_json:
         print_json(_campaign_dict(campaign, steps))
         return
     plan = ", ".join(f"{t} after {campaigns.format_delay(d)}" for t, d in steps)
     out.print(f"campaign {name} created (draft): {segment.describe()}; {plan}", highlight=False)
+    out.print(
+        f"the segment matches {matches} leads now; `leadbot campaign send {name} --dry-run` "
+        "shows what a send would do",
+        highlight=False,
+    )
 
 
 def _campaign_dict(campaign: Campaign, steps: list[tuple[str, int]]) -> dict[str, Any]:
@@ -134,7 +160,7 @@ def list_campaigns(as_json: JsonOption = False) -> None:
                 [(s.template, s.delay_seconds) for s in storage.campaigns.steps_of(session, c.id)],
             )
             for c in storage.campaigns.listing(session)
-            if c.id is not None
+            if c.id is not None and c.state != "deleted"
         ]
     if as_json:
         print_json(rows)
@@ -185,6 +211,8 @@ def preview(
     from bot.nurture.links import TrackingLinks
     from storage.models import utcnow
 
+    if out_file.suffix.lower() not in (".eml", ".html", ".txt"):
+        fail(f"--out must end in .eml, .html or .txt, not {out_file.name!r}", code=2)
     settings = load_settings()
     store = open_store(settings)
     links = TrackingLinks(settings.public_url, settings.signing_key())
@@ -241,20 +269,80 @@ def send(
     wait: Annotated[
         bool, typer.Option(help="Wait out retry backoffs until every email has an outcome.")
     ] = True,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what a send would do; change nothing.")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Activate the campaign and send the steps due now (later steps: the scheduler in serve)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from bot.nurture.send import CampaignSender
+    """Activate the campaign and send the steps due now (later steps: the scheduler in serve).
+    Exits 1 when an email failed, 75 when some wait for a retry (--no-wait)."""
+    from bot.nurture import control
+    from bot.nurture.campaigns import CampaignError
 
     settings = load_settings()
     store = open_store(settings)
+    if dry_run:
+        try:
+            preview = control.dry_run(store, name)
+        except CampaignError as exc:
+            fail(str(exc))
+        if as_json:
+            print_json(preview.to_dict())
+            return
+        stops = ", ".join(f"{k} {v}" for k, v in preview.report.stopped.items()) or "none"
+        out.print(
+            f"{name} (dry run, nothing sent): segment {preview.segment} matches "
+            f"{preview.matches} leads ({preview.members} members already); a send now would "
+            f"enrol {preview.report.enrolled}, send {preview.report.planned} emails, "
+            f"stop {stops}",
+            highlight=False,
+            markup=False,
+        )
+        return
     with store.transaction() as session:
-        campaign = _campaign(session, name)
+        try:
+            campaign = control.find(session, name)
+        except CampaignError as exc:
+            fail(str(exc))
+        if campaign.state in ("paused", "stopped"):
+            hint = f"leadbot campaign resume {name}" if campaign.state == "paused" else "final"
+            fail(f"{name} is {campaign.state} ({hint})")
         campaign.state = "active"
         session.add(campaign)
+    _send_now(store, settings, campaign, rate, connections, wait, as_json)
+
+
+def _warn_if_links_are_local(settings: Any) -> None:
+    if settings.public_url_is_loopback():
+        err.print(
+            f"warning: public links point at {settings.public_url}, which only this machine "
+            "reaches: recipients cannot open the pixel, clicks or opt-out; set LEADBOT_PUBLIC_URL",
+            highlight=False,
+            markup=False,
+        )
+
+
+def _send_now(
+    store: Any,
+    settings: Any,
+    campaign: Campaign,
+    rate: float | None,
+    connections: int | None,
+    wait: bool,
+    as_json: bool,
+) -> None:
+    """Send what is due now with a progress bar; print the outcome and exit non-zero when
+    anything failed (1) or still waits for a retry (75, EX_TEMPFAIL)."""
+    from collections import Counter
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from bot.nurture import control
+    from bot.nurture.send import CampaignSender
+
+    name = campaign.name
     assert campaign.id is not None
+    _warn_if_links_are_local(settings)
     sender = CampaignSender(store, settings, rate=rate, connections=connections)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())  # fmt: skip
@@ -271,12 +359,34 @@ def send(
             return await sender.run(campaign.id, wait_for_retries=wait, progress=progress)
 
         totals = asyncio.run(run())
-    store.dispose()
     summary = {k: totals.get(k, 0) for k in ("sent", "failed", "skipped", "unknown", "retry")}
+    problems: list[dict[str, Any]] = []
+    if summary["failed"] or summary["unknown"] or summary["retry"]:
+        with store.reading() as session:
+            problems = [
+                row
+                for row in control.members(session, name)
+                if row["send_state"] in ("failed", "unknown", "pending")
+            ]
+    store.dispose()
     if as_json:
         print_json(summary)
-        return
-    out.print(", ".join(f"{k} {v}" for k, v in summary.items()), highlight=False)
+    else:
+        out.print(", ".join(f"{k} {v}" for k, v in summary.items()), highlight=False)
+        reasons = Counter(row["smtp_reply"] or "no reply" for row in problems)
+        for reason, count in reasons.most_common(5):
+            out.print(f"  {count}: {reason}", highlight=False, markup=False)
+        if problems:
+            out.print(
+                f"  see: leadbot campaign members {name} --state failed; "
+                f"after a fix: leadbot campaign retry {name} --failed",
+                highlight=False,
+                markup=False,
+            )
+    if summary["failed"] or summary["unknown"]:
+        raise typer.Exit(1)
+    if summary["retry"]:
+        raise typer.Exit(75)
 
 
 @app.command("stats")
@@ -310,3 +420,133 @@ def signature(rep: str, text: str) -> None:
         found.signature = text.replace("\\n", "\n")
         session.add(found)
     out.print(f"signature of {rep} set")
+
+
+# Added after the first release: listed after the commands above (their order is kept).
+
+
+@app.command("retry")
+def retry(
+    name: str,
+    failed: Annotated[
+        bool, typer.Option("--failed", help="Also send the failed emails again (after a fix).")
+    ] = False,
+    rate: Annotated[float | None, typer.Option(help="Emails per second (0 = no limit).")] = None,
+    connections: Annotated[int | None, typer.Option(help="SMTP connections.")] = None,
+    wait: Annotated[
+        bool, typer.Option(help="Wait out retry backoffs until every email has an outcome.")
+    ] = True,
+    as_json: JsonOption = False,
+) -> None:
+    """Send now what waits for a retry and, with --failed, what failed (a template fixed, the
+    relay back); exits as `campaign send` does."""
+    from bot.nurture import control
+    from bot.nurture.campaigns import CampaignError
+
+    settings = load_settings()
+    store = open_store(settings)
+    try:
+        with store.transaction() as session:
+            campaign, count = control.prepare_retry(session, name, failed=failed)
+    except CampaignError as exc:
+        fail(str(exc))
+    if not as_json:
+        what = "retries and failed emails" if failed else "retries"
+        out.print(f"{name}: {count} {what} due now", highlight=False)
+    _send_now(store, settings, campaign, rate, connections, wait, as_json)
+
+
+def _move(name: str, verb: str, as_json: bool) -> None:
+    from bot.nurture import control
+    from bot.nurture.campaigns import CampaignError
+
+    try:
+        with open_store().transaction() as session:
+            campaign, said = control.move(session, name, verb)
+            state = campaign.state
+    except CampaignError as exc:
+        fail(str(exc))
+    if as_json:
+        print_json({"name": name, "state": state, "message": said})
+        return
+    out.print(said, highlight=False, markup=False)
+
+
+@app.command("pause")
+def pause(name: str, as_json: JsonOption = False) -> None:
+    """Stop sending for now (serve's scheduler skips it); `resume` goes on where it was."""
+    _move(name, "pause", as_json)
+
+
+@app.command("resume")
+def resume(name: str, as_json: JsonOption = False) -> None:
+    """Send a paused campaign again."""
+    _move(name, "resume", as_json)
+
+
+@app.command("stop")
+def stop(name: str, as_json: JsonOption = False) -> None:
+    """End the campaign for good: every member stops, planned emails are not sent."""
+    _move(name, "stop", as_json)
+
+
+@app.command("delete")
+def delete(name: str, as_json: JsonOption = False) -> None:
+    """Delete a draft or a stopped campaign; its name can be used again."""
+    from bot.nurture import control
+    from bot.nurture.campaigns import CampaignError
+
+    try:
+        with open_store().transaction() as session:
+            said = control.delete(session, name)
+    except CampaignError as exc:
+        fail(str(exc))
+    if as_json:
+        print_json({"name": name, "state": "deleted", "message": said})
+        return
+    out.print(said, highlight=False, markup=False)
+
+
+@app.command("members")
+def members(
+    name: str,
+    state: Annotated[
+        str | None,
+        typer.Option(
+            help="Only members in this state (active, done, stopped) or whose last "
+            "email is (pending, sent, failed, skipped, unknown)."
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Who is in the campaign, where each one is, and the SMTP reply to their last email."""
+    from bot.nurture import control
+    from bot.nurture.campaigns import CampaignError
+
+    try:
+        with open_store().reading() as session:
+            rows = control.members(session, name, state)
+    except CampaignError as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(rows)
+        return
+    from rich.table import Table
+
+    table = Table("lead", "email", "state", "step", "email state", "tries", "SMTP reply")
+    for row in rows:
+        member_state = row["state"] + (
+            f" ({row['stopped_reason']})" if row["stopped_reason"] else ""
+        )
+        step = f"{row['step']} {row['template']}" if row["step"] else ""
+        table.add_row(
+            row["lead"],
+            row["email"] or "",
+            member_state,
+            step,
+            row["send_state"] or "",
+            str(row["attempts"]),
+            row["smtp_reply"] or "",
+        )
+    out.print(table)
+    out.print(f"{len(rows)} members", highlight=False)

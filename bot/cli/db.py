@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from bot.cli.output import load_settings, out
+from bot.cli.output import fail, load_settings, out
 
 app = typer.Typer(help="The store: migrations.", no_args_is_help=True)
 
@@ -23,5 +23,10 @@ def upgrade(revision: str = "head") -> None:
 def current() -> None:
     """Print the schema revision the store is at."""
     from storage import migrate
+    from storage.urls import sqlite_file
 
-    out.print(migrate.current(load_settings().database_url) or "empty (run leadbot db upgrade)")
+    url = load_settings().database_url
+    store_file = sqlite_file(url)
+    if store_file is not None and not store_file.is_file():
+        fail(f"no store at {store_file}: check LEADBOT_DATABASE_URL, or run leadbot db upgrade")
+    out.print(migrate.current(url) or "empty (run leadbot db upgrade)")

@@ -41,7 +41,7 @@ def train(
     settings = load_settings()
     store = open_store(settings)
     try:
-        rules = load(settings.rules)
+        rules = load(settings.rules_file())
     except RulesError as exc:
         fail(str(exc))
     columns = (TextColumn("{task.description:<15}"), BarColumn(), MofNCompleteColumn(),
@@ -95,7 +95,7 @@ def scan(
     settings = load_settings()
     store = open_store(settings)
     try:
-        rules = load(settings.rules)
+        rules = load(settings.rules_file())
     except RulesError as exc:
         fail(str(exc))
     columns = (

@@ -216,7 +216,7 @@ def form_retry(
 
     settings = load_settings()
     store = open_store(settings)
-    processor = FormProcessor(store, RulesFile(settings.rules).get)
+    processor = FormProcessor(store, RulesFile(settings.rules_file()).get)
     queued = [i for i in ids if processor.retry(i)]
     for i in set(ids) - set(queued):
         out.print(f"submission {i} is not quarantined", highlight=False)
@@ -231,5 +231,5 @@ def form_process() -> None:
     from bot.rules.file import RulesFile
 
     settings = load_settings()
-    done = FormProcessor(open_store(settings), RulesFile(settings.rules).get).drain()
+    done = FormProcessor(open_store(settings), RulesFile(settings.rules_file()).get).drain()
     out.print(f"processed {done}", highlight=False)

@@ -125,7 +125,7 @@ def import_file(
     )
     settings = load_settings()
     try:
-        rules = load(settings.rules)
+        rules = load(settings.rules_file())
     except RulesError as exc:
         fail(escape(str(exc)))
     store = open_store(settings)

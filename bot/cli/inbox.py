@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from bot.cli.output import JsonOption, err, fail, open_store, out, print_json
+from bot.cli.output import JsonOption, err, fail, one_of, open_store, out, print_json
 from bot.cli.output import services as load_services
 from bot.cli.safe_text import safe_text, shown
 
@@ -27,6 +28,7 @@ def list_messages(
     import storage.inbox
     from bot.leads.views import inbound_dict
 
+    one_of(state, ("queued", "done", "quarantined", "duplicate", "rejected"), "state")
     with open_store().transaction() as session:
         rows = [inbound_dict(m) for m in storage.inbox.listing(session, state=state, limit=limit,
                                                                  offset=offset)]  # fmt: skip
@@ -95,8 +97,17 @@ def retry(
             out.print(shown(f"{message_id}: {row.state} {row.classification or row.error or ''}"
                             .strip()),
                       highlight=False, markup=False)  # fmt: skip
-    for missing in sorted(set(ids or []) - set(queued)):
-        err.print(f"{missing}: not a quarantined message", highlight=False)
+    missing = sorted(set(ids or []) - set(queued))
+    for message_id in missing:
+        err.print(f"{message_id}: not a quarantined message", highlight=False)
+    with services.store.reading() as session:
+        failed_again = [
+            i
+            for i in queued
+            if (row := storage.inbox.by_id(session, i)) and row.state == "quarantined"
+        ]
+    if missing or failed_again:
+        raise typer.Exit(1)  # a script learns that not everything went through
 
 
 @app.command("import")
@@ -108,9 +119,15 @@ def import_files(
 
     from bot.mail_in.inbox import accept_raw
 
+    missing = [path for path in files if not path.exists()]
+    if missing:
+        fail(f"no such file or folder: {missing[0]} (nothing imported)")
     paths: list[Path] = []
     for path in files:
         paths += sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    unreadable = [path for path in paths if not os.access(path, os.R_OK)]
+    if unreadable:
+        fail(f"cannot read {unreadable[0]} (nothing imported)")
     services = load_services()
     for path in track(paths, description="importing", console=err, disable=len(paths) < 20):
         accept_raw(services.store, path.read_bytes(), channel="file", mail_from="")
@@ -122,3 +139,22 @@ def import_files(
 def process() -> None:
     """Process whatever is queued now (what `serve` does continuously)."""
     out.print(f"processed {load_services().inbound.drain()} messages")
+
+
+@app.command("discard")
+def discard(
+    message_id: Annotated[int, typer.Argument(metavar="ID", help="A quarantined message's id.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why, for the record.")] = "",
+) -> None:
+    """Close a quarantined message nobody wants (as `intake reject M-ID`): kept, marked
+    rejected with who did it and why, never processed again."""
+    import getpass
+
+    import storage.intake
+    from bot.leads.permissions import Actor
+
+    actor = Actor.operator(getpass.getuser()).label
+    with open_store().transaction() as session:
+        if not storage.intake.reject_message(session, message_id, actor, reason):
+            fail(f"{message_id} is not a quarantined message (see leadbot inbox quarantined)")
+    out.print(f"{message_id}: discarded by {actor}", highlight=False, markup=False)

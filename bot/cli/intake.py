@@ -80,7 +80,10 @@ def intake_approve(
     try:
         with svc.store.transaction() as session:
             result = capture.approve(
-                session, number, actor, rules=RulesFile(svc.settings.rules, announce=False).get()
+                session,
+                number,
+                actor,
+                rules=RulesFile(svc.settings.rules_file(), announce=False).get(),
             )
             lead = result.lead
             assert lead is not None

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from bot.cli.output import JsonOption, fail, open_store, out, print_json
+from bot.cli.output import JsonOption, err, fail, one_of, open_store, out, print_json, showing
 from bot.cli.safe_text import safe_markup, safe_text, shown
 
 app = typer.Typer(help="List and show leads.", no_args_is_help=True)
@@ -19,17 +19,22 @@ def list_leads(
     offset: int = 0,
     as_json: JsonOption = False,
 ) -> None:
-    """List leads, oldest first."""
+    """List leads, oldest first (at most --limit; the last line says when there are more)."""
     import storage.leads
     import storage.reps
+    from bot.leads.lifecycle import Status
     from bot.leads.views import lead_dict
 
+    one_of(status, tuple(Status), "status")
+    if limit < 1 or offset < 0:
+        fail("--limit must be at least 1 and --offset at least 0", code=2)
     with open_store().transaction() as session:
         owners = {rep.id: rep for rep in storage.reps.listing(session)}
         rows = [
             lead_dict(lead, owners.get(lead.owner_id))
             for lead in storage.leads.listing(session, status=status, limit=limit, offset=offset)
         ]
+        total = storage.leads.count_with(session, status=status)
     if as_json:
         print_json(rows)
         return
@@ -54,6 +59,8 @@ def list_leads(
             )
         )
     out.print(table)
+    if note := showing(len(rows), total, limit, offset):
+        err.print(note, highlight=False, markup=False)
 
 
 @app.command("show")
@@ -108,6 +115,9 @@ def show_lead(ref: str, as_json: bool) -> None:
                   "created_at"):  # fmt: skip
         if data.get(field):
             out.print(f"  {field:<15} {shown(data[field])}", highlight=False, markup=False)
+        if field == "stage":  # score and grade always: a 0 and a D say something too
+            out.print(f"  {'score':<15} {data['score']:g}", highlight=False, markup=False)
+            out.print(f"  {'grade':<15} {data['grade'] or '-'}", highlight=False, markup=False)
     for flag in data["duplicates"]:
         out.print(f"  possible duplicate of {flag['other']} ({flag['percent']}%): "
                   f"leadbot lead merge {data['id']} {flag['other']} | "

@@ -48,11 +48,27 @@ def set_rep(
     territories: Annotated[str | None, typer.Option(help="Countries or territories.")] = None,
     weight: Annotated[int | None, typer.Option(help="Share in weighted round robin.")] = None,
     active: Annotated[bool | None, typer.Option("--active/--inactive")] = None,
+    name: Annotated[str | None, typer.Option(help="The rep's name.")] = None,
+    role: Annotated[str | None, typer.Option(help="rep, manager or admin.")] = None,
+    email: Annotated[str | None, typer.Option(help="The rep's address (unique).")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Change a rep's capacity, availability or routing fit (only the options given)."""
+    """Change a rep's name, role, address, capacity, availability or routing fit (only the
+    options given)."""
+    if role is not None and role not in ("rep", "manager", "admin"):
+        fail("role must be rep, manager or admin", code=2)
+    if email is not None and not _looks_like_email(email):
+        fail(f"{email!r} is not an email address (name@domain)", code=2)
+    if name is not None and not name.strip():
+        fail("a rep's name cannot be empty", code=2)
 
     def change(r: Rep) -> None:
+        if name is not None:
+            r.name = name.strip()
+        if role is not None:
+            r.role = role
+        if email is not None:
+            r.email = email.strip().lower()
         apply_rep_options(
             r,
             capacity=capacity,
@@ -96,6 +112,8 @@ def add(
 
     if role not in ("rep", "manager", "admin"):
         fail("role must be rep, manager or admin", code=2)
+    if not _looks_like_email(email):
+        fail(f"{email!r} is not an email address (name@domain)", code=2)
     rep = Rep(name=name, email=email.strip().lower(), role=role, slack_user_id=slack_id)
     try:
         apply_rep_options(rep, capacity=capacity, timezone=tz, hours=hours, days=days,
@@ -203,6 +221,7 @@ def apply_rep_options(
 def _change_rep(ref: str, change: Callable[[Rep], None], as_json: bool) -> None:
     """Apply `change` to one rep and wake the waiting leads: availability may have opened up."""
     import storage.assignment
+    import storage.reps
     from bot.leads import actions
     from bot.leads.views import rep_dict
 
@@ -211,6 +230,10 @@ def _change_rep(ref: str, change: Callable[[Rep], None], as_json: bool) -> None:
         with store.transaction() as session:
             rep = actions.find_rep(session, ref)
             change(rep)
+            with session.no_autoflush:  # the changed row must not be found as its own twin
+                twin = storage.reps.by_email(session, rep.email)
+            if twin is not None and twin.id != rep.id:
+                raise ValueError(f"a rep with email {rep.email} exists already")
             session.add(rep)
             storage.assignment.wake_waiting(session)
             data = rep_dict(rep)
@@ -229,3 +252,10 @@ def _rep_line(data: dict[str, Any]) -> str:
         f"{data['id']} {data['name']} <{data['email']}> {state}, capacity {data['capacity']}, "
         f"{hours} {data['timezone']}"
     )
+
+
+def _looks_like_email(text: str) -> bool:
+    """name@domain.tld, no spaces: what a rep's address must be for mail and Slack matching."""
+    import re
+
+    return re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", text.strip()) is not None

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.text import Text
 
 from bot.cli.output import JsonOption, err, fail, load_settings, moment, open_store, out, print_json
@@ -37,12 +36,12 @@ def retention_run(
     settings = load_settings()
     at = moment(now)
     try:
-        rules = RulesFile(settings.rules).get()
+        rules = RulesFile(settings.rules_file()).get()
         parsed = retention.RetentionRules.from_table(rules.tables.get("retention"))
     except (RulesError, Invalid) as exc:
-        fail(escape(f"{settings.rules}: {exc}"), code=2)
+        fail(f"{settings.rules_file()}: {exc}", code=2)
     if not parsed.periods:
-        fail(f"no [retention] rules in {settings.rules}: nothing to do", code=2)
+        fail(f"no [retention] rules in {settings.rules_file()}: nothing to do", code=2)
     store = open_store(settings)
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     with Progress(*columns, console=err, disable=as_json, transient=True) as progress:

@@ -19,8 +19,11 @@ def check(
     """Validate a rules file and print what it says; a bad file exits 1 with line and reason."""
     from bot.rules.file import RulesError, default_rules, describe, load_file
 
-    path = file or load_settings().rules
+    settings = load_settings()
+    path = file or str(settings.rules_file())
     if file is None and not Path(path).exists():
+        if settings.rules_named():
+            fail(f"{path} does not exist (LEADBOT_RULES names it)")
         out.print(f"{path} does not exist; the embedded default applies", highlight=False)
         out.print(describe(default_rules()), highlight=False, markup=False)
         return

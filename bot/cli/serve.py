@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from bot.cli.output import load_settings
+from bot.cli.output import fail, load_settings
 
 app = typer.Typer()
 
@@ -29,5 +29,34 @@ def serve(
 
     from bot.app.serve import serve as serve_bot
 
+    settings = load_settings()
+    for what, host, port, variable in (
+        ("SMTP", settings.smtp_host, settings.smtp_port, "LEADBOT_SMTP_PORT"),
+        ("HTTP", settings.http_host, settings.http_port, "LEADBOT_HTTP_PORT"),
+    ):
+        if problem := _cannot_listen(host, port):
+            fail(f"cannot listen on {host}:{port} for {what}: {problem} (set {variable})")
     uvloop.install()  # a faster event loop for the listeners (acks, SMTP replies)
-    asyncio.run(serve_bot(load_settings()))
+    try:
+        asyncio.run(serve_bot(settings))
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None  # Ctrl-C: stopped, quietly
+
+
+def _cannot_listen(host: str, port: int) -> str | None:
+    """Why a listener could not bind host:port (in use, not allowed), or None. Checked before
+    anything starts, so the operator reads one line instead of a traceback from a runner."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        return f"unknown host ({exc.strerror or exc})"
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            return (exc.strerror or str(exc)).lower()
+    return None

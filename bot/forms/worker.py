@@ -34,7 +34,7 @@ def processor_and_sender(
 ) -> tuple[FormProcessor, ConfirmationSender]:
     """What the settings describe: the same in serve, the CLI and the worker."""
     tokens = FormTokens(settings.signing_key())
-    processor = FormProcessor(store, RulesFile(settings.rules, announce=False).get)
+    processor = FormProcessor(store, RulesFile(settings.rules_file(), announce=False).get)
     sender = ConfirmationSender(
         store,
         tokens,

@@ -136,3 +136,64 @@ def add_note(session: Session, lead: Lead, actor: str, text: str) -> Lead:
     assert lead.id is not None
     storage.timeline.append(session, lead.id, actor=actor, kind="note", summary=text)
     return lead
+
+
+def edit(
+    session: Session,
+    lead: Lead,
+    actor: str,
+    *,
+    fields: dict[str, str] | None = None,
+    add_tags: list[str] | None = None,
+    remove_tags: list[str] | None = None,
+) -> Lead:
+    """Set person fields (bot/leads/fields.py) and tags (custom["tags"], what a campaign
+    segment's --tag matches) by hand; one timeline entry says what changed from what."""
+    from bot.leads.fields import BY_NAME, NAMES
+
+    changes: dict[str, object] = {}
+    for name, value in (fields or {}).items():
+        declared = BY_NAME.get(name)
+        if declared is None or name == "email":
+            raise BadArguments(f"no field {name!r}; fields: {', '.join(NAMES)}")
+        value = value.strip()
+        if len(value) > declared.max_chars:
+            raise BadArguments(f"{name} holds at most {declared.max_chars} characters")
+        if name == "country" and value and not re.fullmatch(r"[A-Za-z]{2}", value):
+            raise BadArguments(f"country is a two-letter ISO 3166 code (DE, US), not {value!r}")
+        if name == "country":
+            value = value.upper()
+        if getattr(lead, name) != value:
+            changes[name] = {"from": getattr(lead, name), "to": value}
+            setattr(lead, name, value)
+    raw = (lead.custom or {}).get("tags", [])
+    tags = [t.strip() for t in (raw.split(",") if isinstance(raw, str) else raw) if t.strip()]
+    before = list(tags)
+    for tag in add_tags or []:
+        tag = tag.strip().lower()
+        if not tag or "," in tag:
+            raise BadArguments(f"a tag is one word or phrase without commas, not {tag!r}")
+        if tag not in [t.lower() for t in tags]:
+            tags.append(tag)
+    drop = {t.strip().lower() for t in remove_tags or []}
+    tags = [t for t in tags if t.lower() not in drop]
+    if tags != before:
+        changes["tags"] = {"from": before, "to": tags}
+        lead.custom = {**(lead.custom or {}), "tags": tags}
+    if not changes:
+        return lead
+    storage.leads.touch(session, lead)
+    assert lead.id is not None
+    storage.timeline.append(
+        session,
+        lead.id,
+        actor=actor,
+        kind="edited",
+        summary="edited: "
+        + ", ".join(
+            f"{name} {change['from']!r} → {change['to']!r}"  # type: ignore[index]
+            for name, change in changes.items()
+        ),
+        data=changes,
+    )
+    return lead

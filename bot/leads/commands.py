@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from sqlmodel import Session
 
+import storage.campaigns
 import storage.leads
 import storage.reps
 import storage.timeline
@@ -196,9 +197,9 @@ def execute(
     reason, comment = None, " ".join(command.args)
     if verb == "trash":
         reason, comment = command.args[0], " ".join(command.args[1:])
-    actions.transition(session, lead, verb, actor.label, reason=reason, comment=comment)
     if verb == "nurture" and comment:
-        lead.custom = {**(lead.custom or {}), "nurture_campaign": comment}
+        return _nurture_into(session, lead, comment, actor)
+    actions.transition(session, lead, verb, actor.label, reason=reason, comment=comment)
     return Outcome(f"{label} is now {lead.status}", lead)
 
 
@@ -233,6 +234,35 @@ def _enrichment_why(session: Session, lead: Lead) -> str:
     if not reasons:
         return "\nenriched: nothing (stated values, or nothing in the capture to go by)"
     return "\nenriched (a stated value always wins):\n" + "\n".join(f"  {r}" for r in reasons)
+
+
+def _nurture_into(session: Session, lead: Lead, name: str, actor: Actor) -> Outcome:
+    """`nurture L-23 spring`: hand the lead back to marketing *and* enrol it in campaign
+    "spring" (its first step is due now, or when the campaign is sent). An unknown name is
+    refused with the campaigns there are, before anything changes."""
+    campaign = storage.campaigns.by_name(session, name.strip())
+    if campaign is None:
+        names = [c.name for c in storage.campaigns.listing(session)]
+        known = f"campaigns: {', '.join(names)}" if names else "there are no campaigns yet"
+        raise actions.BadArguments(f"no campaign {name.strip()!r}; {known}")
+    if campaign.state == "stopped":
+        raise actions.BadArguments(f"campaign {campaign.name!r} is stopped: it enrols nobody")
+    actions.transition(session, lead, "nurture", actor.label, comment=f"campaign {campaign.name}")
+    assert lead.id is not None and campaign.id is not None
+    lead.custom = {**(lead.custom or {}), "nurture_campaign": campaign.name}
+    joined = storage.campaigns.enroll_one(session, campaign.id, lead.id, utcnow())
+    storage.timeline.append(
+        session,
+        lead.id,
+        actor=actor.label,
+        kind="campaign.joined",
+        summary=f"joined campaign {campaign.name}" + ("" if joined else " (was a member already)"),
+        data={"campaign": campaign.name},
+    )
+    state = "" if campaign.state == "active" else f" ({campaign.state}: sends when it is sent)"
+    return Outcome(
+        f"{lead_label(lead.id)} is now {lead.status}, in campaign {campaign.name}{state}", lead
+    )
 
 
 def _convert(

@@ -33,7 +33,7 @@ def inbound_handler(settings: Settings, store: Store) -> InboundMailHandler:
         store,
         settings.reply_address,
         tuple(settings.inbound_steps),
-        rules=RulesFile(settings.rules, announce=False).get,
+        rules=RulesFile(settings.rules_file(), announce=False).get,
         budget_seconds=settings.mail_budget_seconds,
     )
 

@@ -81,7 +81,10 @@ def parse_step(spec: str) -> tuple[str, int]:
     template, _, delay = spec.partition(":")
     match = DELAY.match(delay.strip() or "0")
     if not template.strip() or not re.fullmatch(r"[A-Za-z0-9_\-]+", template.strip()) or not match:
-        raise CampaignError(f"a step is TEMPLATE:DELAY (welcome:0, followup:3d), not {spec!r}")
+        raise CampaignError(
+            f"a step is TEMPLATE:DELAY with the delay's unit, m, h, d or w (welcome:0, "
+            f"followup:3d, nudge:12h), not {spec!r}"
+        )
     return template.strip(), int(match.group(1)) * UNITS[match.group(2)]
 
 

@@ -104,7 +104,7 @@ software = 15
 [mql]
 min_score = 50
 min_grade = "B"
-enquiries_enter_queue = false  # true: every inbound enquiry is offered to sales at once
+enquiries_enter_queue = true   # an inbound enquiry is a hand raised: offered to sales at once
 
 [assignment]
 default_sla_minutes = 60
@@ -232,6 +232,22 @@ def _default_data() -> dict[str, Any]:
     return tomllib.loads(DEFAULT_RULES)
 
 
+def _merged_sections(data: dict[str, Any]) -> dict[str, Any]:
+    """[scoring] and [grading] as written, over the embedded default's (see `_build`)."""
+    merged: dict[str, Any] = {}
+    for section, by_key in (("scoring", ("points",)), ("grading", ("thresholds",))):
+        written = data.get(section)
+        if not isinstance(written, dict):
+            continue  # absent, or not a table: `table()` reports the latter
+        default = _default_data()[section]
+        combined = {**default, **written}
+        for key in by_key:
+            if isinstance(written.get(key), dict):
+                combined[key] = {**default[key], **written[key]}
+        merged[section] = combined
+    return merged
+
+
 def _build(data: dict[str, Any], source: str) -> Rules:
     unknown(data, (*OWN_SECTIONS, *OTHER_SECTIONS), ())
     others = {key: table(data, key, ()) for key in data if key in OTHER_SECTIONS}
@@ -239,8 +255,11 @@ def _build(data: dict[str, Any], source: str) -> Rules:
     intake = IntakeRules.from_table(data["intake"]) if "intake" in data else IntakeRules()
     forms = FormRules.from_table(data["forms"]) if "forms" in data else FormRules()
     alerts = AlertRules.from_table(data["alerts"]) if "alerts" in data else AlertRules()
-    # A section the file leaves out is the embedded default's; a section written is used as is.
-    data = {**_default_data(), **data}
+    # A section the file leaves out is the embedded default's, and so is a key a written
+    # [scoring] or [grading] leaves out; [scoring.points] and [grading.thresholds] are merged
+    # key by key (`enquiry = 40` keeps the other points, `A = 80` keeps B and C). A fit table
+    # written ([grading.company_size], …) replaces the default's: its bands are one rule.
+    data = {**_default_data(), **data, **_merged_sections(data)}
     scoring_data = table(data, "scoring", ())
     unknown(scoring_data, ("half_life_days", "points"), ("scoring",))
     points_data = table(scoring_data, "points", ("scoring",))
@@ -257,10 +276,12 @@ def _build(data: dict[str, Any], source: str) -> Rules:
     grading = _build_grading(table(data, "grading", ()))
     mql_data = table(data, "mql", ())
     unknown(mql_data, ("min_score", "min_grade", "enquiries_enter_queue"), ("mql",))
+    # A key the [mql] table leaves out is the embedded default's, as the README promises.
+    mql_data = {**_default_data()["mql"], **mql_data}
     min_grade = mql_data.get("min_grade", "D")
     if min_grade not in GRADES:
         raise Invalid(("mql", "min_grade"), f"must be one of {', '.join(GRADES)}")
-    enquiries = mql_data.get("enquiries_enter_queue", False)
+    enquiries = mql_data.get("enquiries_enter_queue", True)
     if not isinstance(enquiries, bool):
         raise Invalid(("mql", "enquiries_enter_queue"), "must be true or false")
     mql = Qualification(
@@ -625,6 +646,15 @@ class RulesFile:
         if time.monotonic() - self._checked >= self.check_every:
             self.reload()
         return self._rules
+
+
+def fingerprint(rules: Rules) -> int:
+    """A number that changes when what decides scoring, grading, the MQL verdict or assignment
+    changes (stable across processes: built from the description, which sorts its sets)."""
+    import zlib
+
+    text = describe(rules).split("\n", 1)[1]  # not the source line: a copy is the same rules
+    return zlib.crc32(text.encode()) & 0x7FFFFFFF
 
 
 def describe(rules: Rules) -> str:

@@ -19,12 +19,14 @@ import storage.assignment
 import storage.leads
 import storage.timeline
 from bot.leads.refs import lead_label
-from bot.rules.file import EVENT_KINDS, Rules
+from bot.rules.file import EVENT_KINDS, Rules, fingerprint
 from bot.scoring.score import SCORING_KINDS, Evaluation, evaluate
 from storage.engine import Store
 from storage.models import Lead
 
 CURSOR = "scoring"
+# The cursor that holds the fingerprint of the rules the stored leads were last evaluated with.
+RULES_CURSOR = "rules"
 # Events `why` lists one by one (a Slack message holds 3,000 characters a section).
 WHY_EVENTS = 15
 QUEUE_STATUSES = ("new",)
@@ -72,6 +74,66 @@ def refresh(session: Session, lead: Lead, rules: Rules, now: datetime) -> Evalua
                 data={"reasons": list(result.reasons)},
             )
     return result
+
+
+def queue_verdict(session: Session, lead: Lead, rules: Rules, now: datetime) -> str:
+    """Whether the lead is in the assignment queue, and if not, why not (in words): what
+    `assign explain` and `lead why` print, so that "offered 0" is never a riddle."""
+    assert lead.id is not None
+    item = storage.assignment.item_for_lead(session, lead.id)
+    if item is not None and item.state != "done":
+        return f"in the assignment queue ({item.state})"
+    if lead.merged_into_id is not None:
+        return (
+            f"not queued: merged into {lead_label(lead.merged_into_id)}, "
+            "which is queued in its place"
+        )
+    if lead.owner_id is not None:
+        return f"not queued: it has an owner (R-{lead.owner_id})"
+    if lead.status not in QUEUE_STATUSES:
+        return (
+            f"not queued: its status is {lead.status} and only new leads are queued "
+            f"(hand it over with: leadbot lead assign {lead_label(lead.id)} REP)"
+        )
+    result = evaluation_of(session, lead, rules, now)
+    if not result.enters_queue:
+        return "not queued: not an MQL (" + "; ".join(result.reasons) + ")"
+    return (
+        "not queued yet: it qualifies (" + "; ".join(result.reasons) + ") and is queued on "
+        "the next scoring pass (serve, or leadbot assign run)"
+    )
+
+
+def reevaluate_on_rules_change(store: Store, rules: Rules, now: datetime, batch: int = 500) -> int:
+    """Re-score, re-grade and re-qualify every lead still in play when the rules differ from
+    those the store last saw (a fingerprint in the cursors table), so that an edit that lets
+    enquiries in, or lowers a threshold, reaches the leads already stored, not only new ones.
+    The first run on a store only records the fingerprint. Returns how many leads were
+    evaluated; two workers doing it at once do the same idempotent work."""
+    mark = fingerprint(rules)
+    with store.reading() as session:
+        position = storage.assignment.cursor_position(session, RULES_CURSOR)
+    if position == mark:
+        return 0
+    evaluated = 0
+    if position != 0:
+        after = 0
+        while True:
+            with store.transaction() as session:
+                ids = storage.leads.ids_to_evaluate(session, after, batch)
+                for lead_id in ids:
+                    lead = storage.leads.by_id(session, lead_id, for_update=True)
+                    if lead is not None:
+                        refresh(session, lead, rules, now)
+            if not ids:
+                break
+            evaluated += len(ids)
+            after = ids[-1]
+    with store.transaction() as session:
+        cursor = storage.assignment.cursor_for_update(session, RULES_CURSOR)
+        cursor.position = mark
+        session.add(cursor)
+    return evaluated
 
 
 class Scorer:
@@ -167,6 +229,7 @@ def why_text(session: Session, lead: Lead, rules: Rules, now: datetime) -> str:
     thresholds = ", ".join(f"{k} ≥ {v:g}" for k, v in rules.grading.thresholds.items())
     lines.append(f"  thresholds: {thresholds}, else D")
     lines.append("mql: " + "; ".join(result.reasons))
+    lines.append("queue: " + queue_verdict(session, lead, rules, now))
     return "\n".join(lines)
 
 

@@ -187,6 +187,11 @@ class Evaluation:
     reasons: tuple[str, ...]
 
 
+# Events that are a hand raised (an enquiry by mail, a form posted): with
+# mql.enquiries_enter_queue they reach sales whatever the score and grade.
+HAND_RAISED = frozenset({EVENT_KINDS["enquiry"], EVENT_KINDS["form_post"]})
+
+
 def evaluate(lead: Lead, events: Iterable[Event], rules: Rules, now: datetime) -> Evaluation:
     """Score, grade and marketing qualification of a lead, with the reasons."""
     events = list(events)
@@ -201,8 +206,14 @@ def evaluate(lead: Lead, events: Iterable[Event], rules: Rules, now: datetime) -
     ]
     is_mql = score_ok and grade_ok
     # A web form's post is an inbound enquiry as much as an email is.
-    enquired = any(e.kind in (EVENT_KINDS["enquiry"], EVENT_KINDS["form_post"]) for e in events)
+    enquired = any(e.kind in HAND_RAISED for e in events)
     enters_queue = is_mql or (mql.enquiries_enter_queue and enquired)
     if not is_mql and enters_queue:
         reasons.append("an inbound enquiry enters the queue directly (mql.enquiries_enter_queue)")
+    elif not enters_queue and mql.enquiries_enter_queue:
+        reasons.append("no inbound enquiry yet")
+    elif not enters_queue and enquired:
+        reasons.append(
+            "an enquiry waits for the MQL thresholds (mql.enquiries_enter_queue = false)"
+        )
     return Evaluation(card, fit, is_mql, enters_queue, tuple(reasons))

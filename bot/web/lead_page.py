@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 from starlette.requests import Request
@@ -40,7 +41,11 @@ def lead_page_routes(store: Store, links: PublicLinks) -> list[Route]:
             return data
 
     async def lead_page(request: Request) -> HTMLResponse:
-        lead_id = int(request.path_params["lead_id"])
+        # /leads/12 and /leads/L-12 (the id as leadbot prints it) are the same page.
+        found = re.fullmatch(r"(?:[Ll]-?)?(\d{1,18})", request.path_params["lead_id"])
+        if found is None:
+            return HTMLResponse(render("pages/forbidden.html.j2"), 404, headers=HEADERS)
+        lead_id = int(found.group(1))
         if not links.lead_page_allows(request.query_params.get("t", ""), lead_id):
             return HTMLResponse(render("pages/forbidden.html.j2"), 403, headers=HEADERS)
         lead = await asyncio.to_thread(load, lead_id)
@@ -51,4 +56,4 @@ def lead_page_routes(store: Store, links: PublicLinks) -> list[Route]:
         html = render("pages/lead.html.j2", lead=lead, name=name, fields=fields)
         return HTMLResponse(html, headers=HEADERS)
 
-    return [Route("/leads/{lead_id:int}", lead_page, methods=["GET"])]
+    return [Route("/leads/{lead_id}", lead_page, methods=["GET"])]

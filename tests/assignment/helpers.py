@@ -109,6 +109,7 @@ page_visit = 1
 [mql]
 min_score = 50
 min_grade = "D"
+enquiries_enter_queue = false
 
 [assignment]
 recheck_seconds = 60

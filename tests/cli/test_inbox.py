@@ -51,9 +51,16 @@ def test_quarantined_mail_is_listed_and_retried(leadbot: Leadbot) -> None:
     [row] = leadbot.json("inbox", "quarantined")
     assert row["state"] == "quarantined" and "no sender address" in row["error"]
     assert "no sender address" in leadbot("inbox", "quarantined").stdout
-    retried = leadbot("inbox", "retry", "1", "7")
+    # An unknown id and a retry that fails again exit 1 (issue 12, item 11).
+    retried = leadbot("inbox", "retry", "1", "7", code=1)
     assert retried.stdout.startswith("1: quarantined ") and "no sender address" in retried.stdout
     assert retried.stderr == "7: not a quarantined message\n"
-    assert leadbot("inbox", "retry", "--all").stdout.startswith("1: quarantined ")
+    assert leadbot("inbox", "retry", "--all", code=1).stdout.startswith("1: quarantined ")
     assert leadbot.json("inbox", "list")[0]["attempts"] == 3
     assert leadbot("inbox", "retry", code=2).stderr == "error: name message ids or --all\n"
+    # Nobody wants it: discarded, kept as rejected; a second discard is refused.
+    assert leadbot("inbox", "discard", "1", "--reason", "no sender").stdout.startswith(
+        "1: discarded by cli:"
+    )
+    assert leadbot.json("inbox", "list")[0]["state"] == "rejected"
+    assert "not a quarantined message" in leadbot("inbox", "discard", "1", code=1).stderr

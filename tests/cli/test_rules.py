@@ -9,7 +9,9 @@ from tests.cli.conftest import Leadbot
 
 def test_without_a_file_the_embedded_default_is_described(leadbot: Leadbot) -> None:
     text = leadbot("rules", "check").stdout
-    assert text.startswith("leadbot-rules.toml does not exist; the embedded default applies\n")
+    # The default file is looked for beside the store (the home), and named in full.
+    missing = leadbot.workdir / "leadbot-rules.toml"
+    assert text.startswith(f"{missing} does not exist; the embedded default applies\n")
 
 
 def test_a_good_file_is_described_and_a_bad_one_fails_with_its_line(

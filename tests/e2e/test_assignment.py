@@ -24,6 +24,7 @@ page_visit = 10
 [mql]
 min_score = 30
 min_grade = "D"
+enquiries_enter_queue = false
 
 [[assignment.rule]]
 name = "robots"
@@ -102,7 +103,7 @@ def test_editing_the_rules_file_takes_effect_without_a_restart(bot: RunningBot) 
     bot.wait_until(lambda: "the last good rules stay in force" in bot.log())
     checked = bot.cli("rules", "check", check=False)
     assert checked.returncode == 1
-    assert "rules.toml:13: assignment.rule[1].strategy: unknown strategy 'coin'" in checked.stderr
+    assert "rules.toml:14: assignment.rule[1].strategy: unknown strategy 'coin'" in checked.stderr
     send(bot, "Kim <kim@acme.test>", "And a robot arm for painting?")
     assert bot.wait_until(lambda: owner_of(bot, "kim@acme.test")) == "bob@sales.test"
 

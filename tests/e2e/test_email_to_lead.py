@@ -61,7 +61,8 @@ def test_an_email_becomes_a_lead_with_its_timeline(bot: RunningBot) -> None:
 
     shown = bot.cli_json("leads", "show", "L-1")
     kinds = [entry["kind"] for entry in shown["timeline"]]
-    assert kinds == ["created", "email.enquiry"]
+    # The default rules queue an inbound enquiry for a rep (a hand raised, issue 12).
+    assert kinds == ["created", "email.enquiry", "queued"]
     assert "Can you send pricing?" in shown["enquiry"]
     assert "Best regards" not in shown["enquiry"]
 
@@ -90,7 +91,10 @@ def test_swaks_mail_and_a_second_mail_from_the_same_sender_make_one_lead(bot: Ru
     assert lead["email"] == "bob@northwind-traders.com"
     assert lead["company"] == "Northwind Traders"
     timeline = bot.cli_json("leads", "show", "bob@northwind-traders.com")["timeline"]
-    assert [e["kind"] for e in timeline] == ["created", "email.enquiry", "email.enquiry"]
+    kinds = [e["kind"] for e in timeline]
+    # queued once, by the default rules, whenever the assigner got to it
+    assert [k for k in kinds if k != "queued"] == ["created", "email.enquiry", "email.enquiry"]
+    assert kinds.count("queued") == 1
     assert "Any news on the demo?" in timeline[-1]["data"]["excerpt"]
 
 
@@ -155,10 +159,12 @@ def test_lifecycle_from_the_cli_with_illegal_moves_refused(bot: RunningBot) -> N
         "sql",
         "not_a_fit",
     )
-    kinds = [e["kind"] for e in shown["timeline"]][2:]
+    # the default rules queue the enquiry, whenever the assigner gets to it: leave that out
+    worked = [e for e in shown["timeline"] if e["kind"] != "queued"][2:]
+    kinds = [e["kind"] for e in worked]
     assert kinds == ["status.qualify", "status.nurture", "status.trash", "note"]
-    assert shown["timeline"][-1]["summary"] == "called, send pricing"
-    assert all(e["actor"].startswith("cli:") for e in shown["timeline"][2:])
+    assert worked[-1]["summary"] == "called, send pricing"
+    assert all(e["actor"].startswith("cli:") for e in worked)
 
     unknown = bot.cli("lead", "frobnicate", "L-1", check=False)
     assert unknown.returncode == 2 and "usage:" in unknown.stderr

@@ -22,7 +22,7 @@ from tests.fakes.slack_signing import (
     slash_command_body,
     view_submission_payload,
 )
-from tests.services.bot import RunningBot, running_bot
+from tests.services.bot import RunningBot, manual_routing, running_bot
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 ANN, BOB = "U0ANN", "U0BOB"
@@ -42,6 +42,8 @@ def bot(database_url: str, tmp_path: Path, slack: SlackApiStandIn) -> Iterator[R
         "LEADBOT_SLACK_SIGNING_SECRET": SECRET,
         "LEADBOT_SLACK_API_URL": slack.url,
         "LEADBOT_PUBLIC_URL": "https://leads.example.test",
+        # Leads are assigned by hand here: enquiries wait for the MQL thresholds.
+        "LEADBOT_RULES": str(manual_routing(tmp_path)),
     }
     with running_bot(tmp_path, database_url, **settings) as running:
         running.cli("reps", "add", "Ann Lee", "ann@sales.test")

@@ -30,7 +30,7 @@ from tests.fakes.slack_signing import (
     view_submission_payload,
 )
 from tests.fakes.slack_socket import SocketModeStandIn, socket_mode_server
-from tests.services.bot import RunningBot, running_bot
+from tests.services.bot import RunningBot, manual_routing, running_bot
 
 APP_TOKEN = "xapp-test"
 ACK_SECONDS = 10.0  # generous: CI shares the machine; an idle one acks in milliseconds
@@ -60,6 +60,8 @@ def bot(
         "LEADBOT_SLACK_BOT_TOKEN": "xoxb-test-token",
         "LEADBOT_SLACK_APP_TOKEN": APP_TOKEN,  # and no signing secret: Socket Mode only
         "LEADBOT_SLACK_API_URL": slack.url,
+        # Leads are assigned by hand here: enquiries wait for the MQL thresholds.
+        "LEADBOT_RULES": str(manual_routing(tmp_path)),
     }
     with running_bot(tmp_path, database_url, **settings) as running:
         running.cli("reps", "add", "Ann Lee", "ann@sales.test")

@@ -71,14 +71,17 @@ def test_the_embedded_default_is_valid_and_offers_to_everyone() -> None:
     assert rules.source == "embedded default"
     assert [rule.name for rule in rules.rules] == ["everyone"]
     assert rules.rules[0].pool_is_everyone and rules.rules[0].strategy == "round_robin"
-    assert rules.mql.enquiries_enter_queue is False
+    # An inbound enquiry is a hand raised: it reaches sales out of the box.
+    assert rules.mql.enquiries_enter_queue is True
     assert rules.scoring.points["email.enquiry"] == 25
 
 
 def test_a_good_file_is_understood() -> None:
     rules = parse_rules(GOOD, "rules.toml")
     assert rules.scoring.half_life_days == 7
-    assert rules.scoring.points == {"email.enquiry": 30, "email.opened": 1}
+    # Points the file leaves out keep their default (README: a partial section keeps the rest).
+    assert rules.scoring.points == {**default_rules().scoring.points,
+                                    "email.enquiry": 30, "email.opened": 1}  # fmt: skip
     assert (rules.mql.min_score, rules.mql.min_grade, rules.mql.enquiries_enter_queue) == (
         20, "C", True)  # fmt: skip
     dach, named, rest = rules.rules
@@ -96,7 +99,7 @@ def test_a_good_file_is_understood() -> None:
 def test_check_prints_what_it_understood() -> None:
     text = describe(parse_rules(GOOD, "rules.toml"))
     assert "rules from rules.toml" in text
-    assert "points: enquiry 30, open 1; half-life 7 days" in text
+    assert "points: enquiry 30, reply 15, open 1, click 5, form_post 20, page_visit 1; " in text
     assert "mql: score ≥ 20 and grade C or better; inbound enquiries enter the queue" in text
     assert "territories: dach = DE, AT, CH" in text
     assert (
@@ -320,3 +323,21 @@ def test_a_file_that_cannot_be_read_says_so(tmp_path: Path) -> None:
         load_file(tmp_path / "nothing.toml")
     assert caught.value.line is None
     assert str(caught.value).startswith(f"{tmp_path / 'nothing.toml'}: cannot read: ")
+
+
+def test_a_partial_section_keeps_the_other_defaults() -> None:
+    """Issue 12, item 8: what a written section leaves out is the embedded default's."""
+    default = default_rules()
+    mql = parse_rules("[mql]\nenquiries_enter_queue = false\n", "t").mql
+    assert (mql.min_score, mql.min_grade, mql.enquiries_enter_queue) == (
+        default.mql.min_score, default.mql.min_grade, False)  # fmt: skip
+    points = parse_rules("[scoring.points]\nenquiry = 40\n", "t").scoring.points
+    assert points == {**default.scoring.points, "email.enquiry": 40}
+    grading = parse_rules("[grading]\nthresholds = {A = 80}\n", "t").grading
+    assert grading.thresholds == {"A": 80, "B": 40, "C": 20}
+    assert grading.seniority == default.grading.seniority and grading.email
+    bands = parse_rules("[grading]\ncompany_size = { 1 = 0, 100 = 25 }\n", "t").grading
+    assert bands.company_size == ((1, 0), (100, 25))  # a written fit table is used as written
+    assert error_of("[grading]\nthresholds = {A = 30}\n").reason.endswith(
+        "A must need more points than B, and B than C"
+    )

@@ -31,11 +31,16 @@ def test_why_lists_events_rules_score_and_grade(store: Store) -> None:
     assert lines[3].endswith("page_visit +1 → 1.00 now")
     assert "  +25 seniority executive (title 'CTO')" in lines
     assert "  -10 free-mail address (gmail.com)" in lines
-    # the MQL verdict, then what enrichment found (nothing here: no phone, a free-mail domain)
-    assert lines[-2:] == [
-        "mql: score 31 < 50; grade D meets D",
-        "enriched: nothing (stated values, or nothing in the capture to go by)",
-    ]
+    mql = lines.index(
+        "mql: score 31 < 50; grade D meets D; "
+        "an enquiry waits for the MQL thresholds (mql.enquiries_enter_queue = false)"
+    )
+    # Why it is not in the assignment queue, in words, right after (what enrichment found
+    # follows).
+    assert lines[mql + 1].startswith("queue: not queued: not an MQL (score 31 < 50;")
+    # then what enrichment found (nothing here: no phone, a free-mail domain)
+    enriched = lines.index("enriched: nothing (stated values, or nothing in the capture to go by)")
+    assert enriched > mql
 
 
 def test_why_is_part_of_the_shared_grammar() -> None:

@@ -35,6 +35,7 @@ country = { DE = 5, US = 5 }
 [mql]
 min_score = 25
 min_grade = "B"
+enquiries_enter_queue = false
 """,
     "test",
 )

@@ -121,6 +121,14 @@ def running_bot(workdir: Path, database_url: str, **extra: str) -> Iterator[Runn
         bot.stop()
 
 
+def manual_routing(folder: Path) -> Path:
+    """A rules file where enquiries wait for the MQL thresholds (the embedded default offers
+    them to reps at once): for tests that assign leads by hand and count what reps are sent."""
+    path = folder / "manual-routing.toml"
+    path.write_text("[mql]\nenquiries_enter_queue = false\n")
+    return path
+
+
 def children_of(pid: int) -> list[int]:
     """Process ids whose parent is `pid` (serve's worker processes), read from /proc."""
     children = []

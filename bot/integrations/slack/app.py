@@ -62,7 +62,7 @@ def build_slack_app(settings: Settings, store: Store) -> AsyncApp:
     service = SlackService(
         store,
         PublicLinks(settings.public_url, settings.signing_key()),
-        rules=RulesFile(settings.rules, announce=False).get,
+        rules=RulesFile(settings.rules_file(), announce=False).get,
         dashboard=DashboardLinks(settings.public_url, settings.signing_key()),
     )
     for module in LISTENER_MODULES:
