@@ -8,6 +8,12 @@ lead collects), and each lead's roll-up row derived from those entries by the ro
 `derive` (what `leadbot report rebuild` writes). It then times `rebuild` itself over a sample
 of leads, to give its rate.
 
+The facts are written through the store's triggers (migration 0019), so the summaries the
+reports read are the ones the triggers keep. Built stores are cached and reused: the SQLite file
+and a PostgreSQL cluster of its own under --cache (default /work/cache/i17b; --fresh rebuilds).
+Beside every wall time it prints the CPU seconds of this process and, on PostgreSQL, of the
+server's processes, and the load average, so a figure taken on a busy machine can be judged.
+
     .venv/bin/python bench/reports.py                      # 1,000,000 leads, both stores
     .venv/bin/python bench/reports.py --leads 200000 --stores sqlite
     .venv/bin/python bench/reports.py --database-url postgresql+psycopg://…/bench
@@ -16,13 +22,18 @@ of leads, to give its rate.
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import random
+import resource
+import shutil
 import statistics
+import subprocess
 import sys
-import tempfile
 import time
-from contextlib import ExitStack
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -36,8 +47,9 @@ from bot.reports.dashboard import PANELS
 from bot.reports.figures import REPORTS, Window
 from storage.engine import Store
 from storage.migrate import upgrade
-from storage.models import Lead, LeadFact, Rep, TimelineEntry
-from tests.services.postgres import create_database, postgres_server
+from storage.models import Rep
+from tests.services.ports import free_port, wait_for_port
+from tests.services.postgres import _as_postgres_user, _pg_bin, create_database
 
 AIM_SECONDS = 1.0
 BATCH = 10_000
@@ -86,21 +98,53 @@ def entries_of(lead_id: int, created: datetime, rng: random.Random, rep: int,
     return rows
 
 
-def build(store: Store, leads: int, seed: int = 7) -> tuple[int, float]:
-    """Write `leads` leads, their timeline and their roll-up rows; (entries, seconds)."""
+def _sqlite_value(value):  # type: ignore[no-untyped-def]
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def write_rows(session, table: str, rows: list[dict]) -> None:  # type: ignore[no-untyped-def]
+    """Rows in bulk through the driver (COPY on PostgreSQL): the store's triggers still fire."""
+    if not rows:
+        return
+    columns = list(rows[0])
+    raw = session.connection().connection.driver_connection
+    if session.get_bind().dialect.name == "postgresql":
+        names = ", ".join(f'"{c}"' for c in columns)
+        with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([json.dumps(row[c]) if isinstance(row[c], dict | list) else row[c]
+                                for c in columns])  # fmt: skip
+        return
+    marks = ", ".join("?" for _ in columns)
+    raw.executemany(
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})",
+        [[_sqlite_value(row[c]) for c in columns] for row in rows],
+    )
+
+
+def build(stores: list[Store], leads: int, seed: int = 7) -> tuple[int, float]:
+    """Write `leads` leads, their timeline and their roll-up rows into every store (generated
+    once, written to each); (entries, seconds)."""
     rng = random.Random(seed)
     started = time.perf_counter()
     people = rollup.People({}, {})
-    with store.transaction() as session:
-        session.execute(insert(Rep), [
-            {"id": i, "name": f"rep{i}", "email": f"rep{i}@acme.example", "role": "rep",
-             "active": True, "signature": "", "created_at": NOW, "capacity": 50,
-             "timezone": "UTC", "working_hours": "09:00-17:00", "working_days": "mon-fri",
-             "out_of_office": [], "paused": False, "skills": [], "languages": [],
-             "territories": [], "weight": 1, "assigned_count": 0}
-            for i in range(1, REPS + 1)
-        ])  # fmt: skip
-        people = rollup.People.load(session)
+    for store in stores:
+        with store.transaction() as session:
+            session.execute(insert(Rep), [
+                {"id": i, "name": f"rep{i}", "email": f"rep{i}@acme.example", "role": "rep",
+                 "active": True, "signature": "", "created_at": NOW, "capacity": 50,
+                 "timezone": "UTC", "working_hours": "09:00-17:00", "working_days": "mon-fri",
+                 "out_of_office": [], "paused": False, "skills": [], "languages": [],
+                 "territories": [], "weight": 1, "assigned_count": 0}
+                for i in range(1, REPS + 1)
+            ])  # fmt: skip
+            people = rollup.People.load(session)
     span = 3 * 365 * 24 * 3600
     entries = 0
     for start in range(0, leads, BATCH):
@@ -134,15 +178,22 @@ def build(store: Store, leads: int, seed: int = 7) -> tuple[int, float]:
             fact = rollup.derive(lead, sorted(tuples, key=lambda r: r[1]), people, amount)
             if fact is not None:
                 fact_rows.append(fact)
-        with store.transaction() as session:
-            session.execute(insert(Lead), lead_rows)
-            session.execute(insert(TimelineEntry), timeline_rows)
-            session.execute(insert(LeadFact), fact_rows)
+        for store in stores:
+            with store.transaction() as session:
+                write_rows(session, "leads", lead_rows)
+                write_rows(session, "timeline", timeline_rows)
+                write_rows(session, "report_lead_facts", fact_rows)
         entries += len(timeline_rows)
         done = min(start + BATCH, leads)
         if done % (BATCH * 10) == 0 or done == leads:
             rate = done / (time.perf_counter() - started)
             print(f"  {done:,} leads, {entries:,} entries ({rate:,.0f} leads/s)", flush=True)
+    for store in stores:
+        finish(store)
+    return entries, time.perf_counter() - started
+
+
+def finish(store: Store) -> None:
     with store.transaction() as session:
         # The roll-up rows are written: the roll-up's cursor stands at the end of the timeline.
         cursor = storage.assignment.cursor_for_update(session, rollup.CURSOR)
@@ -157,50 +208,122 @@ def build(store: Store, leads: int, seed: int = 7) -> tuple[int, float]:
                 session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
                                      f" (SELECT max(id) FROM {table}))")
                                 if table != "report_lead_facts" else text("SELECT 1"))  # fmt: skip
-    return entries, time.perf_counter() - started
 
 
-def timed(work) -> float:  # type: ignore[no-untyped-def]
+# The postmaster of the cluster measured (set by cached_postgres): its processes are counted.
+POSTMASTER: list[int] = []
+
+
+def server_cpu() -> float:
+    """CPU seconds used so far by the measured cluster's processes (from /proc)."""
+    if not POSTMASTER:
+        return 0.0
+    total = 0
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                values = stat.read().rsplit(")", 1)[1].split()
+            if int(pid) in POSTMASTER or int(values[1]) in POSTMASTER:
+                total += int(values[11]) + int(values[12])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / tick
+
+
+def own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def load() -> str:
+    return "load " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def timed(work) -> tuple[float, float, float]:  # type: ignore[no-untyped-def]
+    """Median wall seconds of 3 runs, and the CPU seconds (this process, PostgreSQL) per run."""
     runs = []
+    cpu, server = own_cpu(), server_cpu()
     for _ in range(3):
         started = time.perf_counter()
         work()
         runs.append(time.perf_counter() - started)
-    return statistics.median(runs)
+    return statistics.median(runs), (own_cpu() - cpu) / 3, (server_cpu() - server) / 3
 
 
-def measure(store: Store, label: str) -> None:
+def measure(store: Store, label: str, rebuild_sample: int) -> None:
     windows = {
         "90 days": Window.default(NOW),
         "all time": Window(NOW - timedelta(days=4 * 365), NOW, by="month", now=NOW),
     }
-    print(f"\n{label}: each report, median of 3 runs (aim: under {AIM_SECONDS:g} s)")
-    print(f"  {'report':<22}{'90 days':>10}{'all time':>10}")
+    print(f"\n{label}: each report, median of 3 runs (aim: under {AIM_SECONDS:g} s); "
+          f"cpu = this process + PostgreSQL per run; {load()}")  # fmt: skip
+    print(f"  {'report':<22}{'90 days':>10} {'cpu':>12}{'all time':>10} {'cpu':>12}")
     worst = 0.0
-    catch_up = timed(lambda: rollup.catch_up(store))
-    print(f"  {'catch-up (no news)':<22}{catch_up:>9.3f}s")
+    wall, cpu, server = timed(lambda: rollup.catch_up(store))
+    print(f"  {'catch-up (no news)':<22}{wall:>9.3f}s {cpu:>5.2f}+{server:<5.2f}s")
     items = [(name, REPORTS[name]) for name in REPORTS] + [
         (f"chart:{name}", lambda s, w, n=name: PANELS[n](s, w)) for name in PANELS
     ]
     for name, report in items:
-        times = []
+        cells = []
         for window in windows.values():
 
             def run(report=report, window=window) -> None:  # type: ignore[no-untyped-def]
                 with store.reading() as session:
                     report(session, window)
 
-            times.append(timed(run))
-        worst = max(worst, *times)
-        print(f"  {name:<22}{times[0]:>9.3f}s{times[1]:>9.3f}s", flush=True)
-    print(f"  slowest: {worst:.3f}s ({'within' if worst < AIM_SECONDS else 'OVER'} the aim)")
-    sample = 20_000
-    started = time.perf_counter()
-    with store.transaction() as session:
-        rollup.refresh(session, range(1, sample + 1))
-    seconds = time.perf_counter() - started
-    print(f"  rebuild rate: {sample / seconds:,.0f} leads/s from the timeline "
-          f"({sample:,} leads in {seconds:.1f}s)")  # fmt: skip
+            wall, cpu, server = timed(run)
+            worst = max(worst, wall)
+            cells.append(f"{wall:>9.3f}s {cpu:>5.2f}+{server:<5.2f}s")
+        print(f"  {name:<22}{cells[0]}{cells[1]}", flush=True)
+    print(f"  slowest: {worst:.3f}s ({'within' if worst < AIM_SECONDS else 'OVER'} the aim); "
+          f"{load()}")  # fmt: skip
+    if rebuild_sample:
+        started, cpu = time.perf_counter(), own_cpu()
+        with store.transaction() as session:
+            rollup.refresh(session, range(1, rebuild_sample + 1))
+        seconds = time.perf_counter() - started
+        print(f"  rebuild rate: {rebuild_sample / seconds:,.0f} leads/s from the timeline "
+              f"({rebuild_sample:,} leads in {seconds:.1f}s, "
+              f"cpu {own_cpu() - cpu:.1f}s)")  # fmt: skip
+
+
+@contextmanager
+def cached_postgres(folder: Path) -> Iterator[str]:
+    """A PostgreSQL cluster kept in `folder` between runs (its databases are the cache)."""
+    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
+    data, sockets = folder / "data", folder / "run"
+    sockets.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:
+        shutil.chown(folder, "postgres")
+        shutil.chown(sockets, "postgres")
+    if not data.exists():
+        subprocess.run(_as_postgres_user([initdb, "-D", str(data), "-U", "leadbot",
+                                          "--auth=trust", "-E", "UTF8", "--no-sync"]),
+                       check=True, capture_output=True)  # fmt: skip
+    port = free_port()
+    options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off"
+    subprocess.run(_as_postgres_user([pg_ctl, "-D", str(data), "-o", options, "-l",
+                                      str(folder / "log"), "-w", "start"]),
+                   check=True, capture_output=True)  # fmt: skip
+    try:
+        wait_for_port(port)
+        POSTMASTER.append(int((data / "postmaster.pid").read_text().split()[0]))
+        yield f"postgresql+psycopg://leadbot@127.0.0.1:{port}/postgres"
+    finally:
+        POSTMASTER.clear()
+        subprocess.run(_as_postgres_user([pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"]),
+                       capture_output=True)  # fmt: skip
+
+
+def built(store: Store) -> int:
+    """How many leads a cached store holds (0 when it is empty or was not finished)."""
+    with store.reading() as session:
+        finished = storage.assignment.cursor_position(session, rollup.CURSOR)
+        return storage.reports.lead_count(session) if finished else 0
 
 
 def main() -> None:
@@ -208,26 +331,75 @@ def main() -> None:
     parser.add_argument("--leads", type=int, default=1_000_000)
     parser.add_argument("--stores", default="sqlite,postgres")
     parser.add_argument("--database-url", default="", help="use this store (emptied) instead")
+    parser.add_argument("--cache", default="/work/cache/i17b", help="where built stores are kept")
+    parser.add_argument("--fresh", action="store_true", help="build the cached stores again")
+    parser.add_argument(
+        "--rebuild-sample",
+        type=int,
+        default=5000,
+        help="leads derived again from the timeline to time it (0: skip)",
+    )
+    parser.add_argument(
+        "--as-is",
+        action="store_true",
+        help="measure the cached store as far as its build got (no building)",
+    )
     args = parser.parse_args()
+    cache = Path(args.cache)
+    cache.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
         urls: list[tuple[str, str]] = []
         if args.database_url:
             urls.append((args.database_url.split(":", 1)[0], args.database_url))
         else:
             if "sqlite" in args.stores:
-                folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-                urls.append(("SQLite", f"sqlite:///{folder / 'reports.db'}"))
+                path = cache / f"reports-{args.leads}.db"
+                if args.fresh and path.exists():
+                    path.unlink()
+                urls.append(("SQLite", f"sqlite:///{path}"))
             if "postgres" in args.stores:
-                admin = stack.enter_context(postgres_server())
-                urls.append(("PostgreSQL", create_database(admin, "leadbot_bench_reports")))
+                admin = stack.enter_context(cached_postgres(cache / "postgres"))
+                name = f"reports_{args.leads}"
+                url = admin.rsplit("/", 1)[0] + f"/{name}"
+                probe = Store(admin)
+                with probe.reading() as session:
+                    exists = session.execute(
+                        text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
+                    ).first()
+                probe.dispose()
+                if args.fresh or not exists:
+                    url = create_database(admin, name)
+                urls.append(("PostgreSQL", url))
+        stores: list[tuple[str, Store]] = []
         for label, url in urls:
             upgrade(url)
-            store = Store(url)
-            print(f"{label}: building {args.leads:,} leads", flush=True)
-            entries, seconds = build(store, args.leads)
-            print(f"{label}: {args.leads:,} leads, {entries:,} timeline entries, built in "
-                  f"{seconds:.0f}s")  # fmt: skip
-            measure(store, label)
+            stores.append((label, Store(url)))
+        empty = []
+        for label, store in stores:
+            if args.as_is:
+                finish(store)  # the roll-up's cursor at the end of what was written, ANALYZE
+                with store.reading() as session:
+                    have = storage.reports.lead_count(session)
+                    entries = storage.reports.last_timeline_id(session)
+                print(f"{label}: the cached store as far as it was built: {have:,} leads, "
+                      f"{entries:,} timeline entries")  # fmt: skip
+                continue
+            have = built(store)
+            if have and have != args.leads:
+                raise SystemExit(f"{label}: the cached store holds {have:,} leads; --fresh")
+            if not have:
+                empty.append((label, store))
+            else:
+                print(f"{label}: the cached store of {have:,} leads")
+        if empty:
+            names = " and ".join(label for label, _ in empty)
+            print(f"{names}: building {args.leads:,} leads; {load()}", flush=True)
+            cpu = own_cpu()
+            entries, seconds = build([store for _, store in empty], args.leads)
+            print(f"{names}: {args.leads:,} leads, {entries:,} timeline entries, built in "
+                  f"{seconds:.0f}s (cpu {own_cpu() - cpu:.0f}s here); {load()}")  # fmt: skip
+        for label, store in stores:
+            measure(store, label, args.rebuild_sample)
             store.dispose()
 
 

@@ -141,6 +141,9 @@ class Settings(BaseSettings):
     # Emails per second at most (0 = no limit), over this many SMTP connections.
     outbound_rate: float = 20.0
     outbound_connections: int = 4
+    # Sender processes a big send is shared between (each with its own connections; the rate
+    # is shared); fewer start when little is due.
+    outbound_processes: int = 2
     # Tries per email before it is marked failed; the first retry waits this long, then doubles.
     outbound_max_attempts: int = 4
     outbound_retry_seconds: float = 30.0
@@ -148,6 +151,9 @@ class Settings(BaseSettings):
     campaign_tick_seconds: float = 60.0
     # Seconds between two writes of buffered tracking events (opens, clicks).
     tracking_flush_seconds: float = 1.0
+    # Folder of the hit spool every pixel hit and click is appended to before it is answered
+    # ("" = beside the SQLite file, else leadbot-hits/<the store's digest> in the home).
+    tracking_spool_dir: str = ""
     # An open or click this soon after delivery is a link scanner's, not a person's.
     scanner_window_seconds: float = 10.0
     # Largest body a web form's POST may have, in bytes (413 above).
@@ -158,6 +164,8 @@ class Settings(BaseSettings):
     # largest request body it reads, in bytes.
     api_rate_per_minute: int = 600
     api_max_body_bytes: int = 64 * 1024
+    # The largest file POST /api/v1/imports takes, in bytes (413 above).
+    api_max_import_bytes: int = 10 * 1024 * 1024
     # Webhooks: a delivery is retried for this many hours (then kept as failed, `webhook
     # replay` sends it again); the first retry waits the base, then doubling up to the max.
     webhook_retry_hours: float = 72.0

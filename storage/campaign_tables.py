@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -116,3 +116,15 @@ class TrackingEvent(SQLModel, table=True):
     link_index: int | None = None
     user_agent: str = ""
     at: datetime = Field(default_factory=utcnow)
+
+
+class TrackingSpoolOffset(SQLModel, table=True):
+    """How far the tracking writer has written one segment of the hit spool (bot/nurture/
+    hit_spool.py) into tracking_events: moved in the transaction that writes those events, so
+    a hit is written once, however often the writer stops and starts again."""
+
+    __tablename__ = "tracking_spool_offsets"
+
+    segment: str = Field(primary_key=True)
+    offset: int = Field(sa_type=BigInteger)
+    updated_at: datetime = Field(default_factory=utcnow)

@@ -7,8 +7,8 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import bindparam, func, update
 from sqlalchemy import delete as sql_delete
-from sqlalchemy import func, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -18,8 +18,13 @@ from storage.campaign_tables import (
     CampaignSend,
     CampaignStep,
     TrackingEvent,
+    TrackingSpoolOffset,
 )
 from storage.models import Lead, Rep, TimelineEntry, utcnow
+from storage.text import refused_in, storable_value
+
+_SENDS = CampaignSend.__table__  # type: ignore[attr-defined]
+_LEADS = Lead.__table__  # type: ignore[attr-defined]
 
 # --- campaigns ---------------------------------------------------------------------------------
 
@@ -72,10 +77,22 @@ def segment_candidates(
 ) -> Sequence[Lead]:
     """Leads the segment's column filters match that are not in the campaign yet (tags are
     checked by the caller: they live in the JSON custom fields)."""
+    query = _segment_query(select(Lead), campaign_id, segment, now)
+    return session.exec(query.order_by(col(Lead.id))).all()
+
+
+def segment_candidate_tags(
+    session: Session, campaign_id: int, segment: dict[str, Any], now: datetime
+) -> list[Any]:
+    """`segment_candidates` as (id, custom) rows: what enrolling needs of each lead."""
+    query = _segment_query(select(_LEADS.c.id, _LEADS.c.custom), campaign_id, segment, now)
+    return list(session.execute(query.order_by(_LEADS.c.id)).all())
+
+
+def _segment_query(query: Any, campaign_id: int, segment: dict[str, Any], now: datetime) -> Any:
     members = select(CampaignMember.lead_id).where(CampaignMember.campaign_id == campaign_id)
     query = (
-        select(Lead)
-        .where(col(Lead.id).not_in(members))
+        query.where(col(Lead.id).not_in(members))
         # "confirmed": a double opt-in form's address, once its owner clicked the mail's link
         # ("unconfirmed" ones wait for it).
         .where(col(Lead.email_status).in_(("ok", "confirmed")))
@@ -100,7 +117,7 @@ def segment_candidates(
     if segment.get("not_contacted_days") is not None:
         cutoff = now - timedelta(days=segment["not_contacted_days"])
         query = query.where(Lead.last_activity_at <= cutoff)
-    return session.exec(query.order_by(col(Lead.id))).all()
+    return query
 
 
 def enroll(session: Session, campaign_id: int, lead_ids: Iterable[int], due_at: datetime) -> int:
@@ -111,7 +128,7 @@ def enroll(session: Session, campaign_id: int, lead_ids: Iterable[int], due_at: 
     ]  # fmt: skip
     if not rows:
         return 0
-    session.execute(_insert_ignoring_duplicates(session, CampaignMember, rows))
+    _insert_ignoring_duplicates(session, CampaignMember, rows)
     return len(rows)
 
 
@@ -167,7 +184,7 @@ def plan_sends(session: Session, sends: Iterable[tuple[int, int, int, str]], at:
         for campaign_id, step_id, lead_id, address in sends
     ]  # fmt: skip
     if rows:
-        session.execute(_insert_ignoring_duplicates(session, CampaignSend, rows))
+        _insert_ignoring_duplicates(session, CampaignSend, rows)
 
 
 def last_reply_at(session: Session, lead_ids: list[int]) -> dict[int, datetime]:
@@ -183,9 +200,12 @@ def last_reply_at(session: Session, lead_ids: list[int]) -> dict[int, datetime]:
     return {lead_id: at for lead_id, at in session.exec(query).all()}
 
 
-def _insert_ignoring_duplicates(session: Session, table: Any, rows: list[dict[str, Any]]) -> Any:
+def _insert_ignoring_duplicates(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
+    """INSERT … ON CONFLICT DO NOTHING of many rows as one executemany: the statement compiles
+    once (one VALUES clause of hundreds of rows compiled anew every time cost more than the
+    insert)."""
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    return dialect.insert(table).values(rows).on_conflict_do_nothing()
+    session.execute(dialect.insert(table.__table__).on_conflict_do_nothing(), rows)
 
 
 # --- sends -------------------------------------------------------------------------------------
@@ -210,6 +230,88 @@ def claim_pending_sends(
 
 
 _ACTIVE_CAMPAIGNS = select(Campaign.id).where(Campaign.state == "active")
+
+
+# The sender's claim and record, as plain rows and executemany UPDATEs: a batch is hundreds of
+# sends, and loading and flushing them as ORM objects cost more than the SQL (and the render).
+_MARK_SENDING = (
+    update(_SENDS)
+    .where(_SENDS.c.id == bindparam("send_id"))
+    .values(state="sending", claimed_at=bindparam("at"), attempts=_SENDS.c.attempts + 1,
+            message_id=bindparam("mid"), links=bindparam("urls"))
+)  # fmt: skip
+_SETTLE = (
+    update(_SENDS)
+    .where(_SENDS.c.id == bindparam("send_id"))
+    .values(state=bindparam("new_state"), smtp_reply=bindparam("reply"),
+            sent_at=bindparam("sent"), next_attempt_at=bindparam("next_at"))
+)  # fmt: skip
+
+
+def claim_due_sends(
+    session: Session, now: datetime, limit: int, campaign_id: int | None = None
+) -> list[Any]:
+    """What `claim_pending_sends` locks, as rows (id, campaign_id, step_id, lead_id, address,
+    attempts, message_id, next_attempt_at): pending, due, of an active campaign."""
+    c = _SENDS.c
+    query = (
+        select(c.id, c.campaign_id, c.step_id, c.lead_id, c.address, c.attempts, c.message_id,
+               c.next_attempt_at)
+        .where(c.state == "pending")
+        .where(c.next_attempt_at <= now)
+        # A paused or stopped campaign sends nothing, whoever claims.
+        .where(c.campaign_id.in_(_ACTIVE_CAMPAIGNS))
+    )  # fmt: skip
+    if campaign_id is not None:
+        query = query.where(c.campaign_id == campaign_id)
+    query = query.order_by(c.id).limit(limit).with_for_update(skip_locked=True)
+    return list(session.execute(query).all())
+
+
+def mail_rows(session: Session, lead_ids: Iterable[int]) -> dict[int, Any]:
+    """The leads of a batch of sends as rows (every column, by attribute like a Lead)."""
+    query = select(_LEADS).where(_LEADS.c.id.in_(list(lead_ids)))
+    return {row.id: row for row in session.execute(query).all()}
+
+
+def reps_by_ids(session: Session, rep_ids: Iterable[int]) -> dict[int, Rep]:
+    ids = list(rep_ids)
+    if not ids:
+        return {}
+    rows = session.exec(select(Rep).where(col(Rep.id).in_(ids))).all()
+    return {rep.id: rep for rep in rows if rep.id is not None}
+
+
+def mark_sending(session: Session, rows: list[tuple[int, datetime, str, list[str]]]) -> None:
+    """(send id, claimed at, Message-ID, links) → `sending`, one more attempt: one UPDATE."""
+    if rows:
+        session.execute(
+            _MARK_SENDING,
+            [{"send_id": send_id, "at": at, "mid": mid,
+              "urls": storable_value(urls) if refused_in(urls) else urls}
+             for send_id, at, mid, urls in rows],
+        )  # fmt: skip
+
+
+def settle_sends(
+    session: Session,
+    rows: list[tuple[int, str, str, datetime | None, datetime]],
+) -> None:
+    """(send id, state, reply, sent at, next attempt at) for each send: one UPDATE."""
+    if rows:
+        session.execute(
+            _SETTLE,
+            [{"send_id": send_id, "new_state": state, "reply": storable_value(reply),
+              "sent": sent, "next_at": next_at}
+             for send_id, state, reply, sent, next_at in rows],
+        )  # fmt: skip
+
+
+def attempts_of(session: Session, send_ids: Iterable[int]) -> dict[int, tuple[int, datetime]]:
+    """Each send's attempts so far and its next attempt time."""
+    c = _SENDS.c
+    query = select(c.id, c.attempts, c.next_attempt_at).where(c.id.in_(list(send_ids)))
+    return {row.id: (row.attempts, row.next_attempt_at) for row in session.execute(query).all()}
 
 
 def next_pending_at(session: Session, campaign_id: int | None = None) -> datetime | None:
@@ -448,3 +550,31 @@ def members_and_sends(
         latest[send.lead_id] = send  # ordered by id: the last one wins
     leads, _ = leads_and_owners(session, {m.lead_id for m in members})
     return members, latest, leads
+
+
+# --- the hit spool's offsets -------------------------------------------------------------------
+
+
+def lock_spool_offset(session: Session, segment: str) -> int:
+    """How far `segment` has been written, its row locked until commit (made at 0 if new): two
+    writers draining one segment take turns, so no hit is written twice."""
+    _insert_ignoring_duplicates(
+        session, TrackingSpoolOffset, [{"segment": segment, "offset": 0, "updated_at": utcnow()}]
+    )
+    query = select(TrackingSpoolOffset).where(TrackingSpoolOffset.segment == segment)
+    row = session.exec(query.with_for_update()).one()
+    return row.offset
+
+
+def set_spool_offset(session: Session, segment: str, offset: int) -> None:
+    session.execute(
+        update(TrackingSpoolOffset)
+        .where(col(TrackingSpoolOffset.segment) == segment)
+        .values(offset=offset, updated_at=utcnow())
+    )
+
+
+def drop_spool_offset(session: Session, segment: str) -> None:
+    session.execute(
+        sql_delete(TrackingSpoolOffset).where(col(TrackingSpoolOffset.segment) == segment)
+    )

@@ -165,6 +165,34 @@ def requeue(session: Session, submission_id: int) -> bool:
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
+def quarantined(session: Session, limit: int = 1000) -> list[tuple[FormSubmission, str]]:
+    """Submissions whose processing failed, oldest first, with their form's name."""
+    query = (
+        select(FormSubmission, WebForm.name)
+        .join(WebForm, col(WebForm.id) == FormSubmission.form_id)
+        .where(FormSubmission.state == "quarantined")
+        .order_by(col(FormSubmission.id))
+        .limit(limit)
+    )
+    return [(submission, name) for submission, name in session.exec(query).all()]
+
+
+def reject_quarantined(session: Session, submission_id: int, by: str, note: str = "") -> bool:
+    """Close a quarantined submission as rejected (kept, with who and why); False when it is
+    not quarantined (any more)."""
+    reason = {"check": "rejected", "detail": f"by {by}" + (f": {note}" if note else "")}
+    submission = session.exec(
+        select(FormSubmission)
+        .where(col(FormSubmission.id) == submission_id)
+        .where(col(FormSubmission.state) == "quarantined")
+        .with_for_update()
+    ).first()
+    if submission is None:
+        return False
+    mark(session, submission, "rejected", reasons=[*submission.reasons, reason])
+    return True
+
+
 def done_of_lead(session: Session, lead_id: int) -> Sequence[FormSubmission]:
     """A lead's done submissions, oldest first (its first and last touch)."""
     query = (

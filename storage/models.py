@@ -465,6 +465,7 @@ from storage.campaign_tables import (  # noqa: E402, F401
     CampaignSend,
     CampaignStep,
     TrackingEvent,
+    TrackingSpoolOffset,
 )
 
 # Web-to-lead forms likewise (storage/form_tables.py).
@@ -486,7 +487,15 @@ from storage.privacy_tables import (  # noqa: E402, F401
 )
 
 # The reports' roll-up, dashboard links and alert times, likewise.
-from storage.report_tables import LeadAlert, LeadFact, ReportLink  # noqa: E402, F401
+from storage.report_tables import (  # noqa: E402, F401
+    LeadAlert,
+    LeadFact,
+    ReportCampaignCounts,
+    ReportDayCounts,
+    ReportLink,
+    ReportMonthCounts,
+    ReportTouchHistogram,
+)
 
 
 class InstanceSetting(SQLModel, table=True):

@@ -60,8 +60,17 @@ from storage.models import (
     SuppressedAddress,
     TimelineEntry,
     TrackingEvent,
+    TrackingSpoolOffset,
 )
-from storage.report_tables import LeadAlert, LeadFact, ReportLink
+from storage.report_tables import (
+    LeadAlert,
+    LeadFact,
+    ReportCampaignCounts,
+    ReportDayCounts,
+    ReportLink,
+    ReportMonthCounts,
+    ReportTouchHistogram,
+)
 
 ERASED = "erased on request"
 
@@ -167,6 +176,11 @@ PLACES: tuple[Place, ...] = (
     Place(IdempotentAnswer, kept=("idempotency_key", "request", "body_hash", "response")),
     Place(WebhookEndpoint, kept=("url", "events", "secret", "previous_secret", "last_error")),
     Place(ReportLink, kept=("created_by", "revoked_by")),
+    # The reports' summaries: counts per period, channel, UTM tag and owner, no person in them.
+    Place(ReportDayCounts, kept=("source", "utm_source")),
+    Place(ReportMonthCounts, kept=("source", "utm_source")),
+    Place(ReportCampaignCounts, kept=("source", "utm_source", "utm_campaign")),
+    Place(ReportTouchHistogram, kept=("metric", "dim", "key")),
     Place(SlackRequestSeen, kept=("signature",)),
     Place(Rep, kept=("name", "email", "slack_user_id", "role", "signature", "timezone",
                      "working_hours", "working_days", "out_of_office", "skills", "languages",
@@ -174,6 +188,8 @@ PLACES: tuple[Place, ...] = (
     Place(Account, kept=("name", "domain", "name_key")),
     Place(Campaign, kept=("name", "template_set", "template_dir", "segment", "sender", "state")),
     Place(CampaignStep, kept=("template",)),
+    # How far the hit spool was written: a file name and an offset.
+    Place(TrackingSpoolOffset, kept=("segment",)),
     Place(Cursor, kept=("name",)),
     # The installation's own values (the link-signing key): nothing about a person.
     Place(InstanceSetting, kept=("name", "value")),

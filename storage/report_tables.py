@@ -5,6 +5,7 @@ storage.models, so Alembic sees them.
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, date, datetime
 
 from sqlalchemy import Index
@@ -13,6 +14,12 @@ from sqlmodel import Field, SQLModel
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def speed_bucket(seconds: float) -> int:
+    """The histogram bucket of a span: quarter octaves (each bucket ~19 % wider than the last),
+    so one bucket holds a few per cent of a group's leads. Migration 0019 copies this formula."""
+    return 0 if seconds <= 0 else int(4 * math.log2(1 + seconds))
 
 
 class LeadFact(SQLModel, table=True):
@@ -27,7 +34,21 @@ class LeadFact(SQLModel, table=True):
         Index("ix_report_facts_source_arrived", "source", "arrived_at"),
         Index("ix_report_facts_owner_arrived", "owner_id", "arrived_at"),
         Index("ix_report_facts_open_arrived", "is_open", "arrived_at"),
-    )
+        # A percentile reads one speed bucket of one group within the window (migration 0019).
+        Index("ix_report_facts_touch_all", "touch_bucket", "touch_seconds", "arrived_at"),
+        Index("ix_report_facts_touch_rep", "owner_id", "touch_bucket", "touch_seconds",
+              "arrived_at"),
+        Index("ix_report_facts_touch_source", "source", "touch_bucket", "touch_seconds",
+              "arrived_at"),
+        Index("ix_report_facts_work_all", "work_bucket", "touch_work_seconds", "arrived_at"),
+        Index("ix_report_facts_work_rep", "owner_id", "work_bucket", "touch_work_seconds",
+              "arrived_at"),
+        Index("ix_report_facts_work_source", "source", "work_bucket", "touch_work_seconds",
+              "arrived_at"),
+        # The medians of time to convert read only converted leads.
+        Index("ix_report_facts_converted", "converted", "arrived_at", "convert_seconds", "source",
+              "utm_source", "utm_campaign"),
+    )  # fmt: skip
 
     lead_id: int = Field(foreign_key="leads.id", primary_key=True)
     arrived_at: datetime
@@ -57,6 +78,9 @@ class LeadFact(SQLModel, table=True):
     touch_seconds: float | None = None
     # The same span counted in the owner's working hours only.
     touch_work_seconds: float | None = None
+    # speed_bucket() of the two spans: the histogram bucket each falls in.
+    touch_bucket: int | None = None
+    work_bucket: int | None = None
 
 
 class ReportLink(SQLModel, table=True):
@@ -82,3 +106,78 @@ class LeadAlert(SQLModel, table=True):
     lead_id: int = Field(foreign_key="leads.id", primary_key=True)
     last_at: datetime
     alerts: int = 0
+
+
+# --- the summaries the reports read (migration 0019) -------------------------------------------
+#
+# Database triggers on report_lead_facts keep them (storage/migrations/versions/0019_…): every
+# insert, update or delete of a fact row adds or takes away its counts in the same statement,
+# whichever code wrote it (the roll-up, a rebuild, an import's revert, an erase). A count that
+# falls to zero deletes its row. The reports add whole periods from these and the partial
+# periods at a window's edges from the facts themselves, so a figure is the same as a scan.
+
+
+class _Counts:
+    """The counters every summary row holds (sums over the fact rows of its key)."""
+
+    leads: int = 0
+    mqls: int = 0
+    sqls: int = 0
+    converted: int = 0
+    convert_seconds: float = 0.0
+    amount: float = 0.0
+    worked: int = 0
+    sla_misses: int = 0
+    open: int = 0
+    open_untouched: int = 0
+
+
+class ReportDayCounts(_Counts, SQLModel, table=True):
+    """Per arrival day (UTC), channel and UTM source: the funnel and leads per day or week."""
+
+    __tablename__ = "report_day_counts"
+
+    day: date = Field(primary_key=True)
+    source: str = Field(default="", primary_key=True)
+    utm_source: str = Field(default="", primary_key=True)
+    week: date
+
+
+class ReportMonthCounts(_Counts, SQLModel, table=True):
+    """Per arrival month, channel, UTM source and owner (0 = none): sources, reps, aging."""
+
+    __tablename__ = "report_month_counts"
+
+    month: date = Field(primary_key=True)
+    source: str = Field(default="", primary_key=True)
+    utm_source: str = Field(default="", primary_key=True)
+    owner: int = Field(default=0, primary_key=True)
+
+
+class ReportCampaignCounts(_Counts, SQLModel, table=True):
+    """Per arrival month, channel, UTM source and UTM campaign: the sources report's campaigns."""
+
+    __tablename__ = "report_campaign_counts"
+
+    month: date = Field(primary_key=True)
+    source: str = Field(default="", primary_key=True)
+    utm_source: str = Field(default="", primary_key=True)
+    utm_campaign: str = Field(default="", primary_key=True)
+
+
+class ReportTouchHistogram(SQLModel, table=True):
+    """How many touched leads of an arrival month fall in each speed bucket, for everyone
+    (dim "all"), per owner ("rep", key = owner id or "") and per channel ("source"); metric
+    "wall" or "work". A percentile finds its bucket here and reads only that bucket's facts.
+    Keyed group first, month last (and clustered on SQLite): a group's buckets over a span of
+    months are read in key order, without sorting."""
+
+    __tablename__ = "report_touch_histogram"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    metric: str = Field(primary_key=True)
+    dim: str = Field(primary_key=True)
+    key: str = Field(default="", primary_key=True)
+    bucket: int = Field(primary_key=True)
+    month: date = Field(primary_key=True)
+    n: int = 0

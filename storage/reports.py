@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, delete, exists, func, or_, update
+from sqlalchemy import and_, bindparam, case, delete, exists, func, or_, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
@@ -23,7 +23,11 @@ from storage.models import (
     LeadFact,
     Opportunity,
     Rep,
+    ReportCampaignCounts,
+    ReportDayCounts,
     ReportLink,
+    ReportMonthCounts,
+    ReportTouchHistogram,
     TimelineEntry,
     TrackingEvent,
 )
@@ -142,25 +146,19 @@ def _filtered(query: Any, since: datetime | None, until: datetime | None,
 def funnel_counts(session: Session, period: str, since: datetime | None, until: datetime | None,
                   source: str | None, owner_id: int | None) -> list[Any]:  # fmt: skip
     """(period start, leads, reached MQL, reached SQL, converted) per period."""
-    bucket = getattr(LeadFact, period)
-    query = select(
-        bucket, func.count(), _ones(LeadFact.reached_mql), _ones(LeadFact.reached_sql),
-        _ones(LeadFact.converted),
-    ).group_by(bucket).order_by(bucket)  # fmt: skip
-    return list(session.exec(_filtered(query, since, until, source, owner_id)).all())
+    counts = grouped_counts(session, (period,), since, until, source, owner_id)
+    return [(key[0], int(v[0]), int(v[1]), int(v[2]), int(v[3]))
+            for key, v in sorted(counts.items())]  # fmt: skip
 
 
 def counts_by(session: Session, key: str, since: datetime | None, until: datetime | None,
               source: str | None, owner_id: int | None) -> list[Any]:  # fmt: skip
     """Per value of `key` (source, utm_source, utm_campaign, owner_id): leads, MQLs, SQLs,
     conversions, total seconds to convert, amount, worked, SLA misses."""
-    column = getattr(LeadFact, key)
-    query = select(
-        column, func.count(), _ones(LeadFact.reached_mql), _ones(LeadFact.reached_sql),
-        _ones(LeadFact.converted), func.sum(LeadFact.convert_seconds), func.sum(LeadFact.amount),
-        _ones(LeadFact.worked), func.sum(LeadFact.sla_misses),
-    ).group_by(column)  # fmt: skip
-    return list(session.exec(_filtered(query, since, until, source, owner_id)).all())
+    name = "owner" if key == "owner_id" else key
+    counts = grouped_counts(session, (name,), since, until, source, owner_id)
+    return [(value, int(v[0]), int(v[1]), int(v[2]), int(v[3]), float(v[4]), float(v[5]),
+             int(v[6]), int(v[7])) for (value,), v in counts.items()]  # fmt: skip
 
 
 def convert_times(session: Session, key: str, since: datetime | None, until: datetime | None,
@@ -186,20 +184,14 @@ def aging_counts(session: Session, edges: Sequence[datetime], source: str | None
                  owner_id: int | None) -> list[tuple[int, int]]:  # fmt: skip
     """(open, untouched) open leads per age band: arrived after edges[0], between edges[0]
     and edges[1], …, and before the last edge."""
-    bands: list[Any] = []
-    untouched = col(LeadFact.touched_at).is_(None)
-    arrived = col(LeadFact.arrived_at)
-    conditions = [arrived >= edges[0]]
-    conditions += [
-        and_(arrived < newer, arrived >= older) for newer, older in itertools.pairwise(edges)
-    ]
-    conditions.append(arrived < edges[-1])
-    for condition in conditions:
-        bands += [_ones(condition), _ones(and_(condition, untouched))]
-    query = select(*bands).where(col(LeadFact.is_open))
-    row = session.exec(_filtered(query, None, None, source, owner_id)).one()
-    values = [int(v or 0) for v in row]
-    return [(values[i], values[i + 1]) for i in range(0, len(values), 2)]
+    bounds: list[tuple[datetime | None, datetime | None]] = [(edges[0], None)]
+    bounds += [(older, newer) for newer, older in itertools.pairwise(edges)]
+    bounds.append((None, edges[-1]))
+    bands = []
+    for since, until in bounds:
+        counts = grouped_counts(session, (), since, until, source, owner_id).get((), None)
+        bands.append((int(counts[8]), int(counts[9])) if counts else (0, 0))
+    return bands
 
 
 def campaign_step_counts(session: Session, since: datetime | None,
@@ -337,13 +329,8 @@ def leads_by_period_and_source(
     owner_id: int | None,
 ) -> list[Any]:
     """(period start, source, leads) per period and source."""
-    bucket = getattr(LeadFact, period)
-    query = (
-        select(bucket, LeadFact.source, func.count())
-        .group_by(bucket, LeadFact.source)
-        .order_by(bucket, LeadFact.source)
-    )
-    return list(session.exec(_filtered(query, since, until, source, owner_id)).all())
+    counts = grouped_counts(session, (period, "source"), since, until, source, owner_id)
+    return [(key[0], key[1], int(v[0])) for key, v in sorted(counts.items())]
 
 
 def person_tracking_after(session: Session, position: int, limit: int) -> tuple[list[Any], int]:
@@ -387,3 +374,247 @@ def send_link(session: Session, send_id: int, index: int | None) -> str:
     if send is None or index is None or not 0 <= index < len(send.links):
         return ""
     return send.links[index]
+
+
+# --- the figures from the summaries (migration 0019) --------------------------------------------
+#
+# A window [since, until) is cut into whole periods (days or months), read from a summary the
+# triggers keep, and the partial periods at its edges, read from the facts; the two are added.
+# Which summary serves depends on what is grouped and filtered: one that holds every column
+# asked for, else the facts alone (a rep's leads by day: a few thousand rows).
+
+COUNTERS = ("leads", "mqls", "sqls", "converted", "convert_seconds", "amount", "worked",
+            "sla_misses", "open", "open_untouched")  # fmt: skip
+_FACT_KEYS = {"day": "day", "week": "week", "month": "month", "source": "source",
+              "utm_source": "utm_source", "utm_campaign": "utm_campaign",
+              "owner": "owner_id"}  # fmt: skip
+
+
+def _fact_counters() -> list[Any]:
+    return [
+        func.count(),
+        _ones(LeadFact.reached_mql),
+        _ones(LeadFact.reached_sql),
+        _ones(LeadFact.converted),
+        func.coalesce(func.sum(LeadFact.convert_seconds), 0.0),
+        func.coalesce(func.sum(LeadFact.amount), 0.0),
+        _ones(LeadFact.worked),
+        func.coalesce(func.sum(LeadFact.sla_misses), 0),
+        _ones(LeadFact.is_open),
+        _ones(and_(col(LeadFact.is_open), col(LeadFact.touched_at).is_(None))),
+    ]
+
+
+def _summary_for(keys: Sequence[str], owner_id: int | None) -> tuple[Any, str] | None:
+    """The summary holding every key (and the owner when filtered by one), and its grain."""
+    wanted = set(keys) | ({"owner"} if owner_id is not None else set())
+    if wanted & {"day", "week"}:
+        return (ReportDayCounts, "day") if not wanted & {"owner", "utm_campaign"} else None
+    if "utm_campaign" in wanted:
+        return (ReportCampaignCounts, "month") if "owner" not in wanted else None
+    return ReportMonthCounts, "month"
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _start_of(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def _floor(moment: datetime, grain: str) -> date:
+    day = _utc(moment).astimezone(UTC).date()
+    return day.replace(day=1) if grain == "month" else day
+
+
+def _next(day: date, grain: str) -> date:
+    if grain == "day":
+        return day + timedelta(days=1)
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+def split_window(since: datetime | None, until: datetime | None, grain: str
+                 ) -> tuple[list[tuple[datetime | None, datetime | None]],
+                            tuple[date | None, date | None] | None]:  # fmt: skip
+    """The partial periods at the edges of [since, until) (read from the facts) and the whole
+    periods [first, end) between them (read from a summary; None = unbounded)."""
+    first: date | None = None
+    end: date | None = None
+    edges: list[tuple[datetime | None, datetime | None]] = []
+    if since is not None:
+        first = _floor(since, grain)
+        if _start_of(first) < _utc(since):
+            first = _next(first, grain)
+    if until is not None:
+        end = _floor(until, grain)
+    if first is not None and end is not None and first >= end:
+        return [(since, until)], None
+    if since is not None and first is not None and _utc(since) < _start_of(first):
+        edges.append((since, _start_of(first)))
+    if until is not None and end is not None and _start_of(end) < _utc(until):
+        edges.append((_start_of(end), until))
+    return edges, (first, end)
+
+
+def _source_filter(table: Any, source: str | None) -> Any:
+    return or_(table.source == source, table.utm_source == source)
+
+
+_DAY_KEYS = frozenset({"day", "week", "source", "utm_source"})
+
+
+def grouped_counts(session: Session, keys: Sequence[str], since: datetime | None,
+                   until: datetime | None, source: str | None, owner_id: int | None,
+                   summaries: bool = True,
+                   days_only: bool = False) -> dict[tuple[Any, ...], list[float]]:  # fmt: skip
+    """Per value of `keys` (day, week, month, source, utm_source, utm_campaign, owner), the
+    COUNTERS of the live leads that arrived in [since, until), of one source and one owner when
+    given: whole periods from a summary, the rest from the facts (all of it with
+    `summaries=False`, which the tests compare against). Owner None = unassigned."""
+    totals: dict[tuple[Any, ...], list[float]] = {}
+
+    def add(rows: Iterable[Any]) -> None:
+        for row in rows:
+            key = tuple(row[: len(keys)])
+            values = totals.setdefault(key, [0] * len(COUNTERS))
+            for i, value in enumerate(row[len(keys):]):  # fmt: skip
+                values[i] += value or 0
+
+    by_day = summaries and owner_id is None and set(keys) <= _DAY_KEYS
+    summary = _summary_for(keys, owner_id) if summaries else None
+    if days_only:
+        summary = (ReportDayCounts, "day") if by_day else None
+    edges: list[tuple[datetime | None, datetime | None]] = [(since, until)]
+    if summary is not None:
+        table, grain = summary
+        edges, whole = split_window(since, until, grain)
+        if whole is not None:
+            columns = [getattr(table, key) for key in keys]
+            if "owner" in keys:
+                at = keys.index("owner")
+                owner = table.owner
+                columns[at] = case((owner == 0, None), else_=owner)
+            query = select(*columns, *[func.sum(getattr(table, c)) for c in COUNTERS])
+            period = getattr(table, grain)
+            if whole[0] is not None:
+                query = query.where(period >= whole[0])
+            if whole[1] is not None:
+                query = query.where(period < whole[1])
+            if source:
+                query = query.where(_source_filter(table, source))
+            if owner_id is not None:
+                query = query.where(table.owner == owner_id)
+            if keys:
+                query = query.group_by(*[getattr(table, key) for key in keys])
+            add(session.exec(query).all())
+    for low, high in edges:
+        if summary is not None and summary[1] == "month" and by_day:
+            # a partial month: its whole days from the day summary, the rest from the facts
+            part = grouped_counts(session, keys, low, high, source, None, days_only=True)
+            add((*key, *values) for key, values in part.items())
+            continue
+        columns = [getattr(LeadFact, _FACT_KEYS[key]) for key in keys]
+        query = select(*columns, *_fact_counters())
+        if keys:
+            query = query.group_by(*columns)
+        add(session.exec(_filtered(query, low, high, source, owner_id)).all())
+    return {key: values for key, values in totals.items() if values[0]}
+
+
+def convert_times_all(session: Session, since: datetime | None, until: datetime | None,
+                      source: str | None, owner_id: int | None) -> list[Any]:  # fmt: skip
+    """(source, utm_source, utm_campaign, seconds to convert) of every converted lead."""
+    query = select(LeadFact.source, LeadFact.utm_source, LeadFact.utm_campaign,
+                   LeadFact.convert_seconds).where(
+        col(LeadFact.converted), col(LeadFact.convert_seconds).is_not(None)
+    )  # fmt: skip
+    return list(session.exec(_filtered(query, since, until, source, owner_id)).all())
+
+
+SPEED_COLUMNS = {"wall": ("touch_bucket", "touch_seconds"),
+                 "work": ("work_bucket", "touch_work_seconds")}  # fmt: skip
+
+
+def touch_histograms(session: Session, since: datetime | None, until: datetime | None
+                     ) -> dict[tuple[str, str, str], dict[int, int]]:  # fmt: skip
+    """Per (metric, dim, key): how many touched leads that arrived in [since, until) fall in
+    each speed bucket (dim "all", "rep" with key the owner id or "", "source")."""
+    out: dict[tuple[str, str, str], dict[int, int]] = {}
+
+    def add(metric: str, dim: str, key: str, bucket: int, n: int) -> None:
+        buckets = out.setdefault((metric, dim, key), {})
+        buckets[int(bucket)] = buckets.get(int(bucket), 0) + int(n)
+
+    edges, whole = split_window(since, until, "month")
+    if whole is not None:
+        table = ReportTouchHistogram
+        query = select(table.metric, table.dim, table.key, table.bucket, func.sum(table.n))
+        if whole[0] is not None:
+            query = query.where(col(table.month) >= whole[0])
+        if whole[1] is not None:
+            query = query.where(col(table.month) < whole[1])
+        query = query.group_by(table.metric, table.dim, table.key, table.bucket)
+        for metric, dim, key, bucket, n in session.exec(query).all():
+            if n:
+                add(metric, dim, key, bucket, n)
+    for low, high in edges:
+        query = (
+            select(LeadFact.owner_id, LeadFact.source, LeadFact.touch_bucket,
+                   LeadFact.work_bucket, func.count())
+            .where(col(LeadFact.touch_bucket).is_not(None))
+            .group_by(LeadFact.owner_id, LeadFact.source, LeadFact.touch_bucket,
+                      LeadFact.work_bucket)
+        )  # fmt: skip
+        for owner_id, source, wall, work, n in session.exec(
+            _filtered(query, low, high, None, None)
+        ).all():
+            rep = "" if owner_id is None else str(owner_id)
+            for metric, bucket in (("wall", wall), ("work", work)):
+                for dim, key in (("all", ""), ("rep", rep), ("source", source)):
+                    add(metric, dim, key, bucket, n)
+    return out
+
+
+_FAR_PAST = datetime(1970, 1, 1, tzinfo=UTC)
+_FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+def _nth_part(metric: str, dim: str, unassigned: bool, n: int) -> str:
+    """One lookup as a scalar subquery; its parameters are suffixed with `n`."""
+    bucket_column, value_column = SPEED_COLUMNS[metric]
+    rep = " AND owner_id IS NULL" if unassigned else f" AND owner_id = :key{n}"
+    group = {"all": "", "source": f" AND source = :key{n}", "rep": rep}[dim]
+    return (
+        f"SELECT {n} AS at, (SELECT {value_column} FROM report_lead_facts"
+        f" WHERE {bucket_column} = :bucket{n}{group} AND arrived_at >= :since"
+        f" AND arrived_at < :until ORDER BY {value_column} LIMIT 1 OFFSET :offset{n}) AS value"
+    )
+
+
+def nth_touches(session: Session, lookups: Sequence[tuple[str, str, str, int, int]],
+                since: datetime | None, until: datetime | None) -> list[float | None]:  # fmt: skip
+    """For each (metric, dim, key, bucket, offset): the offset-th smallest span (0 = the
+    smallest) of the group's touched leads in that speed bucket, among those that arrived in
+    [since, until). Each lookup walks one small index range (ix_report_facts_touch_* and
+    _work_*: in the bucket, by span); a hundred go to the store in one statement."""
+    moment = LeadFact.__table__.c.arrived_at.type  # type: ignore[attr-defined]
+    found: list[float | None] = []
+    for start in range(0, len(lookups), 100):
+        chunk = lookups[start : start + 100]
+        parts: list[str] = []
+        params: dict[str, Any] = {"since": since or _FAR_PAST, "until": until or _FAR_FUTURE}
+        for n, (metric, dim, key, bucket, offset) in enumerate(chunk):
+            parts.append(_nth_part(metric, dim, dim == "rep" and key == "", n))
+            params[f"bucket{n}"], params[f"offset{n}"] = bucket, offset
+            if dim == "source":
+                params[f"key{n}"] = key
+            elif dim == "rep" and key != "":
+                params[f"key{n}"] = int(key)
+        statement = text(" UNION ALL ".join(parts)).bindparams(
+            bindparam("since", type_=moment), bindparam("until", type_=moment)
+        )
+        values = {int(at): value for at, value in session.execute(statement, params).all()}
+        found += [float(values[n]) if values.get(n) is not None else None
+                  for n in range(len(chunk))]  # fmt: skip
+    return found

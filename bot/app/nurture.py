@@ -12,6 +12,7 @@ from bot.app.supervisor import Child, Supervisor
 from bot.config import Settings
 from bot.nurture import tracking_writer
 from bot.nurture.campaigns import Hit
+from bot.nurture.hit_spool import HitSpool, spool_dir
 from bot.nurture.links import TrackingLinks
 from bot.nurture.send import CampaignSender
 from bot.web.tracking import HitBuffer, PixelFastPath, tracking_routes
@@ -38,8 +39,11 @@ class NurtureRuntime:
                 overdue=tracking_writer.overdue,
             )
         )
+        # Every hit is appended to the spool before it is answered; the writer drains it.
+        self.spool = HitSpool(spool_dir(settings))
         self.buffer = HitBuffer(store, settings.tracking_flush_seconds,
-                                settings.scanner_window_seconds, self._write)  # fmt: skip
+                                settings.scanner_window_seconds, self._write,
+                                self.spool)  # fmt: skip
         self.sender = CampaignSender(store, settings)
         self.routes = tracking_routes(store, self.links, self.buffer)
         self._writer: asyncio.Task[None] | None = None
@@ -54,8 +58,27 @@ class NurtureRuntime:
         return len(hits)
 
     def start(self) -> None:
-        self._writer = asyncio.create_task(self.buffer.run(), name="tracking-writer")
+        self._writer = asyncio.create_task(self._run_buffer(), name="tracking-writer")
         self._scheduler = asyncio.create_task(self._schedule(), name="campaign-scheduler")
+
+    async def _run_buffer(self) -> None:
+        watching = asyncio.create_task(self._watch_writer(), name="tracking-writer-watch")
+        try:
+            await self.buffer.run()
+        finally:
+            watching.cancel()
+
+    async def _watch_writer(self) -> None:
+        """Start the writer once there is something to write (a hit, or what a killed serve
+        left; a process per serve that never sees a hit would cost every start a second), and
+        again whenever it died."""
+        leftovers = await asyncio.to_thread(self.spool.leftovers)
+        while not (leftovers or self.spool.appended):
+            await asyncio.sleep(0.2)
+        await asyncio.to_thread(self.writer.start)
+        while True:
+            await asyncio.sleep(1.0)
+            await asyncio.to_thread(self.writer.watch)
 
     async def _schedule(self) -> None:
         while True:
@@ -75,4 +98,6 @@ class NurtureRuntime:
                 await self._scheduler
         if self._writer is not None:
             await self.buffer.close(self._writer)
+        if self.spool.appended:  # hits since the last look: the writer drains them at its stop
+            await asyncio.to_thread(self.writer.start)
         await asyncio.to_thread(self.writer.stop, WRITER_STOP_SECONDS)

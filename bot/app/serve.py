@@ -385,6 +385,7 @@ ROUTES: tuple[Callable[[Parts], list[BaseRoute]], ...] = (
         parts.rules.get,
         rate_per_minute=parts.settings.api_rate_per_minute,
         max_body_bytes=parts.settings.api_max_body_bytes,
+        max_import_bytes=parts.settings.api_max_import_bytes,
     ),
     # the open pixel, tracked clicks and the opt-out page
     lambda parts: parts.nurture.routes,

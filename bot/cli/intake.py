@@ -1,9 +1,11 @@
 """`leadbot intake …`: the intake quarantine, held captures and the mail the inbox could not read.
 
-`quarantined` lists both kinds, each with an id that `approve` and `reject` take: `H-12` is a
+`quarantined` lists every kind, each with an id that `approve` and `reject` take: `H-12` is a
 capture the intake checks held (bot/leads/intake.py), `M-7` a mail the inbox quarantined because
-it could not be processed (the same mail as `leadbot inbox quarantined` lists). Approving a
-hold captures it for real; approving a mail is `inbox retry`. Rejecting either closes it, kept.
+it could not be processed (the same mail as `leadbot inbox quarantined` lists), `F-5` a web-form
+submission whose processing failed (as `leadbot form submissions NAME --state quarantined`
+lists it). Approving a hold captures it for real; approving a mail is `inbox retry`, a
+submission `form retry`. Rejecting any closes it, kept.
 Registered on the main `leadbot` app by bot/cli/__init__.py.
 """
 
@@ -25,17 +27,20 @@ app = typer.Typer(
 
 USAGE = (
     "usage: leadbot intake {verb} ID  (ID from `leadbot intake quarantined`: H-12 is a held "
-    "capture, M-7 a mail the inbox could not read)"
+    "capture, M-7 a mail the inbox could not read, F-5 a form submission that failed)"
 )
 
 
 @app.command("quarantined")
 def intake_quarantined(as_json: JsonOption = False) -> None:
-    """What waits for a person: held captures (H-…), then unreadable mail (M-…), oldest first."""
+    """What waits for a person: held captures (H-…), unreadable mail (M-…), then form
+    submissions that failed (F-…), oldest first."""
     from rich.table import Table
 
+    import storage.forms
     import storage.inbox
     import storage.intake
+    from bot.forms.views import quarantined_dict
     from bot.leads.views import hold_dict, message_dict
 
     with services().store.reading() as session:
@@ -44,6 +49,7 @@ def intake_quarantined(as_json: JsonOption = False) -> None:
             message_dict(message)
             for message in storage.inbox.listing(session, state="quarantined", limit=1000)
         ]
+        rows += [quarantined_dict(sub, name) for sub, name in storage.forms.quarantined(session)]
     if as_json:
         print_json(rows)
         return
@@ -64,7 +70,8 @@ def intake_approve(
     ref: Annotated[str, typer.Argument(metavar="ID", help="H-12 or M-7.")],
     as_json: JsonOption = False,
 ) -> None:
-    """Let it through: a hold becomes a lead, a mail is processed again (as `inbox retry`).
+    """Let it through: a hold becomes a lead, a mail or a form submission is processed again
+    (as `inbox retry`, `form retry`).
 
     The lead's timeline says who approved the hold and why it had been held."""
     from bot.leads import capture, intake
@@ -75,6 +82,9 @@ def intake_approve(
     svc = services()
     if kind == "message":
         _approve_message(svc, number, as_json)
+        return
+    if kind == "submission":
+        _approve_submission(svc, number, as_json)
         return
     actor = _actor()
     try:
@@ -129,6 +139,34 @@ def _approve_message(svc: Any, message_id: int, as_json: bool) -> None:
         raise typer.Exit(1)
 
 
+def _approve_submission(svc: Any, submission_id: int, as_json: bool) -> None:
+    import storage.forms
+    from bot.forms.process import FormProcessor
+    from bot.forms.views import quarantined_dict
+    from bot.leads import intake
+    from bot.rules.file import RulesFile
+
+    processor = FormProcessor(svc.store, RulesFile(svc.settings.rules_file(), announce=False).get)
+    if not processor.retry(submission_id):
+        label = intake.submission_label(submission_id)
+        _refuse(f"{label} is not a quarantined form submission", "approve")
+    processor.drain()
+    with svc.store.reading() as session:
+        submission = storage.forms.submission_by_id(session, submission_id)
+        assert submission is not None
+        form = storage.forms.form_by_id(session, submission.form_id)
+        data = quarantined_dict(submission, form.name if form else "")
+    if as_json:
+        print_json(data)
+    elif data["state"] in ("done", "held"):
+        shown = f"{data['id']}: {data['state']}" + (f", {data['lead']}" if data["lead"] else "")
+        out.print(safe_text(shown))
+    else:
+        out.print(safe_text(f"{data['id']}: {data['state']} ({'; '.join(data['reasons'])})"))
+    if data["state"] not in ("done", "held"):
+        raise typer.Exit(1)
+
+
 @app.command("reject")
 def intake_reject(
     ref: Annotated[str, typer.Argument(metavar="ID", help="H-12 or M-7.")],
@@ -144,7 +182,17 @@ def intake_reject(
     kind, number = _parse(ref, "reject")
     actor = _actor()
     with services().store.transaction() as session:
-        if kind == "message":
+        if kind == "submission":
+            import storage.forms
+            from bot.forms.views import quarantined_dict
+
+            if not storage.forms.reject_quarantined(session, number, actor, reason):
+                _refuse(f"{ref.upper()} is not a quarantined form submission", "reject")
+            submission = storage.forms.submission_by_id(session, number)
+            assert submission is not None
+            form = storage.forms.form_by_id(session, submission.form_id)
+            data = quarantined_dict(submission, form.name if form else "")
+        elif kind == "message":
             if not storage.intake.reject_message(session, number, actor, reason):
                 _refuse(f"{ref.upper()} is not a quarantined message", "reject")
             message = storage.inbox.by_id(session, number)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from bot.leads.intake import submission_label
 from bot.leads.refs import lead_label
 from bot.leads.views import iso
 from storage.models import FormSubmission
@@ -42,4 +43,24 @@ def attribution(timeline: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         "first_touch": touches[0] if touches else None,
         "last_touch": touches[-1] if touches else None,
         "touches": len(touches),
+    }
+
+
+def quarantined_dict(submission: FormSubmission, form_name: str) -> dict[str, Any]:
+    """A submission whose processing failed, as `leadbot intake quarantined` lists it beside
+    held captures and unreadable mail (the same keys as a mail's, plus the form)."""
+    error = submission.error or ""
+    return {
+        "id": submission_label(submission.id),
+        "kind": "submission",
+        "state": submission.state,
+        "at": iso(submission.received_at),
+        "channel": "form",
+        "from": submission.address,
+        "title": form_name,
+        "reasons": [error.splitlines()[0]] if error else [],
+        "error": error,
+        "submission": submission.id,
+        "form": form_name,
+        "lead": lead_label(submission.lead_id) if submission.lead_id else None,
     }

@@ -131,7 +131,8 @@ def address_key(address: str, rules: IntakeRules = DEFAULT) -> str:
 
 # --- how people name what is in the quarantine -----------------------------------------------
 
-_REF = re.compile(r"^\s*([HM])-?(\d+)\s*$", re.IGNORECASE)
+_REF = re.compile(r"^\s*([HMF])-?(\d+)\s*$", re.IGNORECASE)
+_KINDS = {"H": "hold", "M": "message", "F": "submission"}
 
 
 def hold_label(record_id: int | None) -> str:
@@ -142,14 +143,17 @@ def message_label(message_id: int | None) -> str:
     return f"M-{message_id}"
 
 
+def submission_label(submission_id: int | None) -> str:
+    return f"F-{submission_id}"
+
+
 def parse_ref(text: str) -> tuple[str, int]:
-    """("hold", 3) for `H-3`, ("message", 7) for `M-7` (a mail the inbox quarantined), else
-    ValueError."""
+    """("hold", 3) for `H-3`, ("message", 7) for `M-7` (a mail the inbox quarantined),
+    ("submission", 5) for `F-5` (a form submission whose processing failed), else ValueError."""
     match = _REF.match(text)
     if not match:
         raise ValueError(
-            f"{text!r} is not in the quarantine's terms: H-12 (a held capture) or M-7 (a mail "
-            "the inbox could not read)"
+            f"{text!r} is not in the quarantine's terms: H-12 (a held capture), M-7 (a mail "
+            "the inbox could not read) or F-5 (a form submission that failed)"
         )
-    kind = "hold" if match.group(1).upper() == "H" else "message"
-    return kind, int(match.group(2))
+    return _KINDS[match.group(1).upper()], int(match.group(2))

@@ -123,8 +123,10 @@ def plan_due(
             continue
         steps_by_campaign[campaign_id] = steps
         segment = Segment.from_dict(campaign.segment)
-        leads = storage.campaigns.segment_candidates(session, campaign_id, campaign.segment, now)
-        matched = [lead.id for lead in leads if lead.id is not None and segment.has_tags(lead)]
+        leads = storage.campaigns.segment_candidate_tags(
+            session, campaign_id, campaign.segment, now
+        )
+        matched = [lead.id for lead in leads if segment.has_tags(lead)]
         due = now + timedelta(seconds=steps[0].delay_seconds)
         report.enrolled += storage.campaigns.enroll(session, campaign_id, matched, due)
     if not steps_by_campaign:
@@ -132,7 +134,7 @@ def plan_due(
     members = storage.campaigns.claim_due_members(session, list(steps_by_campaign), now, limit)
     report.members = len(members)
     # What the stop rules need, read for the whole batch at once.
-    leads, _ = storage.campaigns.leads_and_owners(session, {m.lead_id for m in members})
+    leads = storage.campaigns.mail_rows(session, {m.lead_id for m in members})
     statuses = storage.campaigns.statuses_by_address(session, {ld.email for ld in leads.values()})
     last_reply = storage.campaigns.last_reply_at(session, list(leads))
     planned: list[tuple[int, int, int, str]] = []

@@ -108,10 +108,11 @@ def sources(session: Session, window: Window) -> Report:
     columns = ("by", "source", "leads", "mqls", "conversions", "conversion_ratio",
                "avg_seconds_to_convert", "median_seconds_to_convert", "amount")  # fmt: skip
     report = Report("sources", columns, window=window)
-    for key in ("source", "utm_source", "utm_campaign"):
+    converted = storage.reports.convert_times_all(session, *window.args())
+    for at, key in enumerate(("source", "utm_source", "utm_campaign")):
         times: dict[str, list[float]] = {}
-        for value, seconds in storage.reports.convert_times(session, key, *window.args()):
-            times.setdefault(value, []).append(float(seconds))
+        for row in converted:
+            times.setdefault(row[at], []).append(float(row[3]))
         for row in sorted(storage.reports.counts_by(session, key, *window.args()),
                           key=lambda r: (-int(r[1]), str(r[0]))):  # fmt: skip
             value, leads, mqls, _, won, seconds, amount = row[:7]
@@ -144,29 +145,95 @@ def reps(session: Session, window: Window) -> Report:
         if owner_id is None:
             continue
         won = int(won or 0)
-        wall, work = speeds.get(("rep", owner_id), ([], []))
+        pace = speeds.get(("rep", owner_id), Speeds())
         rep = names.get(owner_id)
         report.rows.append({
             "rep_id": owner_id, "rep": rep.name if rep else f"R-{owner_id}",
             "assigned": int(leads), "worked": int(worked or 0), "converted": won,
             "conversion_ratio": ratio(won, int(leads)),
             "avg_seconds_to_convert": round(seconds / won, 1) if won and seconds else None,
-            "sla_misses": int(misses or 0), "speed_leads": len(wall),
-            "speed_p50_seconds": percentile(wall, 50), "speed_p90_seconds": percentile(wall, 90),
-            "speed_p50_work_seconds": percentile(work, 50),
-            "speed_p90_work_seconds": percentile(work, 90),
+            "sla_misses": int(misses or 0), "speed_leads": pace.leads,
+            "speed_p50_seconds": pace.p50, "speed_p90_seconds": pace.p90,
+            "speed_p50_work_seconds": pace.p50_work, "speed_p90_work_seconds": pace.p90_work,
         })  # fmt: skip
     return report
 
 
-def _speeds(session: Session, window: Window) -> dict[tuple[str, Any], tuple[list, list]]:
+@dataclass(frozen=True)
+class Speeds:
+    """The speed figures of one group: how many touched leads, p50/p90 on the wall clock and
+    in working hours."""
+
+    leads: int = 0
+    p50: float | None = None
+    p90: float | None = None
+    p50_work: float | None = None
+    p90_work: float | None = None
+
+
+def _speeds(session: Session, window: Window) -> dict[tuple[str, Any], Speeds]:
+    """Speed figures per group ("all", ""), ("rep", owner id or None), ("source", channel).
+    Over the whole store the histograms kept by the store find the bucket each percentile
+    falls in and only that bucket is read; a window filtered by source or rep reads its leads."""
+    if window.source is None and window.rep_id is None:
+        return _speeds_from_histograms(session, window)
+    return _speeds_from_facts(session, window)
+
+
+def _speeds_from_facts(session: Session, window: Window) -> dict[tuple[str, Any], Speeds]:
+    """The same figures from every touched lead of the window (a filtered window's few)."""
     groups: dict[tuple[str, Any], tuple[list, list]] = {}
     for owner_id, source, wall, work in storage.reports.touch_times(session, *window.args()):
         for key in (("all", ""), ("rep", owner_id), ("source", source)):
             walls, works = groups.setdefault(key, ([], []))
             walls.append(float(wall))
             works.append(float(work if work is not None else wall))
-    return groups
+    return {
+        key: Speeds(len(wall), percentile(wall, 50), percentile(wall, 90),
+                    percentile(work, 50), percentile(work, 90))
+        for key, (wall, work) in groups.items()
+    }  # fmt: skip
+
+
+def rank_index(p: float, n: int) -> int:
+    """The 0-based position of the nearest-rank p-th percentile among n sorted values."""
+    return max(0, math.ceil(p / 100 * n) - 1)
+
+
+def _speeds_from_histograms(session: Session, window: Window) -> dict[tuple[str, Any], Speeds]:
+    histograms = storage.reports.touch_histograms(session, window.since, window.until)
+    groups = sorted({(dim, key) for _, dim, key in histograms})
+    lookups: list[tuple[str, str, str, int, int]] = []
+    wanted: list[tuple[tuple[str, str], str, int]] = []
+    for dim, key in groups:
+        for metric in ("wall", "work"):
+            buckets = histograms.get((metric, dim, key), {})
+            for p in (50, 90):
+                found = _bucket_of(buckets, rank_index(p, sum(buckets.values())))
+                if found is not None:
+                    lookups.append((metric, dim, key, *found))
+                    wanted.append(((dim, key), metric, p))
+    values = storage.reports.nth_touches(session, lookups, window.since, window.until)
+    figures: dict[tuple[tuple[str, str], str, int], float | None] = dict(
+        zip(wanted, values, strict=True)
+    )
+    out: dict[tuple[str, Any], Speeds] = {}
+    for dim, key in groups:
+        leads = sum(histograms.get(("wall", dim, key), {}).values())
+        group = (dim, None if key == "" else int(key)) if dim == "rep" else (dim, key)
+        out[group] = Speeds(leads, *(figures.get(((dim, key), metric, p))
+                                     for metric in ("wall", "work") for p in (50, 90)))  # fmt: skip
+    return out
+
+
+def _bucket_of(buckets: dict[int, int], index: int) -> tuple[int, int] | None:
+    """The bucket holding the index-th smallest span of a group, and its offset in there."""
+    below = 0
+    for bucket in sorted(buckets):
+        if index < below + buckets[bucket]:
+            return bucket, index - below
+        below += buckets[bucket]
+    return None
 
 
 def speed(session: Session, window: Window) -> Report:
@@ -178,7 +245,7 @@ def speed(session: Session, window: Window) -> Report:
     names = storage.reports.reps_by_id(session)
     groups = _speeds(session, window)
     order = {"all": 0, "rep": 1, "source": 2}
-    for (by, key), (wall, work) in sorted(
+    for (by, key), pace in sorted(
         groups.items(), key=lambda item: (order[item[0][0]], str(item[0][1]))
     ):
         if by == "rep":
@@ -187,9 +254,9 @@ def speed(session: Session, window: Window) -> Report:
         else:
             label = key or ("all" if by == "all" else "")
         report.rows.append({
-            "by": by, "key": label, "leads": len(wall),
-            "p50_seconds": percentile(wall, 50), "p90_seconds": percentile(wall, 90),
-            "p50_work_seconds": percentile(work, 50), "p90_work_seconds": percentile(work, 90),
+            "by": by, "key": label, "leads": pace.leads,
+            "p50_seconds": pace.p50, "p90_seconds": pace.p90,
+            "p50_work_seconds": pace.p50_work, "p90_work_seconds": pace.p90_work,
         })  # fmt: skip
     return report
 

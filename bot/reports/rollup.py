@@ -26,6 +26,7 @@ import storage.reports
 from bot.leads.lifecycle import Status
 from bot.reports.worktime import WorkingTime
 from storage.engine import Store
+from storage.report_tables import speed_bucket
 
 CURSOR = "reports.rollup"
 # Timeline entries read per transaction: small enough that a catch-up never holds a long lock.
@@ -133,6 +134,8 @@ def derive(lead: Any, entries: Sequence[Any], people: People,
         "touched_at": None,
         "touch_seconds": None,
         "touch_work_seconds": None,
+        "touch_bucket": None,
+        "work_bucket": None,
     }
     if touched is not None:
         at, actor = touched
@@ -144,6 +147,8 @@ def derive(lead: Any, entries: Sequence[Any], people: People,
         fact["touch_work_seconds"] = (
             hours.seconds_between(touch_from, at) if hours is not None else wall
         )
+        fact["touch_bucket"] = speed_bucket(wall)
+        fact["work_bucket"] = speed_bucket(fact["touch_work_seconds"])
     return fact
 
 

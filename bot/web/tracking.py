@@ -1,9 +1,11 @@
 """Tracking of nurture emails over HTTP: the open pixel, click redirects, opt-out and its undo.
 
 The pixel is answered by `PixelFastPath`, a bare ASGI layer in front of the Starlette app: it
-checks the token, appends the hit to an in-memory `HitBuffer` and answers the GIF without waiting
-on anything. The buffer is written in batches by a background task (`HitBuffer.run`), and
-`HitBuffer.close()` writes what is left when the server stops, so a clean stop loses nothing.
+checks the token, hands the hit to a `HitBuffer` and answers the GIF without waiting on the
+store. In serve the buffer appends each hit to the hit spool (bot/nurture/hit_spool.py) before
+the answer, so a killed serve loses none; without a spool (tests of the routes) hits wait in
+memory, are written in batches by a background task (`HitBuffer.run`), and `HitBuffer.close()`
+writes what is left when the server stops, so a clean stop loses nothing.
 A click is checked the same way and redirected (302) only to the URL stored for that send and
 link index. The opt-out link shows a page with one button (a scanner's GET changes nothing); a
 POST, which is also RFC 8058's one-click, opts out at once and offers an undo.
@@ -26,6 +28,7 @@ from starlette.routing import Route
 
 import storage.campaigns
 from bot.nurture import campaigns
+from bot.nurture.hit_spool import HitSpool
 from bot.nurture.links import CLICK_PATH, OPT_OUT_PATH, PIXEL_PATH, TrackingLinks
 from bot.templates import render
 from storage.engine import Store
@@ -61,8 +64,10 @@ class HitBuffer:
         flush_seconds: float,
         scanner_window: float,
         write: Callable[[list[campaigns.Hit]], int] | None = None,
+        spool: HitSpool | None = None,
     ) -> None:
         self.store = store
+        self.spool = spool
         self.flush_seconds = flush_seconds
         self.scanner_window = scanner_window
         self.write = write or self._write
@@ -71,6 +76,12 @@ class HitBuffer:
         self._closing = False
 
     def add(self, hit: campaigns.Hit) -> None:
+        if self.spool is not None:
+            try:
+                self.spool.append(hit)
+                return
+            except OSError:  # a full disk: kept in memory for the batch writer instead
+                log.exception("appending a hit to the spool failed; keeping it in memory")
         self.hits.append(hit)
         if len(self.hits) >= FLUSH_AT:
             self._wake.set()
@@ -89,6 +100,8 @@ class HitBuffer:
         self._closing = True
         self._wake.set()
         await task
+        if self.spool is not None:
+            self.spool.close()
 
     async def flush(self) -> int:
         batch, self.hits = self.hits, []

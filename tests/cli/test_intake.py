@@ -193,3 +193,51 @@ def test_text_from_outside_is_printed_as_written_not_as_markup(leadbot: Leadbot)
     assert "[link=http://evil.test]x[/link]" in table
     refused = leadbot("intake", "approve", "[red]H-1", code=2)
     assert "'[red]H-1' is not in the quarantine's terms" in refused.stderr
+
+
+def failed_submissions(leadbot: Leadbot, monkeypatch: pytest.MonkeyPatch, count: int) -> None:
+    """`count` posts to a real form whose processing fails (the capture raises, as when the
+    store falls over), left quarantined by the real processor with their error."""
+    from bot.forms import process
+    from bot.rules.file import default_rules
+    from tests.forms.test_forms import make_form, post
+
+    form = make_form(leadbot.store)
+    for n in range(count):
+        post(leadbot.store, form, email=f"jane{n}@acme.io", ip=f"192.0.2.{n + 1}")
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the store fell over")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(process, "capture", broken)
+        process.FormProcessor(leadbot.store, default_rules).drain()
+
+
+def test_a_failed_form_submission_is_in_the_quarantine_and_approvable_there(
+    leadbot: Leadbot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    failed_submissions(leadbot, monkeypatch, 2)
+    rows = leadbot.json("intake", "quarantined")
+    shown = [(r["id"], r["kind"], r["state"], r["channel"], r["from"], r["title"]) for r in rows]
+    assert shown == [
+        ("F-1", "submission", "quarantined", "form", "jane0@acme.io", "demo-request"),
+        ("F-2", "submission", "quarantined", "form", "jane1@acme.io", "demo-request"),
+    ]  # fmt: skip
+    assert rows[0]["reasons"] == ["RuntimeError: the store fell over"]
+    assert "Traceback" in rows[0]["error"] and rows[0]["lead"] is None
+    table = leadbot("intake", "quarantined").stdout
+    assert "F-1" in table and "jane0@acme.io" in table and "the store fell over" in table
+
+    approved = leadbot.json("intake", "approve", "F-1")  # processed again, now that it works
+    assert (approved["id"], approved["state"], approved["lead"]) == ("F-1", "done", "L-1")
+    assert leadbot("intake", "approve", "F-1", code=2).stderr.startswith(
+        "error: F-1 is not a quarantined form submission"
+    )
+    rejected = leadbot("intake", "reject", "F-2", "--reason", "a test post").stdout
+    assert rejected == "F-2 rejected by cli:ann: a test post\n"
+    assert leadbot("intake", "quarantined").stdout == "nothing in the quarantine\n"
+    states = {s["id"]: s for s in leadbot.json("form", "submissions", "demo-request")}
+    assert (states[1]["state"], states[1]["lead"]) == ("done", "L-1")
+    assert states[2]["state"] == "rejected"
+    assert states[2]["reasons"][-1] == {"check": "rejected", "detail": "by cli:ann: a test post"}

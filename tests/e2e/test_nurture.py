@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import email
+import os
 import re
+import signal
 import threading
 from collections.abc import Iterator
 from email import policy
@@ -18,11 +20,12 @@ import httpx
 import pytest
 
 import storage.campaigns
+from bot.nurture.links import TrackingLinks
 from storage.engine import Store
 from storage.models import Lead
-from tests.campaign_helpers import add_leads, make_next_steps_due
+from tests.campaign_helpers import add_campaign, add_leads, make_next_steps_due, sent_sends
 from tests.fakes.smtp_sink import Sink, smtp_sink
-from tests.services.bot import RunningBot, bot_env
+from tests.services.bot import RunningBot, bot_env, children_of
 from tests.services.chromium import chromium_page
 from tests.services.ports import free_port
 
@@ -246,3 +249,39 @@ def test_campaign_commands_create_list_and_preview(tmp_path: Path, sqlite_url: s
     assert bad_step.returncode == 2 and "TEMPLATE:DELAY" in bad_step.stderr
     missing = cli.cli("campaign", "create", "y", "--step", "nosuch:0", check=False)
     assert missing.returncode == 1 and "nosuch" in missing.stderr
+
+
+def test_pixel_hits_answered_before_serve_is_killed_are_all_written(
+    sqlite_url: str, tmp_path: Path, sink: Sink
+) -> None:
+    """Answered means spooled: serve and its tracking writer killed (SIGKILL) before writing a
+    single hit, the next serve writes every one of them, once."""
+    store = Store(sqlite_url)
+    add_leads(store, 1)
+    campaign_id = add_campaign(store, steps=(("welcome", 0),))
+    [send_id] = sent_sends(store, campaign_id, ["https://acme.example/"])
+    bot = start_bot(tmp_path, sqlite_url, sink, LEADBOT_TRACKING_FLUSH_SECONDS="3600")
+    pixel = TrackingLinks(bot.http_url, "test-secret").pixel(send_id)
+    try:
+        with httpx.Client(timeout=10) as client:
+            for _ in range(30):
+                assert client.get(pixel, headers={"User-Agent": "Thunderbird/128"}).content
+        with store.reading() as session:  # the writer waits an hour: all of them spooled only
+            assert storage.campaigns.events_of(session, campaign_id) == []
+        assert bot.process is not None
+        for pid in [*children_of(bot.process.pid), bot.process.pid]:
+            os.kill(pid, signal.SIGKILL)
+    finally:
+        bot.stop()
+    again = start_bot(tmp_path, sqlite_url, sink)
+    try:
+
+        def written() -> int:
+            with store.reading() as session:
+                return len(storage.campaigns.events_of(session, campaign_id))
+
+        again.wait_until(lambda: written() >= 30)
+        assert again.stop() == 0 and written() == 30
+    finally:
+        again.stop()
+        store.dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import threading
 from collections.abc import Iterator
@@ -32,6 +33,8 @@ class Sink:
     delivered: list[Delivered] = field(default_factory=list)
     # When set, DATA is answered with this instead of 250 (e.g. "451 4.3.0 Try again later").
     refuse_with: str | None = None
+    # Seconds each DATA takes to answer (a slow relay: a sender can be stopped mid-batch).
+    delay: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -39,6 +42,8 @@ class Sink:
         return f"smtp://127.0.0.1:{self.port}"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.delay:
+            await asyncio.sleep(self.delay)
         if self.refuse_with:
             return self.refuse_with
         with self.lock:

@@ -4,15 +4,21 @@ crash recovery, suppression by address, and two workers on PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
+import os
+import signal
 import threading
+import time
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import storage.campaigns
 import storage.timeline
 from bot.nurture import campaigns
-from bot.nurture.send import CampaignSender
+from bot.nurture.send import PROCESS_NAME, CampaignSender
 from storage.engine import Store
 from storage.models import Lead
 from tests.campaign_helpers import add_campaign, add_leads, make_next_steps_due
@@ -184,3 +190,83 @@ def test_two_workers_on_postgresql_never_send_one_step_twice(postgres_url: str, 
     check = Store(postgres_url)
     assert [s[0] for s in states(check, campaign_id)] == ["sent"] * 120
     check.dispose()
+
+
+def sender_processes(sender: CampaignSender, count: int) -> CampaignSender:
+    sender.processes, sender.pending_per_process = count, 1  # processes even for a few emails
+    return sender
+
+
+@pytest.mark.postgres
+def test_sender_processes_on_postgresql_never_send_one_step_twice(
+    postgres_url: str, sink: Sink
+) -> None:
+    store = Store(postgres_url)
+    add_leads(store, 60)
+    campaign_id = add_campaign(store)
+    # Two sender processes claiming batches of 5 from the same table, and this process
+    # claiming alongside them (a second `campaign send`, or serve's scheduler).
+    sender = sender_processes(sender_for(store, sink, connections=2, batch=5), 2)
+    other = sender_for(Store(postgres_url), sink, connections=1, batch=5)
+    seen: list[str] = []
+
+    async def both() -> list[Counter[str]]:
+        return list(await asyncio.gather(sender.run(progress=seen.append), other.drain()))
+
+    totals = asyncio.run(both())
+    recipients = sink.recipients()
+    assert len(recipients) == 60 and len(set(recipients)) == 60
+    assert sum(t["sent"] for t in totals) == 60 and seen.count("sent") == totals[0]["sent"]
+    assert totals[0]["sent"] > 0
+    assert [s[0] for s in states(store, campaign_id)] == ["sent"] * 60
+    other.store.dispose()
+    store.dispose()
+
+
+def test_a_sender_process_killed_mid_batch_leaves_unknown_never_resent(
+    sqlite_url: str, sink: Sink
+) -> None:
+    store = Store(sqlite_url)
+    add_leads(store, 40)
+    campaign_id = add_campaign(store)
+    sink.delay = 0.05  # a slow relay: a batch takes a while
+    # This process and two sender processes; the two are killed mid-batch, then this one,
+    # which waits for that, sends the rest.
+    sender = sender_processes(sender_for(store, sink, connections=1, batch=5), 3)
+    killed = threading.Event()
+    drain = sender.drain
+
+    async def drain_once_they_are_dead(*args: Any, **kwargs: Any) -> Counter[str]:
+        while not killed.is_set():
+            await asyncio.sleep(0.01)
+        return await drain(*args, **kwargs)
+
+    sender.drain = drain_once_they_are_dead  # type: ignore[method-assign]
+    done: list[Counter[str]] = []
+    running = threading.Thread(target=lambda: done.append(asyncio.run(sender.run())))
+    running.start()
+    deadline = time.monotonic() + 60
+    children: list[multiprocessing.process.BaseProcess] = []
+    in_flight = 0
+    while time.monotonic() < deadline and not (len(sink.delivered) >= 4 and in_flight):
+        children = [p for p in multiprocessing.active_children() if p.name == PROCESS_NAME]
+        in_flight = Counter(s[0] for s in states(store, campaign_id))["sending"]
+        time.sleep(0.01)
+    assert len(children) == 2 and in_flight
+    for child in children:  # mid-batch: claimed, handed to SMTP or not, not recorded
+        os.kill(child.pid or 0, signal.SIGKILL)
+    killed.set()
+    running.join(60)
+    assert not running.is_alive() and done
+    before = Counter(s[0] for s in states(store, campaign_id))
+    # What the dead had claimed stays `sending`; everything else went out.
+    assert before["sending"] >= 1 and before["sent"] + before["sending"] == 40
+    # The next run calls the dead processes' claims unknown and sends none of them again.
+    again = asyncio.run(sender_for(store, sink, stale_seconds=0).run())
+    assert again["sent"] == 0
+    after = Counter(s[0] for s in states(store, campaign_id))
+    assert after == {"sent": before["sent"], "unknown": before["sending"]}
+    recipients = sink.recipients()
+    assert len(recipients) == len(set(recipients))  # nobody twice
+    assert after["sent"] <= len(recipients) <= 40
+    store.dispose()

@@ -38,6 +38,9 @@ NO_RECIPIENT = "skipped:no-recipient"
 # The outbox kind of an erasure (bot/privacy/erase.py): its cards are redrawn, none posted.
 ERASED_KIND = "lead.erased"
 NO_LEAD = "skipped:no-lead"
+# The one summary of an import (bot/imports/run.py): posted to the leads channel.
+IMPORT_DONE_KIND = "import.done"
+IMPORT_COUNTS = ("rows", "new", "updated", "merged", "held", "bad")
 DEFAULT_RETRY_AFTER = 1.0
 
 
@@ -74,6 +77,8 @@ class SlackNotifier:
         """Post the lead's card to the rep (or the leads channel); returns `channel:ts`."""
         if item.kind == "report.digest":
             return self.post_digest(str(item.payload.get("text", "")))
+        if item.kind == IMPORT_DONE_KIND:
+            return self.post_import_done(item.payload)
         if lead is None and item.payload.get("text") and rep is not None:
             return self.message(rep, str(item.payload["text"]))
         if lead is None or lead.id is None:
@@ -123,6 +128,32 @@ class SlackNotifier:
                 channel=channel, text=escape(digest), unfurl_links=False, unfurl_media=False
             ),
         )
+        return f"{response['channel']}:{response['ts']}"
+
+    def post_import_done(self, payload: dict[str, Any]) -> str:
+        """An import's summary in the leads channel (LEADBOT_SLACK_CHANNEL, where leads nobody
+        owns are posted): one message per import, not one per lead. The file name came from
+        outside, so the summary is escaped; the counts are a field list under it."""
+        if self.channel is None:
+            return NO_RECIPIENT
+        channel = self.channel
+        summary = escape(str(payload.get("subject", "") or f"import {payload.get('import', '')}"))
+        counts = payload.get("counts") or {}
+        fields = [
+            {"type": "mrkdwn", "text": f"*{name}*\n{int(counts.get(name, 0) or 0)}"}
+            for name in IMPORT_COUNTS
+        ]
+        blocks = [
+            {"type": "section", "text": {"type": "mrkdwn", "text": f":inbox_tray: {summary}"}},
+            {"type": "section", "fields": fields},
+        ]
+        response = self._call(
+            "chat.postMessage",
+            lambda: self.client.chat_postMessage(
+                channel=channel, blocks=blocks, text=summary, unfurl_links=False,
+                unfurl_media=False,
+            ),
+        )  # fmt: skip
         return f"{response['channel']}:{response['ts']}"
 
     def redraw_erased(self, item: OutboxItem, lead: Lead) -> str:

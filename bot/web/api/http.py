@@ -85,12 +85,35 @@ class Call:
 Handler = Callable[[Session, Call], tuple[int, Any]]
 
 
+# The raw-body types an upload may be sent as, and the suffix a file of that type is read as.
+FILE_TYPES = {
+    "text/csv": ".csv",
+    "application/csv": ".csv",
+    "text/tab-separated-values": ".tsv",
+    "text/plain": ".csv",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ".xlsx",
+    "application/octet-stream": "",
+}
+
+
+@dataclass(frozen=True)
+class Upload:
+    """The file an upload carried: its name (as the caller gave it), type and bytes."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+
 @dataclass(frozen=True)
 class Operation:
     scope: str
     handler: Handler
     # Query parameters it takes (anything else is refused, as unknown body fields are).
     query: tuple[str, ...] = ()
+    # The body is a file (bot/web/api/imports.py), not JSON: the handler gets the store, not
+    # a session, and `call.body` is an Upload; it runs its own transactions.
+    upload: bool = False
 
 
 @dataclass
@@ -130,10 +153,12 @@ class RateLimiter:
 class Api:
     """The routes' runtime: the store, limits, the rate limiter and the key cache."""
 
-    def __init__(self, store: Store, *, rate_per_minute: int, max_body_bytes: int) -> None:
+    def __init__(self, store: Store, *, rate_per_minute: int, max_body_bytes: int,
+                 max_upload_bytes: int = 10 * 1024 * 1024) -> None:  # fmt: skip
         self.store = store
         self.rate_per_minute = rate_per_minute
         self.max_body_bytes = max_body_bytes
+        self.max_upload_bytes = max_upload_bytes
         self.limiter = RateLimiter()
         # Handlers run on threads of their own: the loop's default pool (6 threads on 2 cores)
         # is shared with serve's runners (the assigner's tick, the outbox, SMTP's commits),
@@ -183,6 +208,15 @@ class Api:
                                known=list(operation.query))  # fmt: skip
             call = Call(caller, dict(request.path_params), query)
             raw = b""
+            if operation.upload:
+                if "idempotency-key" in request.headers:
+                    raise ApiError(400, "idempotency_not_supported",
+                                   "an upload takes no Idempotency-Key: a dry run changes "
+                                   "nothing, and an import is in its journal "
+                                   "(revertable)")  # fmt: skip
+                call.body = await self._read_upload(request)
+                status, body = await self._in_pool(self._run_upload, operation, call)
+                return JSONResponse(body, status_code=status, headers=rate_headers)
             if request.method in ("POST", "PATCH", "PUT"):
                 raw = await self._read_body(request)
                 call.body = parse_json_object(raw)
@@ -255,6 +289,38 @@ class Api:
             chunks.append(chunk)
         return b"".join(chunks)
 
+    async def _read_upload(self, request: Request) -> Any:
+        """The file of an upload: the one `file` part of a multipart/form-data body, or the
+        raw body; at most `max_upload_bytes` either way."""
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind != "multipart/form-data" and kind not in FILE_TYPES:
+            raise ApiError(415, "unsupported_media_type",
+                           "send the file as multipart/form-data (a `file` part) or as the raw "
+                           "body (text/csv, text/tab-separated-values, the XLSX type)")  # fmt: skip
+        limit = self.max_upload_bytes
+        raw = await self._read_limited(request, limit)
+        if kind != "multipart/form-data":
+            return Upload("", kind, raw)
+        return await multipart_file(request, raw, limit)
+
+    async def _read_limited(self, request: Request, limit: int) -> bytes:
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise ApiError(413, "body_too_large", f"the body is {declared} bytes; {limit} at most",
+                           limit=limit)  # fmt: skip
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise ApiError(413, "body_too_large", f"the body is over {limit} bytes",
+                               limit=limit)  # fmt: skip
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _run_upload(self, operation: Operation, call: Call) -> tuple[int, Any]:
+        with translate_errors():
+            return operation.handler(self.store, call)  # type: ignore[arg-type]
+
     def _run(self, method: str, operation: Operation, call: Call) -> tuple[int, Any]:
         with translate_errors():
             if method == "GET":
@@ -301,6 +367,37 @@ class Api:
             except IntegrityError:
                 continue
         raise ApiError(409, "conflict", "another request with this Idempotency-Key is running")
+
+
+async def multipart_file(request: Request, raw: bytes, limit: int) -> Any:
+    """The one `file` part of a multipart body already read (`raw`), parsed by Starlette."""
+    from starlette.datastructures import UploadFile
+    from starlette.formparsers import MultiPartException
+
+    sent = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": raw, "more_body": False}
+
+    replay = Request(request.scope, receive)
+    try:
+        async with replay.form(max_files=1, max_fields=10, max_part_size=limit) as form:
+            unknown = sorted(set(form.keys()) - {"file"})
+            if unknown:
+                raise ApiError(400, "unknown_field", f"unknown form fields: {', '.join(unknown)}"
+                               "; options go in the query", known=["file"])  # fmt: skip
+            part = form.get("file")
+            if not isinstance(part, UploadFile):
+                raise ApiError(400, "missing_file", "the form has no `file` part with a file")
+            data = await part.read()
+            kind = (part.content_type or "").split(";")[0].strip().lower()
+            return Upload(part.filename or "", kind, data)
+    except MultiPartException as exc:
+        raise ApiError(400, "bad_multipart", f"the multipart body cannot be read: {exc}") from None
 
 
 class translate_errors:

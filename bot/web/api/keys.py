@@ -25,6 +25,8 @@ SCOPES: dict[str, str] = {
     "events:write": "record behaviour events (page visits, form posts, opens, clicks)",
     "reps:read": "list reps",
     "campaigns:read": "list campaigns and their stats",
+    "imports:write": "upload CSV/XLSX files to import (a dry run unless ?apply=true)",
+    "imports:read": "read an import's journal (its state, counts and reported rows)",
 }
 
 

@@ -240,7 +240,86 @@ def schemas() -> dict[str, Any]:
             additionalProperties=False,
         ),
         "EventRecorded": obj({"lead": STR, "recorded": STR}, ("lead", "recorded")),
+        # The importer's report (`leadbot import FILE --json`) and journal (`import show`).
+        "ImportReport": obj(
+            {
+                "id": NSTR,
+                "dry_run": {"type": "boolean"},
+                "file": STR,
+                "format": STR,
+                "encoding": STR,
+                "delimiter": STR,
+                "columns": {"type": "array"},
+                "counts": {"type": "object", "additionalProperties": INT},
+                "state": STR,
+                "updates": {"type": "array"},
+                "bad": {"type": "array"},
+                "held": {"type": "array"},
+            },
+            ("dry_run", "file", "counts", "state"),
+        ),
+        "ImportStarted": obj(
+            {"id": STR, "state": STR, "status": STR, "message": STR}, ("id", "state", "status")
+        ),
+        "ImportJournal": obj(
+            {
+                "id": STR,
+                "file": STR,
+                "state": STR,
+                "actor": STR,
+                "created_at": STR,
+                "finished_at": NSTR,
+                "rows_done": INT,
+                "counts": {"type": "object", "additionalProperties": INT},
+                "options": {"type": "object"},
+                "rows": {"type": "array", "items": {"type": "object"}},
+            },
+            ("id", "file", "state", "counts", "rows"),
+        ),
     }
+
+
+def import_operations(auth: str, base: str) -> dict[str, Any]:
+    """POST /imports (a file, not JSON) and GET /imports/{import_id}."""
+    boolean = {"type": "string", "enum": ["true", "false"]}
+    upload = op(
+        "Import a CSV, TSV or XLSX file through the one capture path: a dry run unless "
+        "apply=true (then 202 once the import is in its journal; poll GET /imports/{id})",
+        "imports:write",
+        {"200": json_body(ref("ImportReport"), "The dry run: what importing would do"),
+         "202": json_body(ref("ImportStarted"), "Importing, in the journal as `id`")},
+        parameters=[
+            query("apply", "true imports for real (default false: a dry run)", boolean),
+            query("source", "The leads' source (default csv)"),
+            query("tag", "Tags for every row, comma-separated"),
+            query("queue", "true puts new unowned leads in the assignment queue", boolean),
+            query("ignore_unknown", "true leaves out columns with no known field", boolean),
+            query("map", "'Column=field,…' (field, custom.NAME or ignore)"),
+            query("ignore", "'Column,…' to leave out; '*' = every unknown column"),
+            query("overwrite", "'field,…' the file overwrites when set"),
+            query("keep", "'field,…' the file never changes on a stored lead"),
+            query("filename", "The file's name when it is the raw body (its suffix says "
+                  "csv, tsv or xlsx)"),
+        ],
+        example=f"curl {auth} -F file=@brokers.csv '{base}/imports?apply=true&source=broker-x'",
+    )  # fmt: skip
+    upload["requestBody"] = {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": obj({"file": {"type": "string", "format": "binary"}}, ("file",))
+            },
+            "text/csv": {"schema": STR},
+        },
+    }
+    show = op(
+        "An import's journal: state, counts and reported rows (as `leadbot import show`)",
+        "imports:read",
+        {"200": json_body(ref("ImportJournal"))},
+        parameters=[path("import_id", "I-3 or 3")],
+        example=f"curl {auth} {base}/imports/I-3",
+    )
+    return {"/imports": {"post": upload}, "/imports/{import_id}": {"get": show}}
 
 
 @cache
@@ -387,5 +466,6 @@ def openapi_document() -> dict[str, Any]:
                     f'"/pricing"}}\' {base}/events',
                 ),
             },
+            **import_operations(auth, base),
         },
     }

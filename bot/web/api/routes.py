@@ -29,6 +29,7 @@ from bot.rules.file import Rules
 from bot.scoring import qualification
 from bot.templates import render
 from bot.web.api.http import Api, ApiError, Call, Operation
+from bot.web.api.imports import IMPORT_QUERY, Imports
 from bot.web.api.openapi import ACTION_VERBS, openapi_document
 from storage.models import Lead, Rep
 
@@ -40,11 +41,18 @@ LIST_QUERY = ("status", "stage", "owner", "source", "updated_since", "q", "limit
 
 
 def api_routes(
-    store: Any, rules: Any, *, rate_per_minute: int, max_body_bytes: int
+    store: Any,
+    rules: Any,
+    *,
+    rate_per_minute: int,
+    max_body_bytes: int,
+    max_import_bytes: int = 10 * 1024 * 1024,
 ) -> list[BaseRoute]:
     """`rules` returns the rules in force (RulesFile.get): capture and actions use them."""
-    api = Api(store, rate_per_minute=rate_per_minute, max_body_bytes=max_body_bytes)
+    api = Api(store, rate_per_minute=rate_per_minute, max_body_bytes=max_body_bytes,
+              max_upload_bytes=max_import_bytes)  # fmt: skip
     handlers = Handlers(rules)
+    imports = Imports(rules)
     table: dict[str, dict[str, Operation]] = {
         "/leads": {
             "GET": Operation("leads:read", handlers.list_leads, LIST_QUERY),
@@ -59,6 +67,9 @@ def api_routes(
         "/campaigns": {"GET": Operation("campaigns:read", handlers.list_campaigns)},
         "/campaigns/{name}/stats": {"GET": Operation("campaigns:read", handlers.campaign_stats)},
         "/events": {"POST": Operation("events:write", handlers.record_event)},
+        # CSV/XLSX uploads through issue 16's importer (bot/web/api/imports.py)
+        "/imports": {"POST": Operation("imports:write", imports.create, IMPORT_QUERY, upload=True)},
+        "/imports/{import_id}": {"GET": Operation("imports:read", imports.show)},
     }
     routes: list[BaseRoute] = [
         Route(f"{PREFIX}/openapi.json", openapi_json, methods=["GET"]),

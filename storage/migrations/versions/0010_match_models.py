@@ -2,7 +2,7 @@
 (bot/dedupe/model.py), and the enrichment provider's answers per company domain
 
 Revision ID: 0010
-Revises: 0009
+Revises: 0018
 Create Date: 2026-12-01 23:20:00
 """
 
@@ -13,7 +13,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0010"
-down_revision: str | None = "0009"
+down_revision: str | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

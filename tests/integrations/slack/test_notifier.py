@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlmodel import Session
@@ -14,6 +15,7 @@ import storage.leads
 import storage.outbox
 import storage.reps
 import storage.timeline
+from bot.imports.run import Options, run_import
 from bot.integrations.slack.blocks import lead_card, lead_card_text
 from bot.integrations.slack.notifier import (
     SlackDeliveryError,
@@ -23,6 +25,7 @@ from bot.integrations.slack.notifier import (
 )
 from bot.notify.dispatcher import OutboxDispatcher, RetryLater, backoff_seconds
 from bot.public_links import PublicLinks
+from bot.rules.file import default_rules
 from storage.engine import Store
 from storage.models import Lead, OutboxItem, Rep
 from tests.fakes.slack_api import SlackApiStandIn, slack_api_server
@@ -313,3 +316,27 @@ def test_the_dm_channel_is_opened_once(world: World) -> None:
     assert len(world.slack.calls_to("conversations.open")) == 1
     refs = {world.item(first).delivery_ref, world.item(second).delivery_ref}
     assert len(refs) == 2
+
+
+def test_an_import_summary_goes_to_the_leads_channel_escaped(world: World, tmp_path: Path) -> None:
+    """A real import's one `import.done` notification: posted once to the leads channel, its
+    file name (outside text) escaped, its counts as fields; with no channel it is skipped."""
+    path = tmp_path / "<!channel> *brokers*.csv"
+    path.write_text("email,first_name\nbo@globex.test,Bo\nkim@initech.test,Kim\n,nobody\n")
+    report = run_import(world.store, path, Options(), default_rules(), dry_run=False)
+    assert world.dispatcher().drain_once() == 1  # one summary, no lead.new per imported lead
+    assert world.slack.calls_to("chat.postMessage") == []  # no leads channel: skipped
+    with world.store.transaction() as session:
+        done = [i for i in storage.outbox.listing(session) if i.kind == "import.done"]
+        assert [item.delivery_ref for item in done] == ["skipped:no-recipient"]
+        storage.outbox.put(session, "import.done", payload=done[0].payload)
+    assert world.dispatcher(channel="C0LEADS").drain_once() == 1
+    (post,) = world.slack.calls_to("chat.postMessage")
+    assert post.params["channel"] == "C0LEADS"
+    text = post.params["text"]
+    assert text.startswith(f"import {report.id} of &lt;!channel&gt; ")
+    assert "<!channel>" not in str(post.params) and "brokers" in text
+    assert "3 rows, 2 new, 0 updated, 0 merged, 0 held, 1 bad" in text
+    fields = [f["text"] for f in post.params["blocks"][1]["fields"]]
+    assert fields == ["*rows*\n3", "*new*\n2", "*updated*\n0", "*merged*\n0", "*held*\n0",
+                      "*bad*\n1"]  # fmt: skip

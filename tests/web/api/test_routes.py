@@ -316,7 +316,7 @@ def test_every_operation_answers_its_schema_and_never_500(
     schema.config.update(base_url=f"{api_bot.http_url}/api/v1")
     auth = {"Authorization": f"Bearer {admin_key}"}
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 9
+    assert len(operations) == 11
     for operation in operations:
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
 
