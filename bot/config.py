@@ -140,6 +140,14 @@ class Settings(BaseSettings):
     mail_budget_seconds: float = 5.0
     # How many times a notification is tried before it is marked failed.
     outbox_max_attempts: int = 8
+    # How often serve looks whether the store outgrew its match model and refits it in a
+    # process of its own (`leadbot dedupe train --if-grown`); 0 = never.
+    dedupe_refit_seconds: float = 3600.0
+    # The enrichment provider asked after capture for what no mail says (company size,
+    # industry): POST {domain, lead} -> a JSON object of lead fields; "" = none.
+    enrich_url: str = ""
+    # Seconds one provider call may take (it never delays capture: serve asks in a loop).
+    enrich_timeout_seconds: float = 5.0
     # Nurture campaigns (bot/nurture/campaigns.py): From address ("" = LEADBOT_REPLY_ADDRESS).
     outbound_from: str = ""
     # Emails per second at most (0 = no limit), over this many SMTP connections.

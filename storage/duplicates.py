@@ -14,6 +14,7 @@ from storage.models import (
     LeadBlockKey,
     LeadMatchForm,
     LeadMerge,
+    MatchModelRow,
     utcnow,
 )
 
@@ -34,10 +35,42 @@ def drop_keys(session: Session, lead_id: int) -> None:
     session.exec(delete(LeadMatchForm).where(col(LeadMatchForm.lead_id) == lead_id))  # type: ignore[call-overload]
 
 
+def drop_keys_of(session: Session, lead_ids: Collection[int]) -> None:
+    """`drop_keys` for many leads, a statement per table and 500 leads."""
+    ids = sorted(lead_ids)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        session.exec(delete(LeadBlockKey).where(col(LeadBlockKey.lead_id).in_(chunk)))  # type: ignore[call-overload]
+        session.exec(delete(LeadMatchForm).where(col(LeadMatchForm.lead_id).in_(chunk)))  # type: ignore[call-overload]
+
+
 def replace_form(session: Session, lead_id: int, form: dict[str, Any]) -> None:
     """Store the lead's normal form (what `match_forms` gives back to the matcher)."""
     session.exec(delete(LeadMatchForm).where(col(LeadMatchForm.lead_id) == lead_id))  # type: ignore[call-overload]
     session.execute(insert(LeadMatchForm), [{"lead_id": lead_id, "form": form}])
+
+
+def replace_keys_and_forms(
+    session: Session, keys: dict[int, Iterable[str]], forms: dict[int, dict[str, Any]]
+) -> None:
+    """`replace_keys` and `replace_form` for many leads at once: one DELETE per table and one
+    executemany per table (a scan re-indexes thousands of leads)."""
+    ids = sorted(set(keys) | set(forms))
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        session.exec(delete(LeadBlockKey).where(col(LeadBlockKey.lead_id).in_(chunk)))  # type: ignore[call-overload]
+        session.exec(delete(LeadMatchForm).where(col(LeadMatchForm.lead_id).in_(chunk)))  # type: ignore[call-overload]
+    rows = [
+        {"lead_id": i, "key": key}
+        for i, lead_keys in keys.items()
+        for key in sorted(set(lead_keys))
+    ]
+    if rows:
+        session.execute(insert(LeadBlockKey), rows)
+    if forms:
+        session.execute(
+            insert(LeadMatchForm), [{"lead_id": i, "form": f} for i, f in forms.items()]
+        )
 
 
 def match_forms(session: Session, lead_ids: Collection[int]) -> dict[int, dict[str, Any]]:
@@ -138,6 +171,23 @@ def flag_between(session: Session, a: int, b: int) -> DuplicateFlag | None:
     return session.exec(query).first()
 
 
+def flags_between_pairs(
+    session: Session, pairs: Collection[tuple[int, int]]
+) -> dict[frozenset[int], DuplicateFlag]:
+    """`flag_between` for many pairs: one query per 500 leads, keyed by the pair."""
+    wanted = {frozenset(pair) for pair in pairs}
+    ids = sorted({lead_id for pair in pairs for lead_id in pair})
+    found: dict[frozenset[int], DuplicateFlag] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        query = select(DuplicateFlag).where(col(DuplicateFlag.lead_id).in_(chunk))
+        for flag in session.exec(query.order_by(col(DuplicateFlag.id))).all():
+            pair = frozenset((flag.lead_id, flag.other_id))
+            if pair in wanted:
+                found.setdefault(pair, flag)
+    return found
+
+
 def not_duplicates_of(session: Session, lead_id: int) -> set[int]:
     """Leads a person said are not duplicates of `lead_id`: never flagged or merged again."""
     query = select(DuplicateFlag.lead_id, DuplicateFlag.other_id).where(
@@ -168,6 +218,14 @@ def add_flag(session: Session, flag: DuplicateFlag) -> DuplicateFlag:
     return flag
 
 
+def add_flags(session: Session, flags: list[DuplicateFlag]) -> list[DuplicateFlag]:
+    """`add_flag` for many, with one flush."""
+    if flags:
+        session.add_all(flags)
+        session.flush()
+    return flags
+
+
 def decide(session: Session, flag: DuplicateFlag, state: str, actor: str) -> None:
     flag.state, flag.decided_by, flag.decided_at = state, actor, utcnow()
     session.add(flag)
@@ -180,6 +238,13 @@ def add_merge(session: Session, merge: LeadMerge) -> LeadMerge:
     session.add(merge)
     session.flush()
     return merge
+
+
+def add_merges(session: Session, merges: list[LeadMerge]) -> list[LeadMerge]:
+    """`add_merge` for many, with one flush (their ids go into the timeline)."""
+    session.add_all(merges)
+    session.flush()
+    return merges
 
 
 def last_merge_of(session: Session, merged_id: int) -> LeadMerge | None:
@@ -231,3 +296,24 @@ def not_duplicate_pairs(session: Session) -> set[frozenset[int]]:
         col(DuplicateFlag.state) == "not_duplicate"
     )
     return {frozenset(pair) for pair in session.exec(query).all()}
+
+
+# --- the fitted match model -------------------------------------------------------------------
+
+
+def save_model(session: Session, row: MatchModelRow) -> MatchModelRow:
+    """Store a fitted model; from now on it is the model in force."""
+    session.add(row)
+    session.flush()
+    return row
+
+
+def latest_model_id(session: Session) -> int | None:
+    """The id of the model in force (the newest), or None before any training: one indexed
+    look-up, cheap enough for every capture."""
+    query = select(MatchModelRow.id).order_by(col(MatchModelRow.id).desc()).limit(1)
+    return session.exec(query).first()
+
+
+def model_by_id(session: Session, model_id: int) -> MatchModelRow | None:
+    return session.get(MatchModelRow, model_id)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import case, update
 from sqlmodel import Session, col, select
 
 from storage.models import (
@@ -103,6 +103,55 @@ def move(session: Session, src: int, dst: int) -> dict[str, list[int]]:
         if ids:
             session.exec(update(table).where(col(table.id).in_(ids)).values({column: dst}))  # type: ignore[call-overload]
             moved[name] = ids
+    return moved
+
+
+def move_many(session: Session, targets: dict[int, int]) -> dict[int, dict[str, list[int]]]:
+    """`move` for many merges at once (merged lead -> survivor): per table one SELECT of the
+    rows of all merged leads and one UPDATE per survivor, instead of a SELECT per merge and
+    table. The ids moved per merged lead and table, as `move` returns them."""
+    moved: dict[int, dict[str, list[int]]] = {src: {} for src in targets}
+    sources = sorted(targets)
+    for name, rows in LEAD_ROWS.items():
+        if not rows.moves_on_merge or not sources:
+            continue
+        table, column = rows.table, rows.column
+        field = getattr(table, column)
+        found: list[tuple[int, int, Any]] = []
+        for start in range(0, len(sources), 500):
+            chunk = sources[start : start + 500]
+            partner_column = getattr(table, rows.unique_with) if rows.unique_with else None
+            columns = [table.id, field] + ([partner_column] if partner_column is not None else [])
+            result = session.exec(select(*columns).where(col(field).in_(chunk)))  # type: ignore[call-overload]
+            pad = (None,) if partner_column is None else ()
+            found += [(*tuple(row), *pad) for row in result]
+        if not found:
+            continue
+        taken: set[tuple[int, Any]] = set()
+        if rows.unique_with is not None:
+            partner = getattr(table, rows.unique_with)
+            survivors = sorted(set(targets.values()))
+            for row in session.exec(select(field, partner).where(col(field).in_(survivors))):
+                taken.add((row[0], row[1]))
+        destination: dict[int, int] = {}
+        for row_id, src, partner_value in found:
+            dst = targets[src]
+            if rows.unique_with is not None:
+                if (dst, partner_value) in taken:
+                    continue  # its twin is on the survivor already: it stays behind
+                taken.add((dst, partner_value))
+            destination[row_id] = dst
+            moved[src].setdefault(name, []).append(row_id)
+        row_ids = sorted(destination)
+        for start in range(0, len(row_ids), 500):
+            # one UPDATE per 500 rows, each row to its own survivor (CASE id WHEN … THEN …)
+            chunk = {row_id: destination[row_id] for row_id in row_ids[start : start + 500]}
+            session.exec(
+                update(table)
+                .where(col(table.id).in_(list(chunk)))
+                .values({column: case(chunk, value=table.id)})
+                .execution_options(synchronize_session="fetch")
+            )  # type: ignore[call-overload]
     return moved
 
 

@@ -362,6 +362,34 @@ class LeadBlockKey(SQLModel, table=True):
     key: str = Field(primary_key=True)
 
 
+class MatchModelRow(SQLModel, table=True):
+    """A fitted match model (`bot.dedupe.model.MatchModel.as_data`): m, u, the prior and term
+    frequencies, and what it was fitted on. The newest row is the model in force."""
+
+    __tablename__ = "match_models"
+
+    id: int | None = Field(default=None, primary_key=True)
+    trained_at: datetime = Field(default_factory=utcnow)
+    trained_by: str = ""
+    leads: int = 0
+    pairs: int = 0
+    params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class EnrichmentAnswer(SQLModel, table=True):
+    """What the enrichment provider (LEADBOT_ENRICH_URL) answered for one company domain,
+    cached: one call per domain, whatever the number of its leads. `ok` False = it failed
+    (kept so a failing provider is asked again only after a while)."""
+
+    __tablename__ = "enrichment_answers"
+
+    domain: str = Field(primary_key=True)
+    fetched_at: datetime = Field(default_factory=utcnow)
+    ok: bool = False
+    answer: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    error: str = ""
+
+
 class LeadMatchForm(SQLModel, table=True):
     """A lead's fields in the normal form the matcher compares (`bot.dedupe.match.Prepared`),
     kept beside its blocking keys: matching loads these few rows instead of normalizing every

@@ -40,6 +40,7 @@ from storage.models import (
     Contact,
     Cursor,
     DuplicateFlag,
+    EnrichmentAnswer,
     ImapCursor,
     InboundMessage,
     InstanceSetting,
@@ -48,6 +49,7 @@ from storage.models import (
     LeadBlockKey,
     LeadMatchForm,
     LeadMerge,
+    MatchModelRow,
     Opportunity,
     OutboxItem,
     PrivacyLogEntry,
@@ -195,6 +197,11 @@ PLACES: tuple[Place, ...] = (
     Place(SuppressedAddress, kept=("digest",)),
     Place(PrivacyRequest, kept=("digest",)),
     Place(PrivacyLogEntry, kept=("actor", "action", "reason", "records")),
+    # The fitted match model: m/u per comparison level and how often values occur (counts over
+    # all leads, tied to none; `dedupe train` refits it from the leads left after an erase).
+    Place(MatchModelRow, kept=("trained_by", "params")),
+    # The enrichment provider's answer about a company domain (size, industry), not a person.
+    Place(EnrichmentAnswer, kept=("domain", "answer", "error")),
 )  # fmt: skip
 
 _NOT_TEXT = (Boolean, Date, DateTime, Float, Integer, Numeric)

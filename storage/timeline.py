@@ -35,6 +35,15 @@ def append(
     return entry
 
 
+def append_many(session: Session, entries: list[dict[str, Any]]) -> list[TimelineEntry]:
+    """`append` for many entries (each a dict of `append`'s keywords and `lead_id`): the
+    webhook endpoints are read once for the batch, not once per entry."""
+    rows = [TimelineEntry(**{"data": {}, **entry}) for entry in entries]
+    session.add_all(rows)
+    storage.webhooks.enqueue_for_entries(session, rows)
+    return rows
+
+
 def for_lead(session: Session, lead_id: int, limit: int | None = None) -> Sequence[TimelineEntry]:
     query = (
         select(TimelineEntry)

@@ -61,11 +61,27 @@ def _iso(moment: datetime | None) -> str | None:
 
 def enqueue_for_entry(session: Session, entry: TimelineEntry) -> int:
     """One pending delivery per endpoint subscribed to the entry's event; how many."""
+    if event_of(entry.kind) is None:
+        return 0
+    with session.no_autoflush:  # the caller may hold rows it has not finished yet
+        return _enqueue(session, entry, active_endpoints(session))
+
+
+def enqueue_for_entries(session: Session, entries: Sequence[TimelineEntry]) -> int:
+    """`enqueue_for_entry` for a batch, reading the endpoints once (a scan merges thousands)."""
+    if not any(event_of(entry.kind) for entry in entries):
+        return 0
+    with session.no_autoflush:
+        endpoints = active_endpoints(session)
+        return sum(_enqueue(session, entry, endpoints) for entry in entries)
+
+
+def _enqueue(session: Session, entry: TimelineEntry, active: Sequence[WebhookEndpoint]) -> int:
     event = event_of(entry.kind)
     if event is None:
         return 0
-    with session.no_autoflush:  # the caller may hold rows it has not finished yet
-        endpoints = [e for e in active_endpoints(session) if event in (e.events or [])]
+    with session.no_autoflush:
+        endpoints = [e for e in active if event in (e.events or [])]
         if not endpoints:
             return 0
         lead = session.get(Lead, entry.lead_id)

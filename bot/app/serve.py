@@ -180,6 +180,33 @@ class Parts:
     async def send_digest(self) -> None:
         await repeat(self._digest_due, asyncio.Event(), DIGEST_CHECK_SECONDS, "digest")
 
+    async def refit_match_model(self) -> None:
+        """Now and then, `leadbot dedupe train --if-grown` in a process of its own: fitting is
+        CPU work that must not hold up the listeners of this one."""
+        while True:
+            await asyncio.sleep(self.settings.dedupe_refit_seconds)
+            try:
+                child = await asyncio.create_subprocess_exec(
+                    sys.executable, "-m", "bot.cli", "dedupe", "train", "--if-grown", "--json",
+                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                )  # fmt: skip
+                output, errors = await child.communicate()
+            except OSError:
+                log.exception("dedupe refit could not start; trying again later")
+                continue
+            if child.returncode:
+                log.warning("dedupe refit failed: %s", errors.decode(errors="replace")[-500:])
+            elif output.strip() not in (b"", b"null"):
+                log.info("dedupe model refitted: %s", output.decode(errors="replace")[:200])
+
+    async def enrich(self) -> None:
+        from bot.integrations.enrichment.provider import EnrichmentRunner, http_fetch
+
+        url = self.settings.enrich_url
+        fetch = http_fetch(url, self.settings.enrich_timeout_seconds)
+        runner = EnrichmentRunner(self.services.store, fetch, url)
+        await repeat(runner.tick, asyncio.Event(), self.idle, "enrichment")
+
     async def poll_imap(self) -> None:
         await run_imap_poller(self.settings, self.services, self.inbox_wake)
 
@@ -424,6 +451,10 @@ RUNNERS: tuple[Runner, ...] = (
     Runner("digest", Parts.send_digest, lambda p: bool(p.settings.slack_digest_channel)),
     # the [retention] rules, once a day (bot/privacy/retention.py)
     Runner("retention", Parts.retention),
+    # the match model follows the store as it grows (bot/dedupe/store_train.py)
+    # the optional enrichment provider, after capture (LEADBOT_ENRICH_URL)
+    Runner("enrichment", Parts.enrich, lambda p: bool(p.settings.enrich_url)),
+    Runner("dedupe-refit", Parts.refit_match_model, lambda p: p.settings.dedupe_refit_seconds > 0),
 )
 
 ROUTES: tuple[Callable[[Parts], list[BaseRoute]], ...] = (

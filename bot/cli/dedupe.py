@@ -1,4 +1,5 @@
-"""`leadbot dedupe scan|review`: duplicates across the whole store, and the pairs to review."""
+"""`leadbot dedupe train|scan|review`: the match model, duplicates across the whole store, and
+the pairs to review."""
 
 from __future__ import annotations
 
@@ -17,7 +18,63 @@ PHASES = {
     "read": "reading leads",
     "scan": "matching",
     "merge": "merging",
+    "train": "fitting (EM)",
 }
+
+
+@app.command("train")
+def train(
+    if_grown: Annotated[
+        bool,
+        typer.Option("--if-grown", help="Only when the store outgrew the model (what serve runs)."),
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Fit the match model on the store's own leads (m and u of every comparison level by
+    expectation-maximisation, term frequencies of names, city and postal code) and save it:
+    capture and the scan use it from then on. `serve` refits as the store grows."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from bot.dedupe import store_train
+    from bot.rules.file import RulesError, load
+
+    settings = load_settings()
+    store = open_store(settings)
+    try:
+        rules = load(settings.rules_file())
+    except RulesError as exc:
+        fail(str(exc))
+    columns = (TextColumn("{task.description:<15}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())  # fmt: skip
+    with Progress(*columns, console=err, transient=as_json) as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(phase: str, total: int, advance: int) -> None:
+            if phase not in tasks:
+                tasks[phase] = bar.add_task(PHASES[phase], total=total)
+            bar.update(tasks[phase], advance=advance)
+
+        if if_grown:
+            trained = store_train.refit_if_grown(store, rules.match, "serve:dedupe-refit")
+        else:
+            trained = store_train.train(store, rules.match, "cli:dedupe-train", progress)
+    if trained is None:
+        if as_json:
+            print_json(None)
+        else:
+            out.print("the model in force still fits the store: not fitted again")
+        return
+    if as_json:
+        print_json(trained.as_dict())
+        return
+    model = trained.model
+    out.print(
+        f"model M-{trained.model_id} fitted on {model.trained_on:,} leads "
+        f"({model.pairs:,} candidate pairs) in {trained.seconds:.1f} s; match weights in bits:",
+        highlight=False,
+    )
+    for line in model.summary():
+        out.print(f"  {line}", highlight=False, markup=False)
 
 
 @app.command("scan")

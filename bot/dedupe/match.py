@@ -9,8 +9,10 @@ How a new lead meets the stored ones:
    each prefixed by its kind: `em:` the personal email address, `ph:` the last 7 digits of the
    phone, `dm:` the company email domain (never a free-mail one), `co:` the normalized company
    and `ct:` each of its words, `nm:`/`ni:` name keys (Soundex of both name parts, order-free;
-   first initial + Soundex of the last name), `pa:` postal code + house number and `sn:` house
-   number + street word. A lead is only ever compared with leads that share at least one key,
+   first initial + Soundex of the last name; `nf:` first name + the last name's first three
+   letters), `pa:` postal code + house number, `sn:` house number + street word, `ps:` postal
+   code + street word and `pl:` postal code + Soundex of the last name. A lead is only ever
+   compared with leads that share at least one key,
    and blocks larger than `MatchRules.max_block_size` (the word "group", a company of thousands)
    are skipped: they carry no signal. Candidates are ranked by the blocks they share (small
    blocks count more) and only the best `max_candidates` are scored, so one match touches a
@@ -49,6 +51,7 @@ import phonenumbers
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA, JaroWinkler
 
+from bot.dedupe.model import DEFAULT_MODEL, LEVELS, Contribution, MatchModel, probability
 from bot.leads.freemail import company_from_domain, is_freemail, is_role_address, registrable_domain
 from bot.rules.dedupe import MAX_BLOCK_SIZE, MatchRules
 
@@ -89,9 +92,13 @@ class Match:
     """How much `key` looks like the lead it was compared with, and why, field by field."""
 
     key: Key
-    score: float
+    score: float  # the match probability, after the rules' caps
     verdict: str  # "merge", "review" or "new"
     reasons: tuple[str, ...]
+    # The Fellegi-Sunter waterfall: each field's level and bits, after the prior's bits.
+    contributions: tuple[Contribution, ...] = ()
+    bits: float = 0.0
+    prior_bits: float = 0.0
 
     @property
     def percent(self) -> int:
@@ -105,6 +112,29 @@ class Match:
         if self.verdict == "review":
             return f"possible duplicate of {label} ({self.percent}%)"
         return ""
+
+    def waterfall(self) -> list[str]:
+        """The match weight field by field, as Splink's waterfall chart shows it: the prior,
+        each field's level and bits, the total and the probability (and any cap)."""
+        lines = [f"prior {self.prior_bits:+.1f} bits"]
+        total = self.prior_bits
+        for part in sorted(self.contributions, key=lambda c: -abs(c.bits)):
+            total += part.bits
+            lines.append(f"{part.describe():<60} = {total:+.1f}")
+        lines.append(f"total {self.bits:+.1f} bits: match probability {_percent(self.bits)}")
+        lines += [reason for reason in self.reasons if "capped at" in reason]
+        lines.append(f"score {self.percent}% → {self.verdict}")
+        return lines
+
+    def top_fields(self, count: int = 3) -> str:
+        """The fields that weigh most, for the card: "name +14.2, street +9.8, phone -4.1"."""
+        parts = sorted(self.contributions, key=lambda c: -abs(c.bits))[:count]
+        return ", ".join(f"{p.field.replace('_', ' ')} {p.bits:+.1f}" for p in parts)
+
+
+def _percent(bits: float) -> str:
+    value = probability(bits)
+    return f"{value:.4%}" if 0.0001 < value < 0.9999 else f"{value:.6f}"
 
 
 # =============================================================================================
@@ -260,8 +290,9 @@ def soundex(word: str) -> str:
 
 def name_keys(first_name: str, last_name: str) -> set[str]:
     """Blocking keys of a person's name: Soundex of both parts in either order (`nm:`), and first
-    initial + Soundex of the last name (`ni:`, for "J. Smith" and "Kathy"/"Katherine"). Empty
-    unless both a first and a last name are known."""
+    initial + Soundex of the last name (`ni:`, for "J. Smith" and "Kathy"/"Katherine"), and
+    the first name + the last name's first three letters (`nf:`). Empty unless both a first
+    and a last name are known."""
     return _name_keys(*name_parts(first_name, last_name))
 
 
@@ -270,7 +301,10 @@ def _name_keys(first: str, last: str) -> set[str]:
         return set()
     last_sound = soundex(last.split()[-1])
     sounds = sorted((soundex(first.split()[0]), last_sound))
-    return {f"nm:{sounds[0]}|{sounds[1]}", f"ni:{first[0]}|{last_sound}"}
+    # and the first name with the start of the last: a typo that changes the sound ("clarke",
+    # "clarnke") late in the name
+    start = f"nf:{first.split()[0]}|{last.split()[-1][:3]}"
+    return {f"nm:{sounds[0]}|{sounds[1]}", f"ni:{first[0]}|{last_sound}", start}
 
 
 _DIGITS = re.compile(r"\D+")
@@ -410,6 +444,13 @@ def _keys_of(p: Prepared) -> set[str]:
         keys.add(f"co:{p.company}")
         keys.update(f"ct:{token}" for token in p.company.split() if len(token) >= 3)
     keys.update(_name_keys(p.first, p.last))
+    if p.postal_code:
+        # one person, a typo in the house number or the name: the postal code and the street,
+        # or the postal code and the sound of the last name
+        words = [t for t in p.street.split() if not t[0].isdigit() and t not in _STREET_FILLER]
+        keys.update(f"ps:{p.postal_code}|{word}" for word in words[:1])
+        if p.last:
+            keys.add(f"pl:{p.postal_code}|{soundex(p.last.split()[-1])}")
     if p.house:
         if p.postal_code:
             keys.add(f"pa:{p.postal_code}|{p.house}")
@@ -435,7 +476,8 @@ def from_form(form: Mapping[str, Any]) -> Prepared:
 
 def blocking_keys(person: Person) -> set[str]:
     """The exact keys a duplicate of `person` is likely to share, each prefixed by its kind
-    (`em:`, `ph:`, `dm:`, `co:`, `ct:`, `nm:`, `ni:`, `pa:`, `sn:`; see the module docstring).
+    (`em:`, `ph:`, `dm:`, `co:`, `ct:`, `nm:`, `ni:`, `nf:`, `pa:`, `sn:`, `ps:`, `pl:`; see
+    the module docstring).
     The single source of truth for blocking, in memory and in the store."""
     return _keys_of(prepare(person))
 
@@ -513,30 +555,150 @@ def _street_similarity(a: Prepared, b: Prepared) -> tuple[float, str]:
 
 # A field at or above this similarity corroborates a match (see `score`).
 CORROBORATING = 0.9
+# Bits of agreement on where someone lives (street, postal code, city) that corroborate a name.
+PLACE_CORROBORATION_BITS = 8.0
+# What each [dedupe.weights] entry scales: the rules file's weights multiply a field's match
+# weight by weight / default weight (0 leaves the field out).
+_DEFAULT_WEIGHTS = MatchRules().weights
+_WEIGHT_OF = {"first_name": "name", "last_name": "name"}
+_PLACE_FIELDS = frozenset({"street", "postal_code", "city"})
+# Where someone lives, beside the street (see the cap on a changed name part).
+_WHERE_FIELDS = frozenset({"postal_code", "city", "state"})
 
 
-def _compare(a: Prepared, b: Prepared, rules: MatchRules, explain: bool) -> tuple[float, list[str]]:
-    """The score of `b` against `a` and, when `explain`, the reasons. Without `explain`, two
-    different people may return early with the cap (an upper bound below `auto_merge`)."""
+def _level(similarity: float, bands: tuple[float, ...]) -> int:
+    """The level of a similarity: 0 for 1.0 (exact), then one per band it reaches, else last."""
+    if similarity >= 1.0:
+        return 0
+    for position, floor in enumerate(bands, start=1):
+        if similarity >= floor:
+            return position
+    return len(bands) + 1
+
+
+def _two_names(a: Prepared, b: Prepared) -> tuple[float, float, bool]:
+    """(first-name, last-name similarity, swapped) of two full names: "Smith John" against
+    "John Smith" is tried when the initials cross over."""
+    first = _first_name_similarity(a.first, b.first)
+    last = _last_name_similarity(a.last, b.last)
+    if first + last < 2 * 0.95 and (a.first[0] == b.last[0] or a.last[0] == b.first[0]):
+        swapped_first = _name_part_similarity(a.first, b.last)
+        swapped_last = _name_part_similarity(a.last, b.first)
+        if swapped_first + swapped_last > first + last:
+            return swapped_first, swapped_last, True
+    return first, last, False
+
+
+def _first_level(a: str, b: str, similarity: float) -> int:
+    levels = LEVELS["first_name"]
+    a0, b0 = a.split(" ", 1)[0], b.split(" ", 1)[0]
+    if a != b and (len(a0) == 1 or len(b0) == 1):
+        return levels.index("initial") if a0[0] == b0[0] else len(levels) - 1
+    level = _level(similarity, (0.92, 0.80))
+    return level if level < 3 else len(levels) - 1
+
+
+def _address_names(local: str, domain: str, first: str, last: str) -> bool:
+    """Whether an address names its person: "mikel@", "j.smith@", "jsmith@", "smith.j@" or a
+    domain of their own ("@lindsaar.net"); "foo@" or "test@" at a company does not."""
+    words = [w for w in f"{first} {last}".split() if len(w) >= 3]
+    parts = [t for t in re.split(r"[^a-z]+", local.lower()) if t]
+    if any(w in local for w in words):
+        return True
+    if first and last and (first[0] + last.split()[-1]) in local:
+        return True
+    if any(len(t) >= 3 and t in words for t in parts):
+        return True
+    label = domain.split(".", 1)[0]
+    return bool(last) and len(last) >= 3 and last.replace(" ", "") in label
+
+
+def _two_addresses_cap(
+    a: Prepared,
+    b: Prepared,
+    name: tuple[float, float, float, str] | None,
+    levels: list[tuple[str, int, str, str]],
+    rules: MatchRules,
+) -> list[tuple[float, str]]:
+    """Two different personal addresses are one person only on strong evidence: the local
+    parts one typo apart ("jon.smith" / "jonh.smith"), or the same full name and a field that
+    ties them (the phone, the street, or the company domain when both addresses name the
+    person). A colleague at the same domain or a namesake elsewhere is at most flagged."""
+    if a.local == b.local or OSA.distance(a.local, b.local) <= 1 < min(len(a.local),
+                                                                       len(b.local)):  # fmt: skip
+        return []  # the same mailbox at another domain, or one typo in it
+    at = dict((field_name, level) for field_name, level, _, _ in levels)
+    full = bool(a.first and a.last and b.first and b.last)
+    full_same = (
+        full
+        and name is not None
+        and name[1] >= rules.name_floor  # no part differs (a typo may)
+        and len(a.first.split()[0]) > 1
+        and len(b.first.split()[0]) > 1
+    )
+    tied = at.get("phone", 9) <= 1 or at.get("street", 9) == 0
+    if (
+        at.get("domain") == 0
+        and _address_names(a.local, a.domain, a.first, a.last)
+        and (_address_names(b.local, b.domain, b.first, b.last))
+    ):
+        tied = True
+    if full_same and tied:
+        return []
+    if full_same or tied:
+        return [(rules.review, "two addresses, and not the same name and a tie between them")]
+    return [(rules.different_person_cap, "two addresses, and not the same name")]
+
+
+def _compare(
+    a: Prepared, b: Prepared, rules: MatchRules, explain: bool
+) -> tuple[float, list[str], list[Contribution], float]:
+    """(match probability of `b` against `a`, reasons, contributions, bits). The reasons, when
+    `explain`, say each field's similarity and any cap; the contributions are the waterfall of
+    the Fellegi-Sunter weight. Without `explain`, two different people may return early with
+    the cap (an upper bound below `auto_merge`)."""
+    model: MatchModel = rules.model or DEFAULT_MODEL  # type: ignore[assignment]
     weights = rules.weights
     compared: list[tuple[str, float, str]] = []
+    # (field, level, agreed value for term frequencies, note)
+    levels: list[tuple[str, int, str, str]] = []
     left_out: list[str] = []
     caps: list[tuple[float, str]] = []
 
+    one_part_differs = 0.0  # the weaker name part's similarity, when only one part differs
     name = _name_similarity(a, b)
     if name is None:
         left_out.append("name")
     else:
         compared.append(("name", name[0], name[3]))
+        strongest = name[1]
+        if a.first and a.last and b.first and b.last:
+            first, last, swapped = _two_names(a, b)
+            strongest = max(first, last)
+            note = "swapped with the last name" if swapped else ""
+            first_value = a.first if not swapped else ""
+            last_value = a.last if not swapped else ""
+            fb = b.last if swapped else b.first
+            levels.append(("first_name", _first_level(a.first, fb, first), first_value, note))
+            levels.append(("last_name", _level(last, (0.92, 0.80)), last_value, note))
+        else:
+            # One side knows a single name: it must be one of the other's names.
+            one = _level(name[1], (0.92, 0.80))
+            levels.append(("last_name", max(one, 1), "", "one name only"))
         if name[1] < rules.name_floor:
             same_address = bool(a.local and a.email == b.email)
             if same_address and name[2] >= rules.name_floor:
                 pass  # "Bob" and "Robert" Miller at one personal address: one person
             elif same_address:
                 caps.append((rules.review, "one personal address, different last names"))
+            elif strongest >= rules.name_floor and not (a.local and b.local):
+                # One part alike, one not (a married name, a replaced first name; a spouse or
+                # a colleague too): only the rest of the evidence, on its own, can merge.
+                one_part_differs = name[1]
             else:
+                # Both parts differ, or one does and each has a personal address of their own.
                 if not explain and rules.different_person_cap < rules.auto_merge:
-                    return rules.different_person_cap, []
+                    return rules.different_person_cap, [], [], 0.0
                 caps.append(
                     (
                         rules.different_person_cap,
@@ -550,61 +712,148 @@ def _compare(a: Prepared, b: Prepared, rules: MatchRules, explain: bool) -> tupl
         how = "token_set_ratio"
         if a.company_from_domain or b.company_from_domain:
             how += ", from the email domain"
-        compared.append(("company", fuzz.token_set_ratio(a.company, b.company) / 100, how))
+        similarity = fuzz.token_set_ratio(a.company, b.company) / 100
+        compared.append(("company", similarity, how))
+        level = _level(similarity, (0.90, 0.75))
+        if level == 0 and a.company != b.company:
+            level = 1  # "mary crane" within "mary crane center east": close, not the same
+        levels.append(("company", level, "", ""))
     else:
         left_out.append("company")
 
     if a.local and b.local:
         if a.email == b.email:
             compared.append(("email", 1.0, "same address"))
+            levels.append(("email", 0, "", ""))
         else:
             similarity = 0.9 * fuzz.ratio(a.local, b.local) / 100
             compared.append(("email", similarity, "ratio of the local parts"))
+            levels.append(("email", 1 if similarity >= 0.6 else 2, "", ""))
     elif a.email and b.email:
         left_out.append("email (role address)")
     else:
         left_out.append("email")
 
     if a.domain and b.domain:
-        compared.append(("domain", float(a.domain == b.domain), "company email domain"))
+        same = a.domain == b.domain
+        compared.append(("domain", float(same), "company email domain"))
+        levels.append(("domain", 0 if same else 1, "", ""))
     elif (a.email and not a.domain) or (b.email and not b.domain):
         left_out.append("domain (free-mail)")
 
     if a.phone and b.phone:
-        compared.append(("phone", *_phone_similarity(a.phone, b.phone)))
+        similarity, how = _phone_similarity(a.phone, b.phone)
+        compared.append(("phone", similarity, how))
+        levels.append(("phone", 0 if similarity == 1.0 else 1 if similarity else 2, "", ""))
     else:
         left_out.append("phone")
 
     if a.title and b.title:
-        compared.append(("title", fuzz.token_set_ratio(a.title, b.title) / 100, "token_set_ratio"))
+        similarity = fuzz.token_set_ratio(a.title, b.title) / 100
+        compared.append(("title", similarity, "token_set_ratio"))
+        levels.append(("title", 0 if similarity >= 0.9 else 1, "", ""))
 
     if a.street and b.street:
-        compared.append(("street", *_street_similarity(a, b)))
+        similarity, how = _street_similarity(a, b)
+        compared.append(("street", similarity, how))
+        levels.append(("street", _level(similarity, (0.90, 0.70)), "", ""))
     else:
         left_out.append("street")
     if a.postal_code and b.postal_code:
-        compared.append(("postal_code", float(a.postal_code == b.postal_code), "same code"))
+        same = a.postal_code == b.postal_code
+        compared.append(("postal_code", float(same), "same code"))
+        near = not same and OSA.distance(a.postal_code, b.postal_code) <= 1
+        levels.append(("postal_code", 0 if same else 1 if near else 2, a.postal_code, ""))
     if a.city and b.city:
-        compared.append(("city", fuzz.ratio(a.city, b.city) / 100, "ratio"))
+        similarity = fuzz.ratio(a.city, b.city) / 100
+        compared.append(("city", similarity, "ratio"))
+        levels.append(("city", _level(similarity, (0.85,)), a.city, ""))
     if a.state and b.state:
-        compared.append(("state", float(a.state == b.state), "same state"))
+        same = a.state == b.state
+        compared.append(("state", float(same), "same state"))
+        levels.append(("state", 0 if same else 1, "", ""))
     if a.country and b.country:
-        compared.append(("country", float(a.country == b.country), "same country"))
+        same = a.country == b.country
+        compared.append(("country", float(same), "same country"))
+        levels.append(("country", 0 if same else 1, "", ""))
 
-    total = weighted = 0.0
+    bits = model.prior_bits
+    contributions: list[Contribution] = []
     identified = corroborated = False
-    for field_name, similarity, _ in compared:
-        weight = weights[field_name]
+    place_bits = name_bits = 0.0
+    for field_name, level, value, note in levels:
+        group = _WEIGHT_OF.get(field_name, field_name)
+        weight = weights[group]
         if not weight:
             continue
-        total += weight
-        weighted += weight * similarity
+        if level == 0 and field_name in rules.pin:
+            field_bits, tf_note = rules.pin[field_name], "pinned by the rules file"
+        else:
+            field_bits, tf_note = model.bits(field_name, level, value)
+        if weight != _DEFAULT_WEIGHTS[group]:
+            field_bits *= weight / _DEFAULT_WEIGHTS[group]
+        bits += field_bits
+        if field_name in _WEIGHT_OF:
+            name_bits += field_bits
+        if field_name in _PLACE_FIELDS:
+            place_bits += field_bits
+        if explain:
+            joined = "; ".join(n for n in (note, tf_note) if n)
+            contributions.append(
+                Contribution(field_name, LEVELS[field_name][level], field_bits, joined)
+            )
+    two_addresses = bool(a.local and b.local and a.email != b.email)
+    if two_addresses:
+        caps.extend(_two_addresses_cap(a, b, name, levels, rules))
+    for field_name, similarity, _ in compared:
+        if not weights[field_name]:
+            continue
         if field_name in IDENTIFYING_FIELDS:
             identified = True
         if field_name in CORROBORATING_FIELDS and similarity >= CORROBORATING:
-            # a similar local part at another domain is no corroboration: only the same address
-            corroborated = corroborated or field_name != "email" or similarity == 1.0
-    score = weighted / total if total else 0.0
+            # a similar local part at another domain is no corroboration: only the same address;
+            # two different personal addresses need more than the company's name (the same
+            # company domain will do: a person's second address at their employer)
+            if field_name == "email":
+                corroborated = corroborated or similarity == 1.0
+            elif field_name != "company" or not two_addresses:
+                corroborated = True
+    corroborated = corroborated or place_bits >= PLACE_CORROBORATION_BITS
+    if not corroborated and not two_addresses:
+        # The whole name, both parts close, where the person lives (the same postal code, or
+        # the same city and a similar street): without an address or a phone that agrees, that
+        # is the evidence a person record has.
+        at = {field_name: level for field_name, level, _, _ in levels}
+        corroborated = (
+            at.get("first_name", 9) <= 1
+            and at.get("last_name", 9) <= 1
+            and (
+                at.get("postal_code", 9) == 0
+                or (at.get("city", 9) == 0 and at.get("street", 9) <= 1)
+            )
+        )
+    score = probability(bits)
+    if name is None and any(f == "street" and lv == len(LEVELS["street"]) - 1
+                            for f, lv, _, _ in levels):  # fmt: skip
+        # Without a person's name the street is what tells one site of a company from another
+        # (they share its name and switchboard).
+        caps.append((rules.review, "no name, and two different streets"))
+    if (
+        one_part_differs
+        and sum(lv == len(LEVELS[f]) - 1 for f, lv, _, _ in levels if f in _WHERE_FIELDS) >= 2
+    ):
+        # A name part changed and two of postal code, city and state differ too: two people
+        # who share a first name and a street name, more likely than a person who changed
+        # both their name and their town.
+        caps.append((rules.review, "a name part differs and they live apart"))
+    elif one_part_differs and probability(bits - name_bits) < rules.auto_merge:
+        caps.append(
+            (
+                rules.review,
+                f"a name part differs ({one_part_differs:.2f} < {rules.name_floor:.2f}) and the"
+                " rest alone is not sure",
+            )
+        )
     if not identified:
         # Nothing that tells one person from another (two role addresses, two nameless leads of
         # one company): colleagues, not a duplicate; the company view links them instead.
@@ -621,13 +870,28 @@ def _compare(a: Prepared, b: Prepared, rules: MatchRules, explain: bool) -> tupl
             score = cap
             if explain:
                 reasons.append(f"{why}: capped at {cap:.2f}")
-    return round(score, 4), reasons
+    return round(score, 4), reasons, contributions, bits
+
+
+def quick_score(a: Prepared, b: Prepared, rules: MatchRules) -> float:
+    """The score of `score_prepared` without its reasons and waterfall (an upper bound, equal
+    at or above `review`): what the scan and matching filter the candidates by."""
+    return _compare(a, b, rules, explain=False)[0]
 
 
 def score_prepared(a: Prepared, b: Prepared, rules: MatchRules) -> Match:
     """`score` on leads already prepared (what the index uses)."""
-    value, reasons = _compare(a, b, rules, explain=True)
-    return Match(key=b.key, score=value, verdict=rules.verdict(value), reasons=tuple(reasons))
+    value, reasons, contributions, bits = _compare(a, b, rules, explain=True)
+    model: MatchModel = rules.model or DEFAULT_MODEL  # type: ignore[assignment]
+    return Match(
+        key=b.key,
+        score=value,
+        verdict=rules.verdict(value),
+        reasons=tuple(reasons),
+        contributions=tuple(contributions),
+        bits=round(bits, 2),
+        prior_bits=round(model.prior_bits, 2),
+    )
 
 
 def score(a: Person, b: Person, rules: MatchRules | None = None) -> Match:
@@ -747,12 +1011,14 @@ class BlockIndex:
 
     def match_prepared(self, probe: Prepared, rules: MatchRules) -> list[Match]:
         people = self._people
+        # the quick score first (no reasons), the explained one only for those that count
         matches = [
             score_prepared(probe, people[key], rules)
             for key, _ in self._ranked(probe, rules.max_block_size, rules.max_candidates)
+            if quick_score(probe, people[key], rules) >= rules.review
         ]
         matches = [m for m in matches if m.score >= rules.review]
-        matches.sort(key=lambda m: m.score, reverse=True)
+        matches.sort(key=lambda m: (m.score, m.bits), reverse=True)
         return matches
 
     def match(self, person: Person, rules: MatchRules | None = None) -> list[Match]:

@@ -80,10 +80,29 @@ def merge(
     actor: str,
     rules: Rules,
     match: Match | None = None,
+    *,
+    refresh: bool = True,
+    moved: dict[str, list[int]] | None = None,
 ) -> LeadMerge:
     """Fold `merged` into `survivor` in the caller's transaction; the record undo needs.
-    `rules` say which values the survivor keeps ([dedupe]) and how it is scored again."""
+    `rules` say which values the survivor keeps ([dedupe]) and how it is scored again.
+    `refresh=False` leaves re-indexing and re-scoring the survivor to the caller (the scan
+    does it once per cluster, with `index_many`, which also drops the merged lead's keys), and
+    `moved` says the rows were moved already (`storage.lead_rows.move_many`)."""
     assert merged.id is not None and survivor.id is not None
+    if moved is None:
+        _check(merged, survivor)
+        moved = storage.lead_rows.move(session, merged.id, survivor.id)
+    if refresh:
+        storage.duplicates.drop_keys(session, merged.id)
+    (record,) = merge_many(session, [(merged, survivor, match)], actor, rules, {merged.id: moved})
+    if refresh:
+        index(session, survivor)
+        rescore(session, survivor, rules)
+    return record
+
+
+def _check(merged: Lead, survivor: Lead) -> None:
     if merged.id == survivor.id:
         raise MergeRefused("a lead cannot be merged into itself")
     for lead in (merged, survivor):
@@ -91,63 +110,87 @@ def merge(
             raise MergeRefused(
                 f"{lead_label(lead.id)} was already merged into {lead_label(lead.merged_into_id)}"
             )
-    changes = survivor_values(survivor, merged, rules.match)
-    before = {name: getattr(survivor, name) for name in changes}
-    for name, value in changes.items():
-        setattr(survivor, name, value)
-    if merged.enquiry and merged.enquiry not in survivor.enquiry:
-        before.setdefault("enquiry", survivor.enquiry)
-        survivor.enquiry = merged.enquiry
-        changes["enquiry"] = merged.enquiry
-    moved = storage.lead_rows.move(session, merged.id, survivor.id)
-    merged.merged_into_id = survivor.id
-    storage.leads.touch(session, merged)
-    storage.leads.touch(session, survivor)
-    storage.duplicates.drop_keys(session, merged.id)
-    flag = storage.duplicates.flag_between(session, merged.id, survivor.id)
-    if flag is not None:
-        storage.duplicates.decide(session, flag, "merged", actor)
-    score = round(match.score, 4) if match is not None else None
-    record = storage.duplicates.add_merge(
-        session,
-        LeadMerge(
-            survivor_id=survivor.id,
-            merged_id=merged.id,
-            score=score,
-            actor=actor,
-            before=_jsonable(before),
-            after=_jsonable(changes),
-            moved=moved,
-        ),
-    )
-    how = f" ({match.percent}%)" if match is not None else ""
-    taken = ", ".join(name for name in changes if name not in ("custom", "score")) or "nothing"
-    storage.timeline.append(
-        session,
-        survivor.id,
-        actor=actor,
-        kind="merged",
-        summary=f"{lead_label(merged.id)} ({merged.email}) merged into this lead{how}; "
-        f"took {taken}",
-        data={
-            "merge": record.id,
-            "merged": lead_label(merged.id),
-            "score": score,
-            "reasons": list(match.reasons) if match else [],
-            "moved": {name: len(ids) for name, ids in moved.items()},
-        },
-    )
-    storage.timeline.append(
-        session,
-        merged.id,
-        actor=actor,
-        kind="merged_into",
-        summary=f"merged into {lead_label(survivor.id)}{how}",
-        data={"merge": record.id, "survivor": lead_label(survivor.id)},
-    )
-    index(session, survivor)
-    rescore(session, survivor, rules)
-    return record
+
+
+def merge_many(
+    session: Session,
+    folds: list[tuple[Lead, Lead, Match | None]],
+    actor: str,
+    rules: Rules,
+    moved: dict[int, dict[str, list[int]]],
+) -> list[LeadMerge]:
+    """Fold each (merged, survivor, match) in order, in the caller's transaction, whose rows
+    `moved` (merged id -> table -> row ids) were moved already. The flags of all pairs are read
+    with one query, the merge records written with one flush and the timeline entries in one
+    batch: a scan merges thousands. Re-indexing and re-scoring are the caller's (as
+    `merge(refresh=False)`)."""
+    for merged, survivor, _ in folds:
+        _check(merged, survivor)
+        merged.merged_into_id = survivor.id  # a later fold of the batch sees it merged
+    pairs = [(m.id, s.id) for m, s, _ in folds]
+    flags = storage.duplicates.flags_between_pairs(session, pairs)  # type: ignore[arg-type]
+    records: list[LeadMerge] = []
+    notes: list[tuple[Lead, Lead, Match | None, dict[str, Any], float | None]] = []
+    for merged, survivor, match in folds:
+        assert merged.id is not None and survivor.id is not None
+        changes = survivor_values(survivor, merged, rules.match)
+        before = {name: getattr(survivor, name) for name in changes}
+        for name, value in changes.items():
+            setattr(survivor, name, value)
+        if merged.enquiry and merged.enquiry not in survivor.enquiry:
+            before.setdefault("enquiry", survivor.enquiry)
+            survivor.enquiry = merged.enquiry
+            changes["enquiry"] = merged.enquiry
+        storage.leads.touch(session, merged)
+        storage.leads.touch(session, survivor)
+        flag = flags.get(frozenset((merged.id, survivor.id)))
+        if flag is not None:
+            storage.duplicates.decide(session, flag, "merged", actor)
+        score = round(match.score, 4) if match is not None else None
+        records.append(
+            LeadMerge(
+                survivor_id=survivor.id,
+                merged_id=merged.id,
+                score=score,
+                actor=actor,
+                before=_jsonable(before),
+                after=_jsonable(changes),
+                moved=moved[merged.id],
+            )
+        )
+        notes.append((merged, survivor, match, changes, score))
+    storage.duplicates.add_merges(session, records)
+    entries: list[dict[str, Any]] = []
+    for record, (merged, survivor, match, changes, score) in zip(records, notes, strict=True):
+        how = f" ({match.percent}%)" if match is not None else ""
+        taken = ", ".join(name for name in changes if name not in ("custom", "score")) or "nothing"
+        entries.append(
+            {
+                "lead_id": survivor.id,
+                "actor": actor,
+                "kind": "merged",
+                "summary": f"{lead_label(merged.id)} ({merged.email}) merged into this "
+                f"lead{how}; took {taken}",
+                "data": {
+                    "merge": record.id,
+                    "merged": lead_label(merged.id),
+                    "score": score,
+                    "reasons": list(match.reasons) if match else [],
+                    "moved": {name: len(ids) for name, ids in record.moved.items()},
+                },
+            }
+        )
+        entries.append(
+            {
+                "lead_id": merged.id,
+                "actor": actor,
+                "kind": "merged_into",
+                "summary": f"merged into {lead_label(survivor.id)}{how}",
+                "data": {"merge": record.id, "survivor": lead_label(survivor.id)},
+            }
+        )
+    storage.timeline.append_many(session, entries)
+    return records
 
 
 def unmerge(session: Session, merged: Lead, actor: str, rules: Rules) -> tuple[Lead, list[str]]:

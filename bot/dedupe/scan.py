@@ -16,22 +16,25 @@ from __future__ import annotations
 import csv
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import storage.accounts
 import storage.duplicates
 import storage.leads
 from bot.dedupe import merging, store_match
-from bot.dedupe.index import index, person_of
+from bot.dedupe.index import index_many, person_of
 from bot.dedupe.match import Match, Person, prepare, scan, score_prepared
 from bot.leads import companies
 from bot.leads.refs import lead_label
 from bot.rules.dedupe import MatchRules
 from bot.rules.file import Rules
 from storage.engine import Store
+from storage.models import Lead
 
 PAGE = 1000
+# Clusters merged in one transaction (each survivor re-indexed once, the batch in one write).
+MERGE_BATCH_CLUSTERS = 200
 # Progress callback: (phase, total, advance). The total is sent once, with advance 0.
 Progress = Callable[[str, int, int], None]
 
@@ -83,8 +86,7 @@ def index_missing(store: Store, progress: Progress = _quiet) -> int:
     while True:
         with store.transaction() as session:
             ids = storage.duplicates.unindexed_lead_ids(session, PAGE)
-            for lead in storage.duplicates.leads_by_ids(session, ids):
-                index(session, lead)
+            index_many(session, storage.duplicates.leads_by_ids(session, ids))
         done += len(ids)
         progress("index", total, len(ids))
         if len(ids) < PAGE:
@@ -129,6 +131,8 @@ def run(
     report.leads = len(people)
     with store.reading() as session:
         apart = storage.duplicates.not_duplicate_pairs(session)
+        # the model in force (`dedupe train`), for the scan as for capture
+        rules = replace(rules, match=store_match.with_model(session, rules.match))
     progress("scan", len(people), 0)
     found = scan(
         people,
@@ -160,15 +164,21 @@ def _flag(
     flagged = 0
     for start in range(0, len(pairs), PAGE):
         with store.transaction() as session:
-            for a, b, _ in pairs[start : start + PAGE]:
+            page = pairs[start : start + PAGE]
+            present = {
+                lead.id
+                for lead in storage.duplicates.leads_by_ids(
+                    session, [max(a, b) for a, b, _ in page]
+                )
+            }
+            raised: list[tuple[int, Match]] = []
+            for a, b, _ in page:
                 newer, older = max(a, b), min(a, b)
-                lead = storage.leads.by_id(session, newer)
-                if lead is None:
+                if newer not in present:
                     continue
                 match = score_prepared(prepare(by_id[newer]), prepare(by_id[older]), rules)
-                match = Match(older, match.score, match.verdict, match.reasons)
-                if store_match.flag(session, lead, match, actor, found_by="scan") is not None:
-                    flagged += 1
+                raised.append((newer, Match(older, match.score, match.verdict, match.reasons)))
+            flagged += store_match.flag_many(session, raised, actor, found_by="scan")
     return flagged
 
 
@@ -179,22 +189,48 @@ def _merge_clusters(
     actor: str,
     progress: Progress,
 ) -> int:
-    """Merge each cluster into its oldest lead, one transaction per cluster."""
+    """Merge each cluster into its oldest lead, up to `MERGE_BATCH` merges per transaction;
+    each survivor is re-indexed and re-scored once, after its whole cluster, and the batch's
+    survivors are re-indexed with one statement per table."""
     progress("merge", len(clusters), 0)
     merged = 0
-    for group in clusters:
-        with store.transaction() as session:
-            survivor = storage.leads.by_id(session, group[0], for_update=True)
-            for lead_id in group[1:]:
-                lead = storage.leads.by_id(session, lead_id, for_update=True)
-                if survivor is None or lead is None or lead.merged_into_id is not None:
+    for start in range(0, len(clusters), MERGE_BATCH_CLUSTERS):
+        batch = clusters[start : start + MERGE_BATCH_CLUSTERS]
+        with store.transaction() as session, session.no_autoflush:
+            # The merges write what they read back themselves (explicit flushes): without
+            # autoflush the thousands of look-ups of a scan do not flush the session each time.
+            ids = [lead_id for group in batch for lead_id in group]
+            leads = {lead.id: lead for lead in storage.leads.by_ids_for_update(session, ids)}
+            targets = {
+                lead_id: group[0]
+                for group in batch
+                if group[0] in leads and leads[group[0]].merged_into_id is None
+                for lead_id in group[1:]
+                if lead_id in leads and leads[lead_id].merged_into_id is None
+            }
+            moved = storage.lead_rows.move_many(session, targets)
+            survivors: list[Lead] = []
+            folds: list[tuple[Lead, Lead, Match | None]] = []
+            for group in batch:
+                survivor = leads.get(group[0])
+                folded = [leads[i] for i in group[1:] if i in targets]
+                if survivor is None or not folded:
                     continue
-                match = score_prepared(
-                    prepare(person_of(lead)), prepare(person_of(survivor)), rules.match
-                )
-                merging.merge(session, lead, survivor, actor, rules, match=match)
-                merged += 1
-        progress("merge", len(clusters), 1)
+                survivor_form = prepare(person_of(survivor))
+                folds += [
+                    (lead, survivor, score_prepared(prepare(person_of(lead)), survivor_form,
+                                                    rules.match))
+                    for lead in folded
+                ]  # fmt: skip
+                survivors.append(survivor)
+                survivors += folded
+                merged += len(folded)
+            merging.merge_many(session, folds, actor, rules, moved)
+            for group in batch:
+                if group[0] in leads and any(i in targets for i in group[1:]):
+                    merging.rescore(session, leads[group[0]], rules)
+            index_many(session, survivors)
+        progress("merge", len(clusters), len(batch))
     return merged
 
 

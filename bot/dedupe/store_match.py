@@ -16,7 +16,8 @@ On capture the verdict of the best match decides: "merge" folds the new lead int
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from sqlmodel import Session
 
@@ -31,8 +32,10 @@ from bot.dedupe.match import (
     from_form,
     keys_of,
     prepare,
+    quick_score,
     score_prepared,
 )
+from bot.dedupe.model import MatchModel
 from bot.leads.refs import lead_label
 from bot.rules.dedupe import MatchRules
 from bot.rules.file import Rules
@@ -42,10 +45,33 @@ from storage.models import DuplicateFlag, Lead
 MAX_FLAGS = 3
 
 
+# Fitted models by (store, model id): rows are never changed, so a process loads each once.
+_LOADED: dict[tuple[str, int], MatchModel] = {}
+
+
+def with_model(session: Session, rules: MatchRules) -> MatchRules:
+    """`rules` with the store's model in force (the newest `dedupe train` saved), or as they
+    are (the shipped defaults) before any training."""
+    if rules.model is not None:
+        return rules
+    model_id = storage.duplicates.latest_model_id(session)
+    if model_id is None:
+        return rules
+    key = (str(session.get_bind().url), model_id)
+    model = _LOADED.get(key)
+    if model is None:
+        row = storage.duplicates.model_by_id(session, model_id)
+        if row is None:
+            return rules
+        model = _LOADED[key] = MatchModel.from_data(row.params)
+    return replace(rules, model=model)
+
+
 def find_matches(session: Session, lead: Lead, rules: MatchRules) -> list[Match]:
     """Stored leads that `lead` may duplicate (score >= `rules.review`), best first. Leads a
     person declared "not a duplicate" of it and merged-away leads are left out."""
     assert lead.id is not None
+    rules = with_model(session, rules)
     probe = prepare(person_of(lead))
     keys = keys_of(probe)
     sizes = storage.duplicates.block_sizes(session, keys, cap=rules.max_block_size)
@@ -56,9 +82,15 @@ def find_matches(session: Session, lead: Lead, rules: MatchRules) -> list[Match]
     apart = storage.duplicates.not_duplicates_of(session, lead.id)
     wanted = [int(key) for key, _ in ranked if key not in apart]
     forms = storage.duplicates.match_forms(session, wanted)
-    matches = [score_prepared(probe, from_form(form), rules) for form in forms.values()]
+    others = [from_form(form) for form in forms.values()]
+    matches = [
+        score_prepared(probe, other, rules)
+        for other in others
+        if quick_score(probe, other, rules) >= rules.review
+    ]
     matches = [match for match in matches if match.score >= rules.review]
-    matches.sort(key=lambda match: (-match.score, match.key))
+    # the same probability (two sure matches): the one with more evidence first
+    matches.sort(key=lambda match: (-match.score, -match.bits, match.key))
     return matches
 
 
@@ -142,9 +174,56 @@ def flag(
         actor=actor,
         kind="duplicate.flagged",
         summary=match.describe(lead_label(other)),
-        data={"other": lead_label(other), "score": round(match.score, 4), "reasons": match.reasons},
+        data={
+            "other": lead_label(other),
+            "score": round(match.score, 4),
+            "reasons": match.reasons,
+            "weights": match.top_fields(),
+        },
     )
     return created
+
+
+def flag_many(session: Session, pairs: list[tuple[int, Match]], actor: str, found_by: str) -> int:
+    """`flag` for many (lead id, match) pairs, as the scan raises them: the existing flags read
+    with one query, the new ones written with one flush and their timeline entries in one
+    batch. How many were raised."""
+    existing = storage.duplicates.flags_between_pairs(
+        session, [(lead_id, int(match.key)) for lead_id, match in pairs]
+    )
+    rows: list[DuplicateFlag] = []
+    entries: list[dict[str, Any]] = []
+    for lead_id, match in pairs:
+        other = int(match.key)
+        pair = frozenset((lead_id, other))
+        if pair in existing:
+            continue
+        row = DuplicateFlag(
+            lead_id=lead_id,
+            other_id=other,
+            score=round(match.score, 4),
+            reasons=list(match.reasons),
+            found_by=found_by,
+        )
+        existing[pair] = row
+        rows.append(row)
+        entries.append(
+            {
+                "lead_id": lead_id,
+                "actor": actor,
+                "kind": "duplicate.flagged",
+                "summary": match.describe(lead_label(other)),
+                "data": {
+                    "other": lead_label(other),
+                    "score": round(match.score, 4),
+                    "reasons": match.reasons,
+                    "weights": match.top_fields(),
+                },
+            }
+        )
+    storage.duplicates.add_flags(session, rows)
+    storage.timeline.append_many(session, entries)
+    return len(rows)
 
 
 def not_duplicate(session: Session, lead: Lead, other: Lead, actor: str) -> DuplicateFlag:

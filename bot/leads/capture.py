@@ -39,7 +39,7 @@ import storage.webhooks
 from bot.dedupe import merging, store_match
 from bot.dedupe.index import index, person_of
 from bot.dedupe.match import form_of, keys_of, prepare
-from bot.leads import companies, fields, intake
+from bot.leads import companies, enrich, fields, intake
 from bot.leads.intake import IntakeRules, hold_label
 from bot.leads.refs import lead_label
 from bot.leads.reply_address import new_reply_token
@@ -68,15 +68,25 @@ class Draft:
     found: tuple[str, ...] = ()
     # Fields not declared in bot/leads/fields.py (an import's unknown columns): lead.custom.
     custom: Mapping[str, Any] = field(default_factory=dict)
+    # The signature block a mail ended with: enrichment reads a postal address in it.
+    signature: str = ""
 
     @classmethod
     def of(
-        cls, email: str, *, enquiry: str = "", found: tuple[str, ...] = (), **values: str
+        cls,
+        email: str,
+        *,
+        enquiry: str = "",
+        found: tuple[str, ...] = (),
+        signature: str = "",
+        **values: str,
     ) -> Draft:
         unknown = sorted(set(values) - set(fields.NAMES))
         if unknown:
             raise TypeError(f"not lead fields: {', '.join(unknown)} (bot.leads.fields)")
-        return cls(email, {k: v for k, v in values.items() if v}, enquiry, found)
+        return cls(
+            email, {k: v for k, v in values.items() if v}, enquiry, found, signature=signature
+        )
 
     @property
     def address(self) -> str:
@@ -87,12 +97,15 @@ class Draft:
                 "found": list(self.found)}  # fmt: skip
         if self.custom:
             data["custom"] = dict(self.custom)
+        if self.signature:
+            data["signature"] = self.signature
         return data
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> Draft:
         return cls(data["email"], dict(data.get("values", {})), data.get("enquiry", ""),
-                   tuple(data.get("found", ())), dict(data.get("custom", {})))  # fmt: skip
+                   tuple(data.get("found", ())), dict(data.get("custom", {})),
+                   data.get("signature", ""))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -339,13 +352,15 @@ def _not_held(session: Session, hold_id: int) -> str:
 
 def _create(session: Session, draft: Draft, source: Source, evidence: Evidence) -> Captured | None:
     """A new lead, or None when a concurrent capture made this address's lead first."""
+    values = {name: value for name, value in draft.values.items() if name in fields.NAMES}
+    found = _enrich(draft, values, {})
     lead = storage.leads.add_unless_taken(
         session,
         Lead(
             email=draft.address,
-            **{name: value for name, value in draft.values.items() if name in fields.NAMES},
+            **{**found.values, **values},
             source=source.channel,
-            custom=dict(draft.custom),
+            custom={**draft.custom, **({"timezone": found.timezone} if found.timezone else {})},
             enquiry=draft.enquiry,
             reply_token=new_reply_token(),
         ),
@@ -353,13 +368,16 @@ def _create(session: Session, draft: Draft, source: Source, evidence: Evidence) 
     if lead is None:
         return None
     assert lead.id is not None
+    data: dict[str, Any] = {"found": list(draft.found)}
+    if found.reasons:
+        data["enriched"] = found.reasons
     storage.timeline.append(
         session,
         lead.id,
         actor="system",
         kind="created",
         summary=f"lead created from {source.via}",
-        data={"found": list(draft.found)},
+        data=data,
         inbound_message_id=evidence.inbound_message_id,
     )
     _record(session, lead, source, evidence, "enquiry")
@@ -377,10 +395,34 @@ def _update(
 ) -> Captured:
     """A known person wrote again: fill the gaps, keep what a person set (unless told to
     overwrite a field)."""
-    filled = _fill(lead, draft, overwrite, keep)
+    filled, enriched = _fill(lead, draft, overwrite, keep)
     storage.leads.touch(session, lead)
-    _record(session, lead, source, evidence, "new enquiry", {"filled": list(filled)})
+    extra: dict[str, Any] = {"filled": list(filled)}
+    if enriched:
+        extra["enriched"] = enriched
+    _record(session, lead, source, evidence, "new enquiry", extra)
     return Captured(lead, created=False, filled=filled)
+
+
+def _enrich(draft: Draft, stated: Mapping[str, str], custom: Mapping[str, Any]) -> enrich.Guess:
+    """What the capture says of the lead's empty place and language fields (phone, domain,
+    signature address, the enquiry's language; bot/leads/enrich.py), values that fit their
+    field only. Stated values are kept. Capture applies it before de-duplication, so the
+    matcher sees the city and postal code too, and keeps the reasons on the timeline entry
+    (`data.enriched`, what `lead why` prints)."""
+    found = enrich.guess(
+        draft.address,
+        stated,
+        enquiry=draft.enquiry,
+        signature=draft.signature,
+        stated_timezone=str(custom.get("timezone") or ""),
+    )
+    found.values = {
+        name: value
+        for name, value in found.values.items()
+        if len(value) <= fields.BY_NAME[name].max_chars
+    }
+    return found
 
 
 def _dedupe_new(
@@ -521,6 +563,8 @@ class _Batch:
         self.notify, self.matcher, self.overwrite, self.keep = notify, matcher, overwrite, keep
         self.now = utcnow()
         self.created: list[Lead] = []
+        # What enrichment read for each new lead (its address): the "created" entry keeps it.
+        self.enriched: dict[str, list[str]] = {}
         self.timeline: list[dict[str, Any]] = []
         self.outbox: list[dict[str, Any]] = []
         self.intake: list[dict[str, Any]] = []
@@ -653,12 +697,16 @@ class _Batch:
         rows = []
         for address in sorted(makers):
             draft, source, _ = items[makers[address]]
+            values = {n: v for n, v in draft.values.items() if n in fields.NAMES}
+            found = _enrich(draft, values, {})
+            self.enriched[address] = list(found.reasons)
             row = dict(base)
-            row.update({n: v for n, v in draft.values.items() if n in fields.NAMES})
+            row.update({**found.values, **values})
+            timezone = {"timezone": found.timezone} if found.timezone else {}
             row.update(
                 email=address,
                 source=source.channel,
-                custom=dict(draft.custom),
+                custom={**draft.custom, **timezone},
                 enquiry=draft.enquiry,
                 reply_token=new_reply_token(),
             )
@@ -729,7 +777,8 @@ class _Batch:
             "system",
             "created",
             f"lead created from {source.via}",
-            {"found": list(draft.found)},
+            {"found": list(draft.found)}
+            | ({"enriched": enriched} if (enriched := self.enriched.get(lead.email)) else {}),
             evidence.inbound_message_id,
         )
         self._record(lead, source, evidence, "enquiry")
@@ -784,9 +833,12 @@ class _Batch:
 
     def _known(self, lead: Lead, draft: Draft, source: Source, evidence: Evidence) -> Captured:
         """`_update` with its timeline entry and re-indexing kept for the batch's write."""
-        filled = _fill(lead, draft, self.overwrite, self.keep)
+        filled, enriched = _fill(lead, draft, self.overwrite, self.keep)
         storage.leads.touch(self.session, lead)
-        self._record(lead, source, evidence, "new enquiry", {"filled": list(filled)})
+        extra: dict[str, Any] = {"filled": list(filled)}
+        if enriched:
+            extra["enriched"] = enriched
+        self._record(lead, source, evidence, "new enquiry", extra)
         if self.dedupe and filled:
             self._index(lead)  # a filled gap changes its matching keys
         return Captured(lead, created=False, filled=filled)
@@ -850,9 +902,10 @@ class _Batch:
 
 def _fill(
     lead: Lead, draft: Draft, overwrite: frozenset[str], keep: frozenset[str]
-) -> tuple[str, ...]:
-    """Fill the lead's gaps from the draft (and overwrite, and keep, as told); the fields it
-    changed ("custom" for custom fields)."""
+) -> tuple[tuple[str, ...], list[str]]:
+    """Fill the lead's gaps from the draft (and overwrite, and keep, as told), then from what
+    enrichment reads in it; the fields it changed ("custom" for custom fields) and the
+    enrichment's reasons."""
     filled = tuple(
         name
         for name in fields.NAMES
@@ -878,4 +931,10 @@ def _fill(
         filled = (*filled, "custom")
     if draft.enquiry:
         lead.enquiry = draft.enquiry
-    return filled
+    custom = dict(lead.custom or {})
+    found = _enrich(draft, {name: getattr(lead, name) or "" for name in fields.NAMES}, custom)
+    for name, value in found.values.items():
+        setattr(lead, name, value)
+    if found.timezone:
+        lead.custom = {**custom, "timezone": found.timezone}
+    return tuple(dict.fromkeys((*filled, *found.values))), list(found.reasons)

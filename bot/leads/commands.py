@@ -17,6 +17,7 @@ from sqlmodel import Session
 import storage.campaigns
 import storage.leads
 import storage.reps
+import storage.timeline
 from bot.dedupe import merging, store_match
 from bot.dedupe.index import person_of
 from bot.dedupe.match import prepare, score_prepared
@@ -43,13 +44,16 @@ USAGE: dict[str, str] = {
     "merge": "merge <lead> <into lead>   (the second lead stays; the first is folded into it)",
     "notdup": "notdup <lead> <other lead>   (two different people: never flagged again)",
     "unmerge": "unmerge <lead>   (undo the merge that folded this lead into another)",
+    "why-duplicate": "why-duplicate <lead> <other lead>   (each field's part in the match weight)",
     "search": "search <text>",
     "queue": "queue",
     "report": "report",
     "help": "help",
 }
 NO_LEAD_VERBS = frozenset({"mine", "queue", "report", "help", "search"})
-READ_VERBS = frozenset({"show", "mine", "queue", "report", "help", "search", "why"})
+READ_VERBS = frozenset(
+    {"show", "mine", "queue", "report", "help", "search", "why", "why-duplicate"}
+)
 # Leads one answer lists (a Slack message holds 50 blocks at most).
 LIST_LIMIT = 25
 AMOUNT_RE = re.compile(r"^\$?\d[\d,]*(?:\.\d+)?[kKmM]?$")
@@ -122,7 +126,7 @@ def parse(words: str | list[str]) -> Command:
         raise UsageError(usage_text("trash"))
     if verb == "note" and not " ".join(args).strip():
         raise UsageError(usage_text("note"))
-    if verb in ("assign", "merge", "notdup") and len(args) != 1:
+    if verb in ("assign", "merge", "notdup", "why-duplicate") and len(args) != 1:
         raise UsageError(usage_text(verb))
     if verb in ("show", "work", "reopen", "unconvert", "unmerge", "why") and args:
         raise UsageError(usage_text(verb))
@@ -155,7 +159,10 @@ def execute(
         return Outcome(f"{label} is {lead.status}", lead)
     if verb == "why":
         # A message, not a card: Slack shows the text (a card would hide it).
-        return Outcome(qualification.why_text(session, lead, rules, utcnow()))
+        text = qualification.why_text(session, lead, rules, utcnow())
+        return Outcome(text + _enrichment_why(session, lead))
+    if verb == "why-duplicate":
+        return Outcome(_why_duplicate(session, lead, command.args[0], rules))
     if verb == "unmerge":
         return _unmerge(session, lead, actor, rules)
     if lead.merged_into_id is not None:
@@ -194,6 +201,39 @@ def execute(
         return _nurture_into(session, lead, comment, actor)
     actions.transition(session, lead, verb, actor.label, reason=reason, comment=comment)
     return Outcome(f"{label} is now {lead.status}", lead)
+
+
+def _why_duplicate(session: Session, lead: Lead, other_ref: str, rules: Rules) -> str:
+    """`why-duplicate L-9 L-7`: how much L-9 looks like L-7, field by field, as Splink's
+    waterfall shows it: the prior, each field's level and match weight in bits, the total and
+    its probability, the rules' caps and the verdict, under the model in force."""
+    other = actions.find_lead(session, other_ref)
+    assert lead.id is not None and other.id is not None
+    match_rules = store_match.with_model(session, rules.match)
+    match = score_prepared(prepare(person_of(lead)), prepare(person_of(other)), match_rules)
+    model = match_rules.model
+    trained = (
+        f"the model trained on {model.trained_on:,} leads"  # type: ignore[attr-defined]
+        if model is not None
+        else "the shipped model (not trained on this store yet: `leadbot dedupe train`)"
+    )
+    lines = [f"{lead_label(lead.id)} against {lead_label(other.id)}, with {trained}:"]
+    lines += [f"  {line}" for line in match.waterfall()]
+    lines.append("  compared: " + "; ".join(r for r in match.reasons if "capped at" not in r))
+    return "\n".join(lines)
+
+
+def _enrichment_why(session: Session, lead: Lead) -> str:
+    """The "where and what language" part of `why`: each value enrichment filled, and why."""
+    assert lead.id is not None
+    reasons = [
+        reason
+        for entry in storage.timeline.for_lead(session, lead.id)
+        for reason in (entry.data or {}).get("enriched", [])
+    ]
+    if not reasons:
+        return "\nenriched: nothing (stated values, or nothing in the capture to go by)"
+    return "\nenriched (a stated value always wins):\n" + "\n".join(f"  {r}" for r in reasons)
 
 
 def _nurture_into(session: Session, lead: Lead, name: str, actor: Actor) -> Outcome:

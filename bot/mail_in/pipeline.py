@@ -164,6 +164,7 @@ def _apply_message(session: Session, event: MailEvent) -> None:
         email,
         enquiry=found.enquiry,
         found=found.reasons,
+        signature=found.signature,
         **{name: getattr(found, name) for name in MAIL_FIELDS},
     )
     via = f"an email to {_first_recipient(event)}"

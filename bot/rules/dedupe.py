@@ -35,6 +35,12 @@ FIELDS = (
     "country",
 )
 
+# Fields whose exact-agreement weight [dedupe.pin] may fix (bot.dedupe.model.LEVELS).
+PIN_FIELDS = (
+    "first_name", "last_name", "email", "phone", "company", "domain", "street", "city",
+    "postal_code", "state", "country", "title",
+)  # fmt: skip
+
 TABLE: KeyPath = ("dedupe",)
 _FRACTIONS = ("auto_merge", "review", "name_floor", "different_person_cap")
 _COUNTS = ("max_block_size", "max_candidates")
@@ -80,6 +86,12 @@ class MatchRules:
     # the source listed first in `source_priority` ("source_priority"; newest breaks ties).
     survivorship: str = "newest"
     source_priority: tuple[str, ...] = ("manual", "form", "api", "email", "csv")
+    # Bits pinned for an exact agreement on a field, whatever training found ([dedupe.pin]:
+    # `phone = 4.0`); fields of bot.dedupe.model.LEVELS.
+    pin: dict[str, float] = field(default_factory=dict)
+    # The match model in force (bot.dedupe.model.MatchModel): set by the store-backed matcher
+    # and the scan from the trained model; None = the shipped defaults. Not a rules-file key.
+    model: object | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         """The checks that hold however the rules were made (the file, a test, a benchmark);
@@ -119,7 +131,7 @@ class MatchRules:
         `[dedupe.weights]` with any of `FIELDS`; weights not given keep their defaults.
         Unknown settings and bad values raise `Invalid` (a ValueError) with the key's path.
         """
-        allowed = tuple(f.name for f in fields(cls))
+        allowed = tuple(f.name for f in fields(cls) if f.name != "model")
         if "dedupe" in data:
             table = data["dedupe"]
         elif set(data) <= set(allowed):
@@ -130,6 +142,14 @@ class MatchRules:
             raise Invalid(TABLE, "[dedupe] must be a table")
         settings = dict(table)
         unknown(settings, allowed, TABLE)
+        pins = settings.pop("pin", {})
+        if not isinstance(pins, Mapping):
+            raise Invalid((*TABLE, "pin"), "[dedupe.pin] must be a table")
+        for name in pins:
+            if name not in PIN_FIELDS:
+                known = ", ".join(PIN_FIELDS)
+                raise Invalid((*TABLE, "pin", name), f"unknown field {name!r}; fields: {known}")
+        settings["pin"] = {name: number(v, (*TABLE, "pin", name)) for name, v in pins.items()}
         given = settings.pop("weights", {})
         if not isinstance(given, Mapping):
             raise Invalid((*TABLE, "weights"), "[dedupe.weights] must be a table")

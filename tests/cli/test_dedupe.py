@@ -61,3 +61,19 @@ def test_review_lists_the_flagged_pairs_until_a_person_decides(leadbot: Leadbot)
     assert leadbot.json("dedupe", "review", "--limit", "0") == []
     leadbot("lead", "notdup", "L-2", "L-1")
     assert leadbot.json("dedupe", "review") == []
+
+
+def test_train_fits_and_saves_the_model_and_why_duplicate_shows_its_waterfall(
+    leadbot: Leadbot,
+) -> None:
+    add_lead(leadbot.store, "jane@acme.io", first_name="Jane", last_name="Doe", company="Acme",
+             phone="+1 415 555 0134")  # fmt: skip
+    add_lead(leadbot.store, "jd@gmail.com", first_name="Jnae", last_name="Doe", company="Acme",
+             phone="415 555 0134")  # fmt: skip
+    trained = leadbot.json("dedupe", "train")
+    assert (trained["model"], trained["leads"]) == (1, 2)
+    assert trained["weights"][0].startswith("prior ")
+    assert leadbot.json("dedupe", "train", "--if-grown") is None  # too few leads to refit
+    text = leadbot("lead", "why-duplicate", "L-2", "L-1").stdout
+    assert text.startswith("L-2 against L-1, with the model trained on 2 leads:")
+    assert "phone without area code +" in text and "match probability" in text

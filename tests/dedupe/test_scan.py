@@ -41,10 +41,14 @@ def load_corpus(store: Store) -> dict[int, str]:
     with store.transaction() as session:
         session.add_all(leads)
         session.flush()  # one batch of INSERTs, ids in row order, rather than one per row
+        entries = []
         for row, lead in zip(rows, leads, strict=True):
             assert lead.id is not None
-            storage.timeline.append(session, lead.id, actor="csv", kind="created", summary="row")
+            entries.append(
+                {"lead_id": lead.id, "actor": "csv", "kind": "created", "summary": "row"}
+            )
             truth[lead.id] = row["True Id"]
+        storage.timeline.append_many(session, entries)
     return truth
 
 

@@ -25,9 +25,11 @@ Head of Operations, Acme Robotics
 @pytest.fixture
 def rules(tmp_path: Path) -> Path:
     path = tmp_path / "rules.toml"
-    # Leads are assigned by hand here: enquiries wait for the MQL thresholds.
+    # Leads are assigned by hand here: enquiries wait for the MQL thresholds. Name and company
+    # are left out of the match weight: the second address is likely, not sure.
     path.write_text(
-        "[dedupe]\nauto_merge = 0.99\nreview = 0.60\n[mql]\nenquiries_enter_queue = false\n"
+        "[dedupe]\nauto_merge = 0.99\nreview = 0.60\n[dedupe.weights]\nname = 0\ncompany = 0\n"
+        "[mql]\nenquiries_enter_queue = false\n"
     )
     return path
 

@@ -101,7 +101,8 @@ def test_dry_run_says_what_apply_does_and_revert_restores_the_store(
         bo = storage.leads.by_email(session, "bo@globex.test")
         assert ann is not None and olga is not None and jane is not None and bo is not None
         assert (ann.company, ann.phone, ann.country) == ("Acme", "+1 415 555 0100", "US")
-        assert ann.custom == {"Lieblingsfarbe": "blue"}
+        # the unknown column, and the time zone enrichment read from the +1 415 phone
+        assert ann.custom == {"Lieblingsfarbe": "blue", "timezone": "America/Los_Angeles"}
         # an opted-out address stays opted out, a qualified lead does not become new
         assert (olga.email_status, olga.status, olga.stage) == ("opted_out", "qualified", "sql")
         assert jane.email == "jane.doe@initech.test"  # merged into the stored Jane

@@ -38,6 +38,9 @@ def test_why_lists_events_rules_score_and_grade(store: Store) -> None:
     # Why it is not in the assignment queue, in words, right after (what enrichment found
     # follows).
     assert lines[mql + 1].startswith("queue: not queued: not an MQL (score 31 < 50;")
+    # then what enrichment found (nothing here: no phone, a free-mail domain)
+    enriched = lines.index("enriched: nothing (stated values, or nothing in the capture to go by)")
+    assert enriched > mql
 
 
 def test_why_is_part_of_the_shared_grammar() -> None:

@@ -279,9 +279,12 @@ def duplicate_context(lead: Lead, timeline: Sequence[TimelineEntry]) -> Block | 
             return None
         if entry.kind == "duplicate.flagged":
             other = escape(str((entry.data or {}).get("other", "")))
+            # the fields that weigh most in the match ("name +14.2, street +9.8"), when known
+            weights = str((entry.data or {}).get("weights") or "")
+            why = f" ({escape(weights)})" if weights else ""
             return context(
-                f":warning: {escape(entry.summary)} · `/lead merge {label} {other}` or "
-                f"`/lead notdup {label} {other}`"
+                f":warning: {escape(entry.summary)}{why} · `/lead merge {label} {other}` or "
+                f"`/lead notdup {label} {other}` · `/lead why-duplicate {label} {other}`"
             )
     return None
 

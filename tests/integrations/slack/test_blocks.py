@@ -186,12 +186,13 @@ def test_converted_card_says_by_whom() -> None:
 
 def test_flagged_card_offers_merge_and_notdup_until_decided() -> None:
     lead = make_lead()
-    flagged = entry("duplicate.flagged", "possible duplicate of L-7 (87%)", data={"other": "L-7"})
+    data = {"other": "L-7", "weights": "name +14.2, street +9.8, phone -4.1"}
+    flagged = entry("duplicate.flagged", "possible duplicate of L-7 (87%)", data=data)
     card = blocks.lead_card(lead, [flagged], None, LINKS)
     contexts = [el["text"] for b in card if b["type"] == "context" for el in b["elements"]]
     assert (
-        ":warning: possible duplicate of L-7 (87%) · `/lead merge L-12 L-7` or "
-        "`/lead notdup L-12 L-7`"
+        ":warning: possible duplicate of L-7 (87%) (name +14.2, street +9.8, phone -4.1) · "
+        "`/lead merge L-12 L-7` or `/lead notdup L-12 L-7` · `/lead why-duplicate L-12 L-7`"
     ) in contexts
     assert_valid_blocks(card)
     dismissed = entry("duplicate.dismissed", "not a duplicate of L-7", minutes=1)
