@@ -814,8 +814,8 @@ class _Batch:
                                "reasons": list(match.reasons), "found_by": "capture",
                                "created_at": utcnow()})  # fmt: skip
             self._entry(lead, "system", "duplicate.flagged", match.describe(lead_label(other)),
-                        {"other": lead_label(other), "score": score,
-                         "reasons": match.reasons}, None)  # fmt: skip
+                        {"other": lead_label(other), "score": score, "reasons": match.reasons,
+                         "weights": match.top_fields()}, None)  # fmt: skip
         if flagged:
             result.duplicate = flagged[0].describe(lead_label(int(flagged[0].key)))
         account = companies.find_account_among(self.accounts, lead.company_domain, lead.company_key)
