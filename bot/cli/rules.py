@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bot.cli.output import fail, load_settings, out
+from bot.cli.output import fail, load_settings, open_store, out
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+    from bot.rules.file import Rules
 
 app = typer.Typer(help="The rules file (LEADBOT_RULES): check it.", no_args_is_help=True)
 
@@ -32,3 +36,28 @@ def check(
     except RulesError as exc:
         fail(str(exc))
     out.print(describe(rules), highlight=False, markup=False)
+    unknown = _unknown_reps(rules, settings)
+    if unknown:
+        fail(f"{path}: no rep {', '.join(unknown)} in the store (add them: `leadbot reps add`)")
+
+
+def _unknown_reps(rules: Rules, settings: Settings) -> list[str]:
+    """The rep emails the rules name (a rule's rep or pool, the manager) that the store has no
+    rep for: such a rule would never offer a lead. Without a store to look in, none."""
+    from storage.migrate import StoreUnavailable, check_schema
+
+    named = {rule.rep for rule in rules.rules if rule.rep}
+    named |= {m for rule in rules.rules if not rule.pool_is_everyone for m in rule.pool}
+    if rules.manager:
+        named.add(rules.manager)
+    if not named:
+        return []
+    try:
+        check_schema(settings.database_url)
+    except StoreUnavailable:
+        return []
+    import storage.reps
+
+    with open_store(settings).reading() as session:
+        known = {rep.email.lower() for rep in storage.reps.listing(session)}
+    return sorted(email for email in named if email.lower() not in known)

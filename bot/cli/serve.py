@@ -30,6 +30,12 @@ def serve(
     from bot.app.serve import serve as serve_bot
 
     settings = load_settings()
+    from bot.mail_in.pipeline import check_steps
+
+    try:
+        check_steps(settings.inbound_steps)
+    except ValueError as exc:
+        fail(f"LEADBOT_INBOUND_STEPS: {exc}", code=2)
     for what, host, port, variable in (
         ("SMTP", settings.smtp_host, settings.smtp_port, "LEADBOT_SMTP_PORT"),
         ("HTTP", settings.http_host, settings.http_port, "LEADBOT_HTTP_PORT"),

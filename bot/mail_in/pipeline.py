@@ -8,7 +8,7 @@ caller's transaction, so the lead, its timeline, the message's state and the out
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from sqlmodel import Session
@@ -132,10 +132,16 @@ STEPS: dict[str, Step] = {
 }
 
 
-def run(session: Session, event: MailEvent, steps: tuple[str, ...] = DEFAULT_STEPS) -> MailEvent:
+def check_steps(steps: Sequence[str]) -> None:
+    """Refuse a step order that names a step there is not (LEADBOT_INBOUND_STEPS): serve checks
+    it when it starts, so a typo is one line then, not a quarantine of every message after."""
     unknown = [name for name in steps if name not in STEPS]
     if unknown:
         raise ValueError(f"unknown inbound steps {unknown}; known: {', '.join(STEPS)}")
+
+
+def run(session: Session, event: MailEvent, steps: tuple[str, ...] = DEFAULT_STEPS) -> MailEvent:
+    check_steps(steps)
     event.steps = steps
     for name in steps:
         STEPS[name](session, event)

@@ -290,7 +290,9 @@ def _build(data: dict[str, Any], source: str) -> Rules:
         enquiries_enter_queue=enquiries,
     )
     territories = {
-        str(name): tuple(code.upper() for code in strings(codes, ("territories", name)))
+        str(name): tuple(
+            _country(code, ("territories", name)) for code in strings(codes, ("territories", name))
+        )
         for name, codes in table(data, "territories", ()).items()
     }
     assignment = table(data, "assignment", ())
@@ -363,7 +365,7 @@ def _build_grading(data: dict[str, Any]) -> Grading:
     email = points(table(data, "email", path), (*path, "email"))
     unknown(email, ("company", "freemail"), (*path, "email"))
     country = {
-        k.upper() if k != "*" else k: v
+        _country(k, (*path, "country", k)) if k != "*" else k: v
         for k, v in points(table(data, "country", path), (*path, "country")).items()
     }
     return Grading(
@@ -421,6 +423,9 @@ def _build_rule(
             if missing:
                 raise Invalid((*path, "when", key), f"no territory {missing[0]!r} in [territories]")
             when[key] = frozenset(values)
+            continue
+        if key == "country":
+            when[key] = frozenset(_country(v, (*path, "when", key)).lower() for v in values)
             continue
         when[key] = frozenset(v.strip().lower() for v in values)
     rep, pool = raw.get("rep"), raw.get("pool")
@@ -557,6 +562,17 @@ def _brackets(line: str) -> int:
 
 
 # --- the file, reloaded on change ------------------------------------------------------------
+
+
+def _country(code: str, path: KeyPath) -> str:
+    """An ISO 3166 alpha-2 country code, upper case ("de" -> "DE"); anything else ("Germany",
+    "UK", "DEU") is refused where it is written: it would never match a lead's country."""
+    import phonenumbers  # its regions are the ISO codes of the countries with phone numbers
+
+    upper = code.strip().upper()
+    if upper not in phonenumbers.SUPPORTED_REGIONS:
+        raise Invalid(path, f"{code!r} is not an ISO 3166 country code (two letters, e.g. DE, GB)")
+    return upper
 
 
 def load_file(path: str | Path) -> Rules:

@@ -29,3 +29,50 @@ def test_a_good_file_is_described_and_a_bad_one_fails_with_its_line(
     assert failed.stderr.startswith(f"error: {bad}:4: scoring.points.teleport: unknown key")
     monkeypatch.setenv("LEADBOT_RULES", str(bad))
     assert leadbot("rules", "check", code=1).stderr == failed.stderr
+
+
+def test_a_country_that_is_not_an_iso_code_is_refused_where_it_is_written(
+    leadbot: Leadbot,
+) -> None:
+    for text, where in (
+        ('[territories]\ndach = ["DE", "Austria"]\n', "territories.dach"),
+        ("[grading.country]\nUK = 10\n", "grading.country"),
+        ('[[assignment.rule]]\nname = "x"\nwhen = { country = ["DEU"] }\nrep = "a@b.io"\n',
+         "assignment.rule[1].when.country"),
+    ):  # fmt: skip
+        path = leadbot.workdir / "countries.toml"
+        path.write_text(text)
+        failed = leadbot("rules", "check", str(path), code=1).stderr
+        assert where in failed and "is not an ISO 3166 country code" in failed, failed
+    path.write_text('[territories]\ndach = ["de", "AT", "CH"]\n[grading.country]\ngb = 10\n')
+    assert "dach = DE, AT, CH" in leadbot("rules", "check", str(path)).stdout
+
+
+def test_rules_naming_reps_the_store_does_not_have_are_reported(leadbot: Leadbot) -> None:
+    leadbot("reps", "add", "Ann Lee", "ann@yourco.com")
+    path = leadbot.workdir / "reps.toml"
+    path.write_text(
+        '[assignment]\nmanager = "boss@yourco.com"\n'
+        '[[assignment.rule]]\nname = "ann"\nrep = "Ann@yourco.com"\n'
+        '[[assignment.rule]]\nname = "pool"\npool = ["ann@yourco.com", "bob@yourco.com"]\n'
+    )
+    failed = leadbot("rules", "check", str(path), code=1)
+    assert "rules from" in failed.stdout  # what the file says is printed first
+    assert failed.stderr == (
+        f"error: {path}: no rep bob@yourco.com, boss@yourco.com in the store "
+        "(add them: `leadbot reps add`)\n"
+    )
+    leadbot("reps", "add", "Bob Roe", "bob@yourco.com")
+    leadbot("reps", "add", "The Boss", "boss@yourco.com")
+    assert leadbot("rules", "check", str(path)).stderr == ""
+
+
+def test_serve_refuses_an_unknown_inbound_step_before_it_starts(
+    leadbot: Leadbot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LEADBOT_INBOUND_STEPS", '["classify", "apply", "dedup"]')
+    failed = leadbot("serve", code=2)
+    assert failed.stderr == (
+        "error: LEADBOT_INBOUND_STEPS: unknown inbound steps ['dedup']; known: classify, "
+        "match_thread, apply, dedupe, notify\n"
+    )
