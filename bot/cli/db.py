@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from bot.cli.output import fail, load_settings, out
+from bot.cli.output import fail, load_settings, out, writable_store_folder
 
 app = typer.Typer(help="The store: migrations.", no_args_is_help=True)
 
@@ -15,6 +15,7 @@ def upgrade(revision: str = "head") -> None:
     from storage import migrate
 
     settings = load_settings()
+    writable_store_folder(settings.database_url)
     migrate.upgrade(settings.database_url, revision)
     out.print(f"database at revision {migrate.current(settings.database_url)}")
 

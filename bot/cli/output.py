@@ -88,6 +88,26 @@ def open_store(settings: Settings | None = None) -> Store:
     return Store(settings.database_url, settings.signing_key)
 
 
+def writable_store_folder(url: str) -> None:
+    """Exit 1 in one line when a SQLite store's folder cannot be made or written (a path
+    through a file, a read-only disk, no permission): `db upgrade` and `serve` create the
+    store there, and would otherwise end in a traceback."""
+    import tempfile
+
+    from storage.urls import sqlite_file
+
+    path = sqlite_file(url)
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
+    except OSError as exc:
+        fail(f"cannot write the store's folder {path.parent}: {exc.strerror or exc} "
+             "(check LEADBOT_DATABASE_URL)")  # fmt: skip
+
+
 def require_store(url: str) -> None:
     """Exit 1 with what to do unless the store at `url` exists at the current schema."""
     from storage.migrate import StoreUnavailable, check_schema

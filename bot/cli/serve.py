@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from bot.cli.output import fail, load_settings
+from bot.cli.output import fail, load_settings, writable_store_folder
 
 app = typer.Typer()
 
@@ -36,6 +36,7 @@ def serve(
         check_steps(settings.inbound_steps)
     except ValueError as exc:
         fail(f"LEADBOT_INBOUND_STEPS: {exc}", code=2)
+    writable_store_folder(settings.database_url)
     for what, host, port, variable in (
         ("SMTP", settings.smtp_host, settings.smtp_port, "LEADBOT_SMTP_PORT"),
         ("HTTP", settings.http_host, settings.http_port, "LEADBOT_HTTP_PORT"),

@@ -115,6 +115,19 @@ def test_a_mistyped_sqlite_url_creates_nothing(tmp_path: Path) -> None:
         assert run_cli(args, tmp_path, env).returncode == 0, args
 
 
+def test_a_store_folder_that_cannot_be_written_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    store = tmp_path / "a-file" / "sub" / "x.db"  # its folder would have to be made in a file
+    env = {**base_env(), "LEADBOT_DATABASE_URL": f"sqlite:///{store}"}
+    for args in (["db", "upgrade"], ["serve"]):
+        result = run_cli(args, tmp_path, env)
+        assert (result.returncode, result.stdout) == (1, ""), args
+        assert result.stderr == (
+            f"error: cannot write the store's folder {store.parent}: Not a directory "
+            "(check LEADBOT_DATABASE_URL)\n"
+        )
+
+
 @pytest.mark.postgres
 def test_an_unknown_or_unmigrated_postgres_store_is_refused(
     postgres_admin_url: str, tmp_path: Path
