@@ -46,13 +46,16 @@ USAGE: dict[str, str] = {
     "unmerge": "unmerge <lead>   (undo the merge that folded this lead into another)",
     "why-duplicate": "why-duplicate <lead> <other lead>   (each field's part in the match weight)",
     "search": "search <text>",
-    "queue": "queue",
+    "unassigned": "unassigned   (the new leads nobody owns yet)",
+    # The old name of `unassigned`, kept for people's habits; "queue" is the assignment queue
+    # (`leadbot assign queue`).
+    "queue": "queue   (the same as unassigned; the assignment queue: leadbot assign queue)",
     "report": "report",
     "help": "help",
 }
-NO_LEAD_VERBS = frozenset({"mine", "queue", "report", "help", "search"})
+NO_LEAD_VERBS = frozenset({"mine", "unassigned", "queue", "report", "help", "search"})
 READ_VERBS = frozenset(
-    {"show", "mine", "queue", "report", "help", "search", "why", "why-duplicate"}
+    {"show", "mine", "unassigned", "queue", "report", "help", "search", "why", "why-duplicate"}
 )
 # Leads one answer lists (a Slack message holds 50 blocks at most).
 LIST_LIMIT = 25
@@ -359,7 +362,7 @@ def _mine(session: Session, command: Command, actor: Actor) -> Outcome:
     return Outcome(f"{len(leads)} open leads for {actor.rep.name}", leads=leads)
 
 
-def _queue(session: Session, command: Command, actor: Actor) -> Outcome:
+def _unassigned(session: Session, command: Command, actor: Actor) -> Outcome:
     leads = tuple(storage.leads.unassigned(session))
     return Outcome(f"{len(leads)} leads waiting for an owner", leads=leads)
 
@@ -396,4 +399,10 @@ def _report(session: Session, command: Command, actor: Actor) -> Outcome:
     )
 
 
-_LISTINGS = {"mine": _mine, "queue": _queue, "search": _search, "report": _report}
+_LISTINGS = {
+    "mine": _mine,
+    "unassigned": _unassigned,
+    "queue": _unassigned,
+    "search": _search,
+    "report": _report,
+}

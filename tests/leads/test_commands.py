@@ -142,6 +142,10 @@ def test_listings(store: Store, team: dict[str, Rep]) -> None:
     with store.transaction() as session:
         mine = run(session, "mine", Actor.for_rep(team["ann"]))
         assert [lead.email for lead in mine.leads] == ["a@acme.test"]
+        unassigned = run(session, "unassigned")
+        assert [lead.email for lead in unassigned.leads] == ["b@initech.test"]
+        assert unassigned.message == "1 leads waiting for an owner"
+        # `queue`, its old name, still lists them (scripts and habits)
         assert [lead.email for lead in run(session, "queue").leads] == ["b@initech.test"]
         assert [lead.email for lead in run(session, "search BILL").leads] == ["b@initech.test"]
         assert {lead.email for lead in run(session, "search acme").leads} == {
