@@ -20,9 +20,9 @@ import storage.reps
 from bot.dedupe import merging, store_match
 from bot.dedupe.index import person_of
 from bot.dedupe.match import prepare, score_prepared
-from bot.leads import actions, conversion, lifecycle
+from bot.leads import actions, amounts, conversion, lifecycle
 from bot.leads.permissions import Actor, authorize, authorize_assign
-from bot.leads.refs import lead_label
+from bot.leads.refs import lead_label, opportunity_amount, opportunity_label
 from bot.rules.file import Rules, default_rules
 from bot.scoring import qualification
 from storage.models import Lead, utcnow
@@ -52,6 +52,7 @@ NO_LEAD_VERBS = frozenset({"mine", "queue", "report", "help", "search"})
 READ_VERBS = frozenset({"show", "mine", "queue", "report", "help", "search", "why"})
 # Leads one answer lists (a Slack message holds 50 blocks at most).
 LIST_LIMIT = 25
+# A plain amount word (kept for callers; `amounts.take_trailing` reads currencies too).
 AMOUNT_RE = re.compile(r"^\$?\d[\d,]*(?:\.\d+)?[kKmM]?$")
 
 
@@ -231,15 +232,21 @@ def _convert(
     lifecycle.check("convert", lead.status)
     plan = conversion.propose(session, lead)
     args = list(command.args)
-    if args and AMOUNT_RE.match(args[-1]):
-        plan.amount = parse_amount(args.pop())
+    try:
+        amount = amounts.take_trailing(args)
+    except amounts.AmountError as exc:
+        raise actions.BadArguments(f"{exc}; {usage_text('convert')}") from None
+    if amount is not None:
+        plan.amount, plan.currency = amount.value, amount.currency
     if args:
         plan.opportunity_name = " ".join(args)
     elif interactive:
         raise NeedsInput("convert", lead, usage_text("convert"))
     account, _, opportunity = conversion.convert(session, lead, actor.label, plan)
     return Outcome(
-        f"{lead_label(lead.id)} converted: account {account.name}, opportunity {opportunity.name}",
+        f"{lead_label(lead.id)} converted: account {account.name}, opportunity "
+        f"{opportunity_label(opportunity.id)} {opportunity.name}"
+        + (f" ({opportunity_amount(opportunity)})" if opportunity.amount is not None else ""),
         lead,
     )
 
@@ -294,15 +301,11 @@ def _unmerge(session: Session, lead: Lead, actor: Actor, rules: Rules) -> Outcom
 
 
 def parse_amount(text: str) -> float:
-    """'12,500', '$12.5k', '1.2M' → a number."""
-    cleaned = text.replace(",", "").lstrip("$")
-    scale = {"k": 1_000, "m": 1_000_000}.get(cleaned[-1:].lower(), 1)
-    if scale != 1:
-        cleaned = cleaned[:-1]
+    """'12,500', '$12.5k', '1.2M', '€25,000' → a number (the currency: `amounts.parse_word`)."""
     try:
-        return float(cleaned) * scale
-    except ValueError as exc:
-        raise actions.BadArguments(f"{text!r} is not an amount") from exc
+        return amounts.parse_word(text).value
+    except amounts.AmountError as exc:
+        raise actions.BadArguments(str(exc)) from exc
 
 
 def _mine(session: Session, command: Command, actor: Actor) -> Outcome:
