@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from sqlmodel import Session
 
 import storage.campaigns
+import storage.duplicates
 import storage.leads
 import storage.reps
 from bot.dedupe import merging, store_match
@@ -274,14 +275,23 @@ def _merge_or_dismiss(
         return Outcome(
             f"{lead_label(lead.id)} and {lead_label(other.id)} are different people", other
         )
+    assert lead.id is not None and other.id is not None
+    flag = storage.duplicates.flag_between(session, lead.id, other.id)
+    warning = ""
+    if flag is not None and flag.state == "not_duplicate":
+        # Merged as asked (a person may know better now), but not silently.
+        warning = (
+            f"warning: {flag.decided_by or 'someone'} said {lead_label(lead.id)} and "
+            f"{lead_label(other.id)} are different people (notdup); merged anyway\n"
+        )
     match = score_prepared(prepare(person_of(lead)), prepare(person_of(other)), rules.match)
     try:
         merging.merge(session, lead, other, actor.label, rules, match=match)
     except merging.MergeRefused as exc:
         raise actions.BadArguments(str(exc)) from None
     return Outcome(
-        f"{lead_label(lead.id)} merged into {lead_label(other.id)} ({match.percent}% alike); "
-        f"undo with `unmerge {lead_label(lead.id)}`",
+        f"{warning}{lead_label(lead.id)} merged into {lead_label(other.id)} ({match.percent}% "
+        f"alike); undo with `unmerge {lead_label(lead.id)}`",
         other,
     )
 
