@@ -5,18 +5,39 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import func, or_
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
-from storage.models import Account, Contact, Lead, Opportunity
+from storage.models import Account, Contact, Cursor, Lead, Opportunity
+
+CrmRow = Account | Contact | Opportunity
 
 
-def add(session: Session, row: Account | Contact | Opportunity) -> None:
+def _taken_cursor(row: CrmRow) -> str:
+    return f"ids-taken:{type(row).__tablename__}"
+
+
+def add(session: Session, row: CrmRow) -> None:
+    """Insert the row with an id never given before. PostgreSQL sequences never hand an id out
+    twice; SQLite gives a deleted row's id again when it was the highest (the tables are not
+    AUTOINCREMENT), so an un-converted opportunity's O-4 would come back as another deal. The
+    highest id a delete removed is kept in `cursors`, and a new row starts above it."""
+    if row.id is None and session.get_bind().dialect.name == "sqlite":
+        model = type(row)
+        taken = session.get(Cursor, _taken_cursor(row))
+        highest = session.exec(select(func.max(model.id))).one() or 0
+        if taken is not None and taken.position > highest:
+            row.id = taken.position + 1
     session.add(row)
     session.flush()
 
 
 def account_by_id(session: Session, account_id: int) -> Account | None:
     return session.get(Account, account_id)
+
+
+def opportunity_by_id(session: Session, opportunity_id: int) -> Opportunity | None:
+    return session.get(Opportunity, opportunity_id)
 
 
 def account_by_domain(session: Session, domain: str) -> Account | None:
@@ -57,7 +78,15 @@ def contact_in_use(session: Session, contact_id: int) -> bool:
     return bool(session.exec(query).one())
 
 
-def delete(session: Session, row: Account | Contact | Opportunity) -> None:
+def delete(session: Session, row: CrmRow) -> None:
+    if row.id is not None and session.get_bind().dialect.name == "sqlite":
+        statement = sqlite_insert(Cursor).values(name=_taken_cursor(row), position=row.id)
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["name"],
+                set_={"position": func.max(Cursor.position, statement.excluded.position)},
+            )
+        )
     session.delete(row)
     session.flush()
 

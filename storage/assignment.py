@@ -79,6 +79,22 @@ def counts_by_state(session: Session) -> dict[str, int]:
     return {state: n for state, n in rows}
 
 
+def withdraw_offers(session: Session, rep_id: int) -> int:
+    """Offers waiting on a rep who is leaving go back to waiting, for someone else; the count."""
+    items = session.exec(
+        select(QueueItem)
+        .where(QueueItem.state == "offered")
+        .where(QueueItem.offered_to == rep_id)
+        .with_for_update()
+    ).all()
+    for item in items:
+        item.state, item.retry_at = "waiting", None
+        item.offered_to = item.offered_at = item.due_at = None
+        session.add(item)
+    session.flush()
+    return len(items)
+
+
 def wake_waiting(session: Session) -> None:
     """Look at every waiting lead again at once (a rep came back, capacity changed, …)."""
     for item in session.exec(

@@ -167,6 +167,8 @@ class Opportunity(SQLModel, table=True):
     lead_id: int | None = Field(default=None, foreign_key="leads.id", index=True)
     name: str
     amount: float | None = None
+    # The ISO 4217 code the amount was given in (`€25,000` → EUR); None: none was said.
+    currency: str | None = Field(default=None, max_length=3)
     close_date: date | None = None
     stage: str = "prospecting"
     owner_id: int | None = Field(default=None, foreign_key="reps.id")

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlmodel import Session, col, select
+from sqlalchemy import func
+from sqlmodel import Session, SQLModel, col, select
 
-from storage.models import Rep
+from storage.leads import ACTIVE, OPEN_STATUSES
+from storage.models import Lead, Rep
 
 
 def add(session: Session, rep: Rep) -> Rep:
@@ -36,3 +38,44 @@ def by_name(session: Session, name: str) -> Rep | None:
 
     query = select(Rep).where(func.lower(Rep.name) == name.strip().lower())
     return session.exec(query).first()
+
+
+def open_lead_count(session: Session, rep_id: int) -> int:
+    """The rep's leads still to work (new, working, qualified; not merged away)."""
+    query = (
+        select(func.count())
+        .select_from(Lead)
+        .where(Lead.owner_id == rep_id)
+        .where(col(Lead.status).in_(OPEN_STATUSES))
+        .where(ACTIVE)
+    )
+    return int(session.exec(query).one())
+
+
+def open_leads_for_update(session: Session, rep_id: int) -> Sequence[Lead]:
+    query = (
+        select(Lead)
+        .where(Lead.owner_id == rep_id)
+        .where(col(Lead.status).in_(OPEN_STATUSES))
+        .where(ACTIVE)
+        .order_by(col(Lead.id))
+        .with_for_update()
+    )
+    return session.exec(query).all()
+
+
+def referenced(session: Session, rep_id: int) -> bool:
+    """Whether any row points at the rep (leads, accounts, deals, offers, the assignment log):
+    read from the foreign keys themselves, so a table added later is counted too."""
+    for table in SQLModel.metadata.sorted_tables:
+        for key in table.foreign_keys:
+            if key.column.table.name == "reps" and key.parent.table is table:
+                query = select(func.count()).select_from(table).where(key.parent == rep_id)
+                if session.exec(query).one():
+                    return True
+    return False
+
+
+def delete(session: Session, rep: Rep) -> None:
+    session.delete(rep)
+    session.flush()

@@ -17,13 +17,15 @@ app = typer.Typer(
 
 @app.command("show")
 def show(
-    company: Annotated[str, typer.Argument(help="A-3, a domain (acme.io) or a company name.")],
+    company: Annotated[
+        str, typer.Argument(help="A-3, an opportunity O-4, a domain (acme.io) or a company name.")
+    ],
     as_json: JsonOption = False,
 ) -> None:
     """Every lead, contact and opportunity of one company, and who owns it."""
     import storage.reps
     from bot.leads import companies
-    from bot.leads.refs import lead_label
+    from bot.leads.refs import lead_label, opportunity_label
     from bot.leads.views import lead_dict
 
     with open_store().reading() as session:
@@ -65,6 +67,8 @@ def show(
                     if opportunity.close_date
                     else None,
                     "lead": lead_label(opportunity.lead_id) if opportunity.lead_id else None,
+                    "ref": opportunity_label(opportunity.id),
+                    "currency": opportunity.currency,
                 }
                 for opportunity in view.opportunities
             ],
@@ -103,10 +107,15 @@ def show(
             markup=False,
         )
     for opportunity in data["opportunities"]:
-        amount = f" {opportunity['amount']:,.2f}" if opportunity["amount"] is not None else ""
+        amount = ""
+        if opportunity["amount"] is not None:
+            amount = f" {opportunity['currency'] or ''} {opportunity['amount']:,.2f}".replace(
+                "  ", " "
+            )
         out.print(
             shown(
-                f"  opportunity {opportunity['name']}{amount} ({opportunity['stage']}, "
+                f"  opportunity {opportunity['ref']} {opportunity['name']}{amount} "
+                f"({opportunity['stage']}, "
                 f"closes {opportunity['close_date']})"
             ),
             highlight=False,

@@ -164,6 +164,72 @@ def list_reps(as_json: JsonOption = False) -> None:
     out.print(table)
 
 
+@app.command("remove")
+def remove(
+    rep: Annotated[str, typer.Argument(help="R-3, an email address or the rep's name.")],
+    reassign: Annotated[
+        bool,
+        typer.Option(
+            "--reassign", help="Put the rep's open leads back in the assignment queue first."
+        ),
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Remove a rep who left. A rep with open leads is refused (with the count) unless
+    `--reassign` puts those leads back in the assignment queue. A rep with history (leads worked,
+    deals owned, offers made) is kept, inactive, so that history still names them; one with none
+    is deleted."""
+    import storage.assignment
+    import storage.reps
+    from bot.leads import actions
+
+    with open_store().transaction() as session:
+        try:
+            found = actions.find_rep(session, rep)
+        except actions.RepNotFound as exc:
+            fail(str(exc))
+        assert found.id is not None
+        label, name = f"R-{found.id}", found.name
+        open_count = storage.reps.open_lead_count(session, found.id)
+        if open_count and not reassign:
+            fail(
+                f"{label} {name} has {open_count:,} open lead{'s' if open_count != 1 else ''}: "
+                f"reassign them first, or run `leadbot reps remove {label} --reassign` to put "
+                "them back in the assignment queue"
+            )
+        released = [
+            lead.id
+            for lead in storage.reps.open_leads_for_update(session, found.id)
+            if actions.release(session, lead, "cli", f"{name} was removed")
+        ]
+        withdrawn = storage.assignment.withdraw_offers(session, found.id)
+        found.active, found.paused = False, True
+        session.add(found)
+        session.flush()
+        kept = storage.reps.referenced(session, found.id)
+        if not kept:
+            storage.reps.delete(session, found)
+        storage.assignment.wake_waiting(session)
+    data = {
+        "id": label,
+        "name": name,
+        "removed": "deleted" if not kept else "deactivated",
+        "requeued": [f"L-{lead_id}" for lead_id in released],
+        "offers_withdrawn": withdrawn,
+    }
+    if as_json:
+        print_json(data)
+        return
+    how = "deleted" if not kept else "kept inactive for the history that names them"
+    line = f"{label} {name} removed ({how})"
+    if released:
+        line += f"; {len(released):,} open lead{'s' if len(released) != 1 else ''} back in the "
+        line += "assignment queue"
+    if withdrawn:
+        line += f"; {withdrawn} pending offer{'s' if withdrawn != 1 else ''} withdrawn"
+    out.print(shown(line), highlight=False, markup=False)
+
+
 def _csv(text: str | None) -> list[str] | None:
     if text is None:
         return None

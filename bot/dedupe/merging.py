@@ -144,7 +144,8 @@ def merge_many(
         storage.leads.touch(session, merged)
         storage.leads.touch(session, survivor)
         flag = flags.get(frozenset((merged.id, survivor.id)))
-        if flag is not None:
+        # A person's "not a duplicate" outlives a merge someone forced anyway (and its undo).
+        if flag is not None and flag.state != "not_duplicate":
             storage.duplicates.decide(session, flag, "merged", actor)
         score = round(match.score, 4) if match is not None else None
         records.append(
@@ -213,7 +214,7 @@ def unmerge(session: Session, merged: Lead, actor: str, rules: Rules) -> tuple[L
     record.undone_at, record.undone_by = utcnow(), actor
     session.add(record)
     flag = storage.duplicates.flag_between(session, merged.id, survivor.id)
-    if flag is not None:
+    if flag is not None and flag.state == "merged":
         storage.duplicates.decide(session, flag, "open", actor)
     storage.leads.touch(session, merged)
     storage.leads.touch(session, survivor)

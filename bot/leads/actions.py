@@ -10,13 +10,14 @@ import re
 
 from sqlmodel import Session
 
+import storage.assignment
 import storage.leads
 import storage.outbox
 import storage.reps
 import storage.timeline
 from bot.leads import lifecycle
 from bot.leads.refs import lead_label, parse_lead_ref
-from storage.models import Lead, Rep
+from storage.models import Lead, Rep, utcnow
 
 
 class LeadNotFound(Exception):
@@ -107,6 +108,24 @@ def assign(session: Session, lead: Lead, rep: Rep, actor: str) -> Lead:
         rep_id=rep.id,
         payload={"lead": lead_label(lead.id)},
     )
+    return lead
+
+
+def release(session: Session, lead: Lead, actor: str, why: str) -> Lead:
+    """Take the lead from its owner and put it back in the assignment queue (a rep left)."""
+    assert lead.id is not None
+    previous = lead.owner_id
+    lead.owner_id = None
+    storage.leads.touch(session, lead)
+    storage.timeline.append(
+        session,
+        lead.id,
+        actor=actor,
+        kind="unassigned",
+        summary=f"back in the assignment queue: {why}",
+        data={"previous_rep_id": previous},
+    )
+    storage.assignment.enqueue(session, lead.id, utcnow())
     return lead
 
 

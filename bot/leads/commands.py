@@ -15,15 +15,16 @@ from dataclasses import dataclass, field
 from sqlmodel import Session
 
 import storage.campaigns
+import storage.duplicates
 import storage.leads
 import storage.reps
 import storage.timeline
 from bot.dedupe import merging, store_match
 from bot.dedupe.index import person_of
 from bot.dedupe.match import prepare, score_prepared
-from bot.leads import actions, conversion, lifecycle
+from bot.leads import actions, amounts, conversion, lifecycle
 from bot.leads.permissions import Actor, authorize, authorize_assign
-from bot.leads.refs import lead_label
+from bot.leads.refs import lead_label, opportunity_amount, opportunity_label
 from bot.rules.file import Rules, default_rules
 from bot.scoring import qualification
 from storage.models import Lead, utcnow
@@ -59,6 +60,7 @@ READ_VERBS = frozenset(
 )
 # Leads one answer lists (a Slack message holds 50 blocks at most).
 LIST_LIMIT = 25
+# A plain amount word (kept for callers; `amounts.take_trailing` reads currencies too).
 AMOUNT_RE = re.compile(r"^\$?\d[\d,]*(?:\.\d+)?[kKmM]?$")
 
 
@@ -274,15 +276,21 @@ def _convert(
     lifecycle.check("convert", lead.status)
     plan = conversion.propose(session, lead)
     args = list(command.args)
-    if args and AMOUNT_RE.match(args[-1]):
-        plan.amount = parse_amount(args.pop())
+    try:
+        amount = amounts.take_trailing(args)
+    except amounts.AmountError as exc:
+        raise actions.BadArguments(f"{exc}; {usage_text('convert')}") from None
+    if amount is not None:
+        plan.amount, plan.currency = amount.value, amount.currency
     if args:
         plan.opportunity_name = " ".join(args)
     elif interactive:
         raise NeedsInput("convert", lead, usage_text("convert"))
     account, _, opportunity = conversion.convert(session, lead, actor.label, plan)
     return Outcome(
-        f"{lead_label(lead.id)} converted: account {account.name}, opportunity {opportunity.name}",
+        f"{lead_label(lead.id)} converted: account {account.name}, opportunity "
+        f"{opportunity_label(opportunity.id)} {opportunity.name}"
+        + (f" ({opportunity_amount(opportunity)})" if opportunity.amount is not None else ""),
         lead,
     )
 
@@ -310,14 +318,23 @@ def _merge_or_dismiss(
         return Outcome(
             f"{lead_label(lead.id)} and {lead_label(other.id)} are different people", other
         )
+    assert lead.id is not None and other.id is not None
+    flag = storage.duplicates.flag_between(session, lead.id, other.id)
+    warning = ""
+    if flag is not None and flag.state == "not_duplicate":
+        # Merged as asked (a person may know better now), but not silently.
+        warning = (
+            f"warning: {flag.decided_by or 'someone'} said {lead_label(lead.id)} and "
+            f"{lead_label(other.id)} are different people (notdup); merged anyway\n"
+        )
     match = score_prepared(prepare(person_of(lead)), prepare(person_of(other)), rules.match)
     try:
         merging.merge(session, lead, other, actor.label, rules, match=match)
     except merging.MergeRefused as exc:
         raise actions.BadArguments(str(exc)) from None
     return Outcome(
-        f"{lead_label(lead.id)} merged into {lead_label(other.id)} ({match.percent}% alike); "
-        f"undo with `unmerge {lead_label(lead.id)}`",
+        f"{warning}{lead_label(lead.id)} merged into {lead_label(other.id)} ({match.percent}% "
+        f"alike); undo with `unmerge {lead_label(lead.id)}`",
         other,
     )
 
@@ -337,15 +354,11 @@ def _unmerge(session: Session, lead: Lead, actor: Actor, rules: Rules) -> Outcom
 
 
 def parse_amount(text: str) -> float:
-    """'12,500', '$12.5k', '1.2M' → a number."""
-    cleaned = text.replace(",", "").lstrip("$")
-    scale = {"k": 1_000, "m": 1_000_000}.get(cleaned[-1:].lower(), 1)
-    if scale != 1:
-        cleaned = cleaned[:-1]
+    """'12,500', '$12.5k', '1.2M', '€25,000' → a number (the currency: `amounts.parse_word`)."""
     try:
-        return float(cleaned) * scale
-    except ValueError as exc:
-        raise actions.BadArguments(f"{text!r} is not an amount") from exc
+        return amounts.parse_word(text).value
+    except amounts.AmountError as exc:
+        raise actions.BadArguments(str(exc)) from exc
 
 
 def _mine(session: Session, command: Command, actor: Actor) -> Outcome:

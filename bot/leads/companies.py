@@ -22,7 +22,7 @@ import storage.reps
 import storage.timeline
 from bot.dedupe.match import normalize_company
 from bot.leads.freemail import company_from_domain, is_freemail, registrable_domain
-from bot.leads.refs import lead_label
+from bot.leads.refs import lead_label, parse_opportunity_ref
 from storage.models import Account, Contact, Lead, Opportunity
 
 # How close two company name keys must be (rapidfuzz ratio, 0-100) to be one company.
@@ -200,8 +200,13 @@ def view(session: Session, query: str) -> CompanyView:
     text = query.strip()
     account: Account | None = None
     domain = key = ""
+    opportunity_id = parse_opportunity_ref(text)
     if text.upper().startswith("A-") and text[2:].isdigit():
         account = storage.accounts.account_by_id(session, int(text[2:]))
+    elif opportunity_id is not None:  # O-4: the company the deal is with
+        opportunity = storage.accounts.opportunity_by_id(session, opportunity_id)
+        if opportunity is not None and opportunity.account_id is not None:
+            account = storage.accounts.account_by_id(session, opportunity.account_id)
     elif "@" in text or ("." in text and " " not in text):
         domain = email_company_domain(text if "@" in text else f"x@{text}")
         key = company_key("", domain)

@@ -15,7 +15,7 @@ from sqlmodel import Session
 import storage.accounts
 import storage.timeline
 from bot.leads import actions, companies
-from bot.leads.refs import lead_label
+from bot.leads.refs import lead_label, opportunity_amount, opportunity_label
 from storage.models import Account, Contact, Lead, Opportunity
 
 OPPORTUNITY_STAGES = ("prospecting", "qualification", "proposal", "negotiation")
@@ -35,6 +35,8 @@ class ConversionPlan:
     amount: float | None
     close_date: str
     stage: str = "prospecting"
+    # The ISO 4217 code the amount was given in (`€25,000` → EUR); None when none was said.
+    currency: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -110,6 +112,7 @@ def convert(
         lead_id=lead.id,
         name=plan.opportunity_name.strip() or f"{account.name} - new business",
         amount=plan.amount,
+        currency=plan.currency,
         close_date=date.fromisoformat(plan.close_date),
         stage=plan.stage,
         owner_id=lead.owner_id,
@@ -124,14 +127,15 @@ def convert(
         kind="converted",
         summary=(
             f"converted: {'new' if created_account else 'existing'} account {account.name}, "
-            f"opportunity {opportunity.name}"
-            + (f" ({opportunity.amount:,.2f})" if opportunity.amount is not None else "")
+            f"opportunity {opportunity_label(opportunity.id)} {opportunity.name}"
+            + (f" ({opportunity_amount(opportunity)})" if opportunity.amount is not None else "")
         ),
         data={
             "account_id": account.id,
             "account_created": created_account,
             "contact_id": contact.id,
             "opportunity_id": opportunity.id,
+            "opportunity": opportunity_label(opportunity.id),
             "siblings_flagged": [sibling.id for sibling in siblings],
         },
     )
@@ -147,7 +151,7 @@ def unconvert(
     removed: list[str] = []
     account_id = lead.account_id
     for opportunity in storage.accounts.opportunities_for_lead(session, lead.id):
-        removed.append(f"opportunity {opportunity.name}")
+        removed.append(f"opportunity {opportunity_label(opportunity.id)} {opportunity.name}")
         storage.accounts.delete(session, opportunity)
     contact = storage.accounts.contact_for_lead(session, lead.id)
     if (

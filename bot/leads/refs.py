@@ -1,10 +1,31 @@
-"""How people name a lead: `L-12`, `12`, or an email address."""
+"""How people name a lead (`L-12`, `12`, or an email address) and an opportunity (`O-4`)."""
 
 from __future__ import annotations
 
 import re
 
+from storage.models import Opportunity
+
 LEAD_ID_RE = re.compile(r"^(?:L-?)?(\d+)$", re.IGNORECASE)
+OPPORTUNITY_ID_RE = re.compile(r"^O-(\d+)$", re.IGNORECASE)
+
+
+def opportunity_label(opportunity_id: int | None) -> str:
+    return f"O-{opportunity_id}"
+
+
+def parse_opportunity_ref(text: str) -> int | None:
+    """The id in `O-4` (any case); None for anything else."""
+    match = OPPORTUNITY_ID_RE.match(text.strip())
+    return int(match.group(1)) if match else None
+
+
+def opportunity_amount(opportunity: Opportunity) -> str:
+    """`EUR 25,000.00`, or `25,000.00` when no currency was given; '' without an amount."""
+    if opportunity.amount is None:
+        return ""
+    number = f"{opportunity.amount:,.2f}"
+    return f"{opportunity.currency} {number}" if opportunity.currency else number
 
 
 def lead_label(lead_id: int | None) -> str:

@@ -20,10 +20,10 @@ def test_a_company_before_and_after_a_conversion(leadbot: Leadbot) -> None:
     assert after["account"]["id"] == "A-1"
     assert [list(c) for c in after["contacts"]] == [["id", "name", "email", "title", "lead"]]
     assert [list(o) for o in after["opportunities"]] == [
-        ["id", "name", "amount", "stage", "close_date", "lead"]
+        ["id", "name", "amount", "stage", "close_date", "lead", "ref", "currency"]
     ]
     text = leadbot("account", "show", "A-1").stdout
-    assert text.startswith("A-1 ") and "opportunity Acme robots 48,000.00" in text
+    assert text.startswith("A-1 ") and "opportunity O-1 Acme robots 48,000.00" in text
     assert "contact Jane <jane@acme-robotics.io> from L-1" in text
 
 

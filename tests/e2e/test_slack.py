@@ -240,7 +240,7 @@ def test_convert_through_the_modal_then_unconvert(bot: RunningBot, slack: SlackA
     bot.wait_until(lambda: bot.cli_json("leads", "show", "L-1")["status"] == "converted")
     converted = bot.cli_json("leads", "show", "L-1")["timeline"][-1]
     assert converted["kind"] == "converted"
-    assert "opportunity Acme pilot (12,000.00)" in converted["summary"]
+    assert "opportunity O-1 Acme pilot (12,000.00)" in converted["summary"]
 
     slash(bot, slack, "unconvert L-1")
     bot.wait_until(lambda: bot.cli_json("leads", "show", "L-1")["status"] == "nurturing")

@@ -90,7 +90,9 @@ def test_convert_matches_the_existing_account_and_unconvert_keeps_it(
         with pytest.raises(commands.NeedsInput):
             run(session, "convert L-1", ann, interactive=True)  # Slack asks in a modal
         outcome = run(session, "convert L-1 Robots for Acme 12.5k", ann)
-    assert outcome.message == "L-1 converted: account Acme Robotics, opportunity Robots for Acme"
+    assert outcome.message == (
+        "L-1 converted: account Acme Robotics, opportunity O-1 Robots for Acme (12,500.00)"
+    )
     with store.transaction() as session:
         [opportunity] = storage.accounts.opportunities_for_lead(session, 1)
         contact = storage.accounts.contact_for_lead(session, 1)
@@ -102,7 +104,7 @@ def test_convert_matches_the_existing_account_and_unconvert_keeps_it(
         assert lead is not None and (lead.status, lead.stage) == ("converted", "opportunity")
         removed = commands.execute(session, commands.parse("unconvert L-1"), ann).message
     assert removed == (
-        "L-1 is nurturing again; removed opportunity Robots for Acme, contact jane@acme.test"
+        "L-1 is nurturing again; removed opportunity O-1 Robots for Acme, contact jane@acme.test"
     )
     with store.transaction() as session:
         assert storage.accounts.account_by_id(session, 1) is not None  # it existed before

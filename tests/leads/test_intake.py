@@ -75,11 +75,12 @@ def test_the_flood_key_of_a_mail_is_its_sender_or_its_domain_but_never_a_free_ma
     assert address_key("Jane.Doe@Gmail.com", by_domain) == "jane.doe@gmail.com"
 
 
-def test_holds_and_mails_are_named_h_and_m() -> None:
+def test_holds_mails_and_form_submissions_are_named_h_m_and_f() -> None:
     assert parse_ref("H-12") == ("hold", 12)
     assert parse_ref(" m7 ") == ("message", 7)
+    assert parse_ref("F-5") == ("submission", 5)
     for bad in ("12", "L-3", "H-", "H-x", ""):
-        with pytest.raises(ValueError, match=r"H-12 .* or M-7"):
+        with pytest.raises(ValueError, match=r"H-12 .*, M-7 .* or F-5"):
             parse_ref(bad)
 
 
