@@ -129,7 +129,7 @@ PLACES: tuple[Place, ...] = (
     Place(OutboxItem, "lead_id", personal=("payload", "last_error"),
           kept=("kind", "state", "delivery_ref")),
     Place(Contact, "lead_id", personal=("first_name", "last_name", "email", "title", "phone")),
-    Place(Opportunity, "lead_id", personal=("name",), kept=("stage",)),
+    Place(Opportunity, "lead_id", personal=("name",), kept=("stage", "currency")),
     Place(CampaignMember, "lead_id", kept=("state", "stopped_reason")),
     Place(CampaignSend, "lead_id", personal=("address", "message_id", "smtp_reply", "links"),
           kept=("state",), address=("address",)),
