@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bot.cli.output import fail, load_settings, open_store, out
+from bot.cli.output import err, fail, load_settings, open_store, out
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -38,7 +38,10 @@ def check(
     out.print(describe(rules), highlight=False, markup=False)
     unknown = _unknown_reps(rules, settings)
     if unknown:
-        fail(f"{path}: no rep {', '.join(unknown)} in the store (add them: `leadbot reps add`)")
+        # A warning, not a refusal: a team writes its rules before it adds its reps.
+        err.print(f"warning: {path}: no rep {', '.join(unknown)} in the store: the rules that "
+                  "name them offer no lead until they are added (`leadbot reps add`)",
+                  highlight=False, markup=False)  # fmt: skip
 
 
 def _unknown_reps(rules: Rules, settings: Settings) -> list[str]:

@@ -15,6 +15,7 @@ import traceback
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 import storage.inbox
@@ -123,8 +124,16 @@ class InboundMailHandler:
             return exc
 
     def _apply(
-        self, session: Session, row: InboundMessage, prepared: pipeline.MailEvent | Exception
+        self,
+        session: Session,
+        row: InboundMessage,
+        prepared: pipeline.MailEvent | Exception,
+        in_batch: bool = False,
     ) -> Processed:
+        """Run one message's steps in a savepoint; a failure quarantines it. In a batch, an
+        error of the store itself (a unique index another worker's commit won, a deadlock)
+        fails the whole batch instead: its messages are then taken one at a time, when the
+        other worker's rows are visible, rather than quarantining a message that is fine."""
         assert row.id is not None
         try:
             if isinstance(prepared, Exception):
@@ -142,6 +151,8 @@ class InboundMailHandler:
                 )
                 session.flush()
         except Exception as exc:
+            if in_batch and isinstance(exc, DBAPIError):
+                raise
             error = f"{type(exc).__name__}: {exc}"
             log.warning("inbound message %s quarantined: %s", row.id, error)
             detail = "".join(traceback.format_exception(exc, limit=-4))
@@ -224,5 +235,5 @@ def apply_batch(
     for row, prepared in items:
         if done and time.monotonic() > deadline:
             break
-        done.append(handler._apply(session, row, prepared))
+        done.append(handler._apply(session, row, prepared, in_batch=True))
     return done

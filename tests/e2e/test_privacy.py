@@ -289,7 +289,8 @@ def test_canary_export_has_every_marker_and_erase_leaves_none(world: World, land
 
     erased = json.loads(bot.cli("privacy", "erase", ADDRESS, "--reason", "GDPR request",
                                 "--json").stdout)  # fmt: skip
-    assert erased["leads"] == [lead["id"]] and erased["cards"] == 1 and erased["suppressed"]
+    # its card in the channel, and with the default rules (queued, offered) its owner's DM too
+    assert erased["leads"] == [lead["id"]] and erased["cards"] >= 1 and erased["suppressed"]
 
     def redrawn() -> Any:
         channel, ts = posted.response["channel"], posted.response["ts"]
