@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bot.cli.output import err, fail, load_settings, open_store, out
+from bot.cli.output import err, fail, load_settings, out
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -60,7 +60,12 @@ def _unknown_reps(rules: Rules, settings: Settings) -> list[str]:
     except StoreUnavailable:
         return []
     import storage.reps
+    from storage.engine import Store
 
-    with open_store(settings).reading() as session:
-        known = {rep.email.lower() for rep in storage.reps.listing(session)}
+    store = Store(settings.database_url)  # checked just above: open_store would check again
+    try:
+        with store.reading() as session:
+            known = {rep.email.lower() for rep in storage.reps.listing(session)}
+    finally:
+        store.dispose()
     return sorted(email for email in named if email.lower() not in known)
