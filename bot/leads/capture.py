@@ -352,25 +352,14 @@ def _not_held(session: Session, hold_id: int) -> str:
 
 def _create(session: Session, draft: Draft, source: Source, evidence: Evidence) -> Captured | None:
     """A new lead, or None when a concurrent capture made this address's lead first."""
-    values = {name: value for name, value in draft.values.items() if name in fields.NAMES}
-    found = _enrich(draft, values, {})
-    lead = storage.leads.add_unless_taken(
-        session,
-        Lead(
-            email=draft.address,
-            **{**found.values, **values},
-            source=source.channel,
-            custom={**draft.custom, **({"timezone": found.timezone} if found.timezone else {})},
-            enquiry=draft.enquiry,
-            reply_token=new_reply_token(),
-        ),
-    )
+    columns, enriched = _new_lead(draft, source)
+    lead = storage.leads.add_unless_taken(session, Lead(**columns))
     if lead is None:
         return None
     assert lead.id is not None
     data: dict[str, Any] = {"found": list(draft.found)}
-    if found.reasons:
-        data["enriched"] = found.reasons
+    if enriched:
+        data["enriched"] = enriched
     storage.timeline.append(
         session,
         lead.id,
@@ -402,6 +391,23 @@ def _update(
         extra["enriched"] = enriched
     _record(session, lead, source, evidence, "new enquiry", extra)
     return Captured(lead, created=False, filled=filled)
+
+
+def _new_lead(draft: Draft, source: Source) -> tuple[dict[str, Any], list[str]]:
+    """A new lead's columns (the draft's fields, then what enrichment read in the capture for
+    the empty ones) and the enrichment's reasons: the same for `capture` and `capture_many`."""
+    values = {name: value for name, value in draft.values.items() if name in fields.NAMES}
+    found = _enrich(draft, values, {})
+    columns = {
+        **found.values,
+        **values,
+        "email": draft.address,
+        "source": source.channel,
+        "custom": {**draft.custom, **({"timezone": found.timezone} if found.timezone else {})},
+        "enquiry": draft.enquiry,
+        "reply_token": new_reply_token(),
+    }
+    return columns, list(found.reasons)
 
 
 def _enrich(draft: Draft, stated: Mapping[str, str], custom: Mapping[str, Any]) -> enrich.Guess:
@@ -697,20 +703,8 @@ class _Batch:
         rows = []
         for address in sorted(makers):
             draft, source, _ = items[makers[address]]
-            values = {n: v for n, v in draft.values.items() if n in fields.NAMES}
-            found = _enrich(draft, values, {})
-            self.enriched[address] = list(found.reasons)
-            row = dict(base)
-            row.update({**found.values, **values})
-            timezone = {"timezone": found.timezone} if found.timezone else {}
-            row.update(
-                email=address,
-                source=source.channel,
-                custom={**draft.custom, **timezone},
-                enquiry=draft.enquiry,
-                reply_token=new_reply_token(),
-            )
-            rows.append(row)
+            columns, self.enriched[address] = _new_lead(draft, source)
+            rows.append({**base, **columns})
         self.created = storage.bulk.insert_leads(self.session, rows)
         self.fresh = {lead.id for lead in self.created if lead.id is not None}
         return {lead.email: lead for lead in self.created}
