@@ -49,6 +49,9 @@ def _tune_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA busy_timeout={LOCK_WAIT_SECONDS * 1000}")
         cursor.execute("PRAGMA foreign_keys=ON")
+        # Deleted and rewritten content is zeroed in the file, not left in free pages: an erased
+        # person must not be readable from the file with a hex editor (see Store.forget_freed).
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -96,6 +99,9 @@ def _storable_values(session: Session, _context: object, _instances: object) -> 
                 setattr(obj, key, storable_value(value))
 
 
+# How long Store.forget_freed waits for writers and readers to let the log be truncated.
+FORGET_WAIT_MS = 2000
+
 # Session.info key of the secret the suppression list's keyed hashes are made with.
 SECRET_KEY_INFO = "leadbot_secret_key"
 
@@ -135,6 +141,23 @@ class Store:
                 yield session
             finally:
                 session.rollback()
+
+    def forget_freed(self) -> None:
+        """After an erasure: on SQLite, fold the write-ahead log into the file and truncate it.
+        The file itself holds no old version of an erased row (secure_delete zeroes freed
+        content); the log would, until its frames were overwritten. Best effort: when a reader
+        keeps an older snapshot open, the log is truncated by the next erasure or at close.
+        PostgreSQL's dead row versions go with its (auto)vacuum."""
+        if not self.is_sqlite:
+            return
+        with self.engine.connect() as connection:
+            raw = connection.connection.driver_connection
+            assert raw is not None
+            raw.execute(f"PRAGMA busy_timeout={FORGET_WAIT_MS}")
+            try:
+                raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            finally:
+                raw.execute(f"PRAGMA busy_timeout={LOCK_WAIT_SECONDS * 1000}")
 
     def dispose(self) -> None:
         self.engine.dispose()

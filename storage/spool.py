@@ -123,6 +123,8 @@ class Spool:
             # loss too, not only a killed process (the lead store runs NORMAL).
             connection.execute("PRAGMA synchronous=FULL")
             connection.execute("PRAGMA busy_timeout=30000")
+            # A moved item is zeroed in the file, not left in its free pages (it holds mail).
+            connection.execute("PRAGMA secure_delete=ON")
             connection.execute(SCHEMA)
             self._local.connection = connection
             with self._guard:
@@ -184,16 +186,27 @@ class Spool:
         ]
 
     def remove(self, ids: Sequence[int]) -> None:
+        """Delete moved items. When that leaves the spool empty, the write-ahead log is folded
+        in and truncated too: its frames would otherwise keep the mail that was moved (and
+        perhaps erased since) until they were overwritten."""
         if not ids:
             return
         connection = self._connection()
         connection.execute("BEGIN IMMEDIATE")
         try:
             connection.executemany("DELETE FROM spool WHERE id = ?", [(i,) for i in ids])
+            empty = connection.execute("SELECT NOT EXISTS (SELECT 1 FROM spool)").fetchone()[0]
             connection.execute("COMMIT")
         except BaseException:
             connection.execute("ROLLBACK")
             raise
+        if empty:
+            # A door committing meanwhile makes this give up (busy): the next empty spool folds.
+            connection.execute("PRAGMA busy_timeout=0")
+            try:
+                connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            finally:
+                connection.execute("PRAGMA busy_timeout=30000")
 
     def failed(self, failures: dict[int, str]) -> None:
         """Count a failed move against each item and keep its error."""

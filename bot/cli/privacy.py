@@ -80,6 +80,7 @@ def privacy_erase(
         except NotFound as exc:
             fail(escape(str(exc)))
         result = erase.erase(session, subject, actor=_actor(), reason=reason)
+    store.forget_freed()
     data = {"leads": result.leads, "rows": result.rows, "cards": len(result.cards),
             "privacy_log": result.log_id, "suppressed": result.suppressed}  # fmt: skip
     if as_json:

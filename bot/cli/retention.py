@@ -50,6 +50,8 @@ def retention_run(
             outcomes = retention.run(session, parsed, at, dry_run=dry_run)
             if dry_run:
                 session.rollback()
+        if not dry_run:
+            store.forget_freed()
     rows = [{"rule": o.rule, "count": o.count, "what": o.what} for o in outcomes]
     if as_json:
         print_json({"dry_run": dry_run, "at": at.isoformat(), "rules": rows})

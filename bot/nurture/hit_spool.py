@@ -15,10 +15,17 @@ array per line. A serve appends to its newest segment and starts another past SE
 writer drains every segment from the offset stored in tracking_spool_offsets, moving the offset
 in the transaction that writes the events (a hit is written once); a segment whose owner is gone
 (or that its owner has moved past) is deleted once drained, then its offset row.
+
+A hit names a send and carries the reader's user agent: personal data, kept as long as the
+tracking events are and erased with them. So the spool must not outlive its drain: the segment a
+serve is still appending to has its drained part punched out (`fallocate(PUNCH_HOLE)`, the bytes
+read back as zeros, the blocks are freed), and finished segments are deleted.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import hashlib
 import json
 import logging
@@ -101,6 +108,32 @@ class HitSpool:
             self.fd = -1
 
 
+# fallocate(2) modes: free the range's blocks, keep the file's size (offsets stay valid).
+FALLOC_FL_KEEP_SIZE = 0x01
+FALLOC_FL_PUNCH_HOLE = 0x02
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+_libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
+
+
+def punch_out(path: Path, length: int) -> bool:
+    """Zero the first `length` bytes of a segment and free their blocks, without moving what a
+    serve appends after them; False where the file system cannot (then the bytes stay until the
+    segment is finished and deleted)."""
+    if length <= 0:
+        return True
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        mode = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE
+        if _libc.fallocate(fd, mode, 0, length) != 0:
+            log.warning("cannot punch the drained hits out of %s: %s", path,
+                        os.strerror(ctypes.get_errno()))  # fmt: skip
+            return False
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return True
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -140,6 +173,7 @@ def drain(
         finished = newest[pid] != ns or (pid != owner and not _alive(pid))
         if finished_only and not finished:
             continue
+        moved = False
         while True:
             with store.transaction() as session:
                 offset = storage.campaigns.lock_spool_offset(session, name)
@@ -151,17 +185,21 @@ def drain(
                     hits = _parse(data[:end], name)
                     written += record(session, hits, scanner_window)
                     storage.campaigns.set_spool_offset(session, name, offset + end)
+            drained, moved = offset + end, moved or end > 0
             if end == 0 or len(data) < CHUNK_BYTES:
                 break
         with path.open("rb") as file:
             os.fsync(file.fileno())  # what is on disk now no longer waits for the kernel
-        if finished:
-            if data[end:]:
-                log.warning("spool segment %s ends in %d bytes that are no whole hit", name,
-                            len(data) - end)  # fmt: skip
-            path.unlink(missing_ok=True)  # the file first: a crash here leaves a stale row
-            with store.transaction() as session:
-                storage.campaigns.drop_spool_offset(session, name)
+        if not finished:
+            if moved:
+                punch_out(path, drained)  # its serve appends on: free what is written only
+            continue
+        if data[end:]:
+            log.warning("spool segment %s ends in %d bytes that are no whole hit", name,
+                        len(data) - end)  # fmt: skip
+        path.unlink(missing_ok=True)  # the file first: a crash here leaves a stale row
+        with store.transaction() as session:
+            storage.campaigns.drop_spool_offset(session, name)
     return written
 
 

@@ -24,7 +24,9 @@ def run_once(store: Store, rules: Rules) -> list[retention.Outcome]:
         return []
     parsed = retention.RetentionRules.from_table(table)
     with store.transaction() as session:
-        return retention.run(session, parsed, utcnow(), dry_run=False)
+        outcomes = retention.run(session, parsed, utcnow(), dry_run=False)
+    store.forget_freed()
+    return outcomes
 
 
 async def run_retention_daily(

@@ -102,10 +102,13 @@ def carry_out(store: Store, request: Request, sender: str) -> tuple[str, EmailMe
             return "nothing", None
         if request.action == "erase":
             erasing.erase(session, subject, actor=ACTOR, reason="requested by the person")
-            return "erased", None
-        bundle = export.bundle(session, subject)
-        storage.privacy.log(session, ACTOR, "export", "requested by the person",
-                            {"leads": subject.labels})  # fmt: skip
+        else:
+            bundle = export.bundle(session, subject)
+            storage.privacy.log(session, ACTOR, "export", "requested by the person",
+                                {"leads": subject.labels})  # fmt: skip
+    if request.action == "erase":
+        store.forget_freed()
+        return "erased", None
     message = EmailMessage()
     message["From"], message["To"] = sender, request.address
     message["Subject"] = "A copy of your data"

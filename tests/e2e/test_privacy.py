@@ -3,8 +3,9 @@ SMTP client and sink, the Slack Web API stand-in and a real HTTP client.
 
 The canary: a person with unique markers in every field, the subject, the body and an
 attachment's name of the mail they sent, a campaign send, an open and a click, and a Slack
-card. The export holds every marker; after `privacy erase`, the whole SQLite file (after a
-checkpoint and VACUUM) or a `pg_dump` of the PostgreSQL store holds none, the stand-in received
+card. The export holds every marker; after `privacy erase`, no file beside the SQLite store
+(read raw: the store, its log, the accept spool, the pixel's hit segments) nor a `pg_dump` of
+the PostgreSQL store holds any, the stand-in received
 the card's redraw, and the report figures (`lead report`, `campaign stats`, `assign report`,
 `leads list`) are the same as before. The self-service flow: the opt-out page's link, the
 confirmation mail (one an hour), the signed link, the export by mail and the erase.
@@ -15,7 +16,6 @@ from __future__ import annotations
 import json
 import re
 import smtplib
-import sqlite3
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -214,22 +214,16 @@ def reports(bot: RunningBot) -> dict[str, Any]:
 
 
 def dump_of(bot: RunningBot, url: str) -> bytes:
-    """Every byte the store holds: the SQLite file after a checkpoint and VACUUM (serve is
-    stopped first) with the files kept beside it, or `pg_dump` of the PostgreSQL database."""
+    """Every byte the store holds: for SQLite, every file beside it as the running serve has
+    them (the store, its write-ahead log, the accept spool and its log, the pixel's hit
+    segments), read raw: no checkpoint or VACUUM first, so a freed page or an old log frame
+    that still held a value would show; or `pg_dump`."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        bot.stop()
         path = Path(parsed.database or "")
-        # the store and the accept spool beside it (a SQLite file of its own), each as the
-        # store is read: checkpointed and vacuumed (the pixel's hit folder is not read: see
-        # the closing note of issue 19)
-        for database in (path, path.with_name(path.name + ".spool")):
-            if database.is_file():
-                connection = sqlite3.connect(database)
-                connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-                connection.execute("VACUUM")
-                connection.close()
-        return b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*") if p.is_file())
+        beside = [p for p in path.parent.glob(path.name + "*") if p.is_file()]
+        hits = [p for p in path.parent.glob(path.name + "-hits/*") if p.is_file()]
+        return b"".join(p.read_bytes() for p in [*beside, *hits])
     libpq = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
     return subprocess.run([_pg_bin("pg_dump"), "--dbname", libpq], check=True,
                           capture_output=True).stdout  # fmt: skip

@@ -1,5 +1,6 @@
 """The hit spool: hits appended by serve are written once into tracking_events, whoever drains,
-however often; a dead serve's segments are drained and removed, a live one's never removed."""
+however often; a dead serve's segments are drained and removed, a live one's never removed, but
+what of it is drained is gone from the disk (its user agents are personal data)."""
 
 from __future__ import annotations
 
@@ -68,3 +69,25 @@ def test_a_dead_serve_s_segment_is_drained_then_removed(store: Store, tmp_path: 
     assert not dead.exists() and events(store, campaign_id) == 2
     with store.reading() as session:
         assert storage.campaigns.lock_spool_offset(session, dead.name) == 0  # row gone
+
+
+def test_a_live_segment_keeps_nothing_it_has_drained(store: Store, tmp_path: Path) -> None:
+    add_leads(store, 1)
+    campaign_id = add_campaign(store)
+    [send_id] = sent_sends(store, campaign_id, [])
+    spool = HitSpool(tmp_path / "hits")
+    segment = spool.folder / spool.name
+    start = time.time()
+    for i in range(50):
+        spool.append(Hit("open", send_id, start + i * 5, f"{AGENT} reader-{i}", None, False))
+    assert drain(store, spool.folder, 0, owner=os.getpid()) == 50
+    size = segment.stat().st_size
+    assert segment.read_bytes() == bytes(size)  # zeros where the hits were, offsets kept
+    # the serve appends on after the hole; the next drain writes only the new hit, then frees it
+    spool.append(Hit("open", send_id, start + 900, f"{AGENT} reader-late", None, False))
+    assert drain(store, spool.folder, 0, owner=os.getpid()) == 1
+    assert b"reader-late" not in segment.read_bytes() and segment.stat().st_size > size
+    with store.reading() as session:
+        agents = {e.user_agent for e in storage.campaigns.events_of(session, campaign_id)}
+    assert f"{AGENT} reader-late" in agents and len(agents) == 51
+    spool.close()

@@ -162,3 +162,21 @@ def test_an_item_that_cannot_be_moved_stays_with_its_error_and_the_others_move(
     assert spool.oldest(10) == []  # no longer tried: kept for a person, never dropped
     assert [i.kind for i in spool.oldest(10, stuck=True)] == ["form", "fax"]
     assert spool.counts() == {"stuck": 2}
+
+
+def test_a_moved_mail_is_gone_from_the_spool_s_files_while_the_spool_stays_open(
+    store: Store, tmp_path: Path
+) -> None:
+    path = tmp_path / "s.spool"
+    spool = Spool(str(path))
+    marker = b"canary-7f3a9c-spooled-and-moved"
+    body = mail(1).replace(b"hi", marker * 40)  # an overflow page's worth, and more
+    entry = spool_entry(body, channel="smtp", mail_from="a@acme.test", rcpt_tos=["l@x.test"])
+    spool.append([entry])
+    assert marker in path.read_bytes() + path.with_name("s.spool-wal").read_bytes()
+    spool.oldest(1)  # a reader of this spool, as the doors' writer and the mover are
+    assert spooling.move(spool, store) == Counter({"smtp": 1})
+    files = [p for p in tmp_path.iterdir() if p.name.startswith("s.spool")]
+    assert all(marker not in p.read_bytes() for p in files), [p.name for p in files]
+    assert marker in inbox(store)[0].raw  # moved, not lost
+    spool.close()
