@@ -16,6 +16,8 @@ On capture the verdict of the best match decides: "merge" folds the new lead int
 
 from __future__ import annotations
 
+import time
+import weakref
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -47,6 +49,27 @@ MAX_FLAGS = 3
 
 # Fitted models by (store, model id): rows are never changed, so a process loads each once.
 _LOADED: dict[tuple[str, int], MatchModel] = {}
+# Which model is in force, asked of the store at most this often per engine: a look-up per
+# capture cost 5 % of it. A model saved by this process is in force at once (`model_saved`),
+# one saved by another (`dedupe train` beside serve) within this many seconds.
+MODEL_CHECK_SECONDS = 10.0
+_LATEST: weakref.WeakKeyDictionary[Any, tuple[float, int | None]] = weakref.WeakKeyDictionary()
+
+
+def model_saved(bind: Any) -> None:
+    """A model was saved (and committed) through `bind`, a store's engine: the next capture
+    through it looks the model up."""
+    _LATEST.pop(bind, None)
+
+
+def _latest_model_id(session: Session) -> int | None:
+    bind, now = session.get_bind(), time.monotonic()
+    known = _LATEST.get(bind)
+    if known is not None and now - known[0] < MODEL_CHECK_SECONDS:
+        return known[1]
+    model_id = storage.duplicates.latest_model_id(session)
+    _LATEST[bind] = (now, model_id)
+    return model_id
 
 
 def with_model(session: Session, rules: MatchRules) -> MatchRules:
@@ -54,7 +77,7 @@ def with_model(session: Session, rules: MatchRules) -> MatchRules:
     are (the shipped defaults) before any training."""
     if rules.model is not None:
         return rules
-    model_id = storage.duplicates.latest_model_id(session)
+    model_id = _latest_model_id(session)
     if model_id is None:
         return rules
     key = (str(session.get_bind().url), model_id)

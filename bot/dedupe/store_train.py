@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import storage.duplicates
 from bot.dedupe.model import MatchModel
 from bot.dedupe.scan import load_people
+from bot.dedupe.store_match import model_saved
 from bot.dedupe.train import fit
 from bot.rules.dedupe import MatchRules
 from storage.engine import Store
@@ -64,6 +65,7 @@ def train(store: Store, rules: MatchRules, trained_by: str, progress: Progress =
         )
         assert row.id is not None
         model_id = row.id
+    model_saved(store.engine)
     return Trained(model_id, model, time.perf_counter() - started)
 
 

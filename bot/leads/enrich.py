@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -254,14 +255,33 @@ def _identifier():  # type: ignore[no-untyped-def]
     return LanguageIdentifier.from_pickled_model(MODEL_FILE, norm_probs=True)
 
 
+def _classify(text: str) -> tuple[str, float]:
+    """py3langid's `classify`, summed over the features the text has only. Its own multiplies
+    a dense vector of all 7,480 features (integers, so off the fast path) by the model: 5 ms a
+    mail, a tenth of capturing it. The sum of the same terms gives the same probabilities."""
+    import numpy as np
+
+    identifier = _identifier()
+    state, indexes, nextmove, output = 0, [], identifier.tk_nextmove, identifier.tk_output
+    extend, nothing = indexes.extend, ()
+    for letter in text.encode("utf8", errors="surrogatepass"):
+        state = nextmove[(state << 8) + letter]
+        extend(output.get(state, nothing))
+    features = Counter(indexes)
+    rows = np.fromiter(features.keys(), dtype=np.intp, count=len(features))
+    counts = np.fromiter(features.values(), dtype=np.float64, count=len(features))
+    probabilities = identifier.norm_probs(counts @ identifier.nb_ptc[rows] + identifier.nb_pc)
+    best = int(np.argmax(probabilities))
+    return str(identifier.nb_classes[best]), float(probabilities[best])
+
+
 def language_of(text: str) -> tuple[str, float]:
     """(ISO 639-1 code, probability) of a text's language; ("", 0) when it is too short or the
     detector is not sure (below `MIN_LANGUAGE_PROBABILITY`)."""
     sample = text[:2000]
     if sum(ch.isalpha() for ch in sample) < MIN_LANGUAGE_LETTERS:
         return "", 0.0
-    code, probability = _identifier().classify(sample)
-    probability = float(probability)
+    code, probability = _classify(sample)
     if probability < MIN_LANGUAGE_PROBABILITY:
         return "", probability
     return str(code), probability

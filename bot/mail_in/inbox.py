@@ -85,6 +85,9 @@ class InboundMailHandler:
         self.rules = rules
         # Parsing one message past this is stopped, and the message quarantined with the reason.
         self.budget_seconds = budget_seconds
+        # SQLite: messages parsed for a batch that its deadline left queued, by id, for the next
+        # batch (parsing them again cost more than applying: 7 parses per mail at 20 a batch).
+        self._parsed: dict[int, pipeline.MailEvent | Exception] = {}
 
     def process_next(self) -> Processed | None:
         """Process the oldest queued message; None when there is none.
@@ -176,7 +179,7 @@ class InboundMailHandler:
                     # Parsed one by one as applied: a row past the deadline is not parsed.
                     return len(apply_batch(self, session, _prepared_lazily(self, rows)))
             with self.store.reading() as session:
-                peeked = [(row.id, self._prepare(row)) for row in
+                peeked = [(row.id, self._parsed.get(row.id) or self._prepare(row)) for row in
                           storage.inbox.next_queued_batch(session, limit)]  # fmt: skip
             if not peeked:
                 return 0
@@ -184,10 +187,14 @@ class InboundMailHandler:
             with self.store.transaction() as session:
                 rows = list(storage.inbox.queued_by_ids(session, list(prepared)))
                 applied = apply_batch(self, session, [(row, prepared[row.id]) for row in rows])
+            taken = {p.inbound_id for p in applied}
+            queued = {row.id for row in rows}
+            self._parsed = {i: e for i, e in prepared.items() if i in queued and i not in taken}
             # Rows another worker or a retry took meanwhile count as taken: they are gone.
             return len(applied) + len(peeked) - len(rows)
         except Exception:
             log.exception("an inbox batch failed as a whole; taking its messages one at a time")
+            self._parsed = {}  # a failed batch may have been half through applying them
             done = 0
             while done < limit and self.process_next() is not None:
                 done += 1
