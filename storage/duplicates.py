@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import case, delete, func, insert, literal, or_, union_all
+from sqlalchemy import TextClause, delete, func, insert, or_, text
 from sqlmodel import Session, col, select
 
 from storage.models import (
@@ -97,16 +98,23 @@ def block_sizes(session: Session, keys: Collection[str], cap: int | None = None)
         )
         # Core, not ORM rows: this runs on every capture (bench/dedupe_store.py).
         return {key: n for key, n in session.connection().execute(query)}
-    parts = []
-    for key in sorted(keys):
-        members = (
-            select(LeadBlockKey.lead_id).where(col(LeadBlockKey.key) == key).limit(cap + 1)
-        ).subquery()
-        parts.append(
-            select(literal(key).label("key"), func.count().label("n")).select_from(members)
-        )
-    sizes = session.connection().execute(union_all(*parts))
+    ordered = sorted(keys)
+    params: dict[str, Any] = {f"k{i}": key for i, key in enumerate(ordered)}
+    params["cap"] = cap + 1
+    sizes = session.connection().execute(_capped_sizes(len(ordered)), params)
     return {key: n for key, n in sizes if n}
+
+
+@functools.lru_cache(maxsize=64)
+def _capped_sizes(count: int) -> TextClause:
+    """The capped count of `count` blocks as one statement, its text made once per count: built
+    from SQLAlchemy's constructs per capture, it cost more than running it."""
+    parts = [
+        f"SELECT :k{i} AS key, count(*) AS n FROM"
+        f" (SELECT 1 FROM lead_block_keys WHERE key = :k{i} LIMIT :cap) AS b{i}"
+        for i in range(count)
+    ]
+    return text(" UNION ALL ".join(parts))
 
 
 def block_members(session: Session, keys: Collection[str]) -> dict[str, list[int]]:
@@ -128,23 +136,29 @@ def best_candidates(
     `limit` rows come back however many leads the blocks hold."""
     if not weights:
         return []
-    weight = case(
-        *((col(LeadBlockKey.key) == key, value) for key, value in weights.items()), else_=0.0
-    )
-    total = func.sum(weight).label("weight")
-    query = (
-        select(LeadBlockKey.lead_id, total)
-        .where(col(LeadBlockKey.key).in_(list(weights)))
-        .group_by(col(LeadBlockKey.lead_id))
-        .order_by(total.desc(), col(LeadBlockKey.lead_id))
-        .limit(limit + 1)
-    )
+    params: dict[str, Any] = {}
+    for i, (key, value) in enumerate(weights.items()):
+        params[f"k{i}"], params[f"w{i}"] = key, float(value)
+    params["limit"] = limit + 1
+    query = _ranked_candidates(len(weights))
     ranked = [
         (lead_id, float(value))
-        for lead_id, value in session.connection().execute(query)
+        for lead_id, value in session.connection().execute(query, params)
         if lead_id != exclude
     ]
     return ranked[:limit]
+
+
+@functools.lru_cache(maxsize=64)
+def _ranked_candidates(count: int) -> TextClause:
+    """Leads ranked by the weight of the `count` blocks they share with a probe (one text per
+    count, as `_capped_sizes`)."""
+    keys = ", ".join(f":k{i}" for i in range(count))
+    weight = " ".join(f"WHEN :k{i} THEN :w{i}" for i in range(count))
+    return text(
+        f"SELECT lead_id, SUM(CASE key {weight} ELSE 0.0 END) AS weight FROM lead_block_keys"
+        f" WHERE key IN ({keys}) GROUP BY lead_id ORDER BY weight DESC, lead_id LIMIT :limit"
+    )
 
 
 def leads_by_ids(session: Session, lead_ids: Collection[int]) -> Sequence[Lead]:

@@ -103,6 +103,7 @@ class ImapPoller:
         self.account = account
         self._client: IMAPClient | None = None
         self._busy = threading.Lock()
+        self._closed = False
 
     @classmethod
     def from_settings(cls, settings: Settings, store: Store) -> ImapPoller:
@@ -154,18 +155,24 @@ class ImapPoller:
                 client.shutdown()
 
     def close(self) -> None:
-        """Log out, unless a poll is running in another thread (then it ends with the process)."""
+        """Log out now, or, when a poll is running in another thread (its task was cancelled
+        while the thread went on), as soon as that poll ends: no connection is left to the
+        garbage collector."""
+        self._closed = True
         if not self._busy.acquire(blocking=False):
             return
         try:
-            client, self._client = self._client, None
-            if client is not None:
-                try:
-                    client.logout()
-                except Exception:
-                    client.shutdown()
+            self._logout()
         finally:
             self._busy.release()
+
+    def _logout(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                client.logout()
+            except Exception:
+                client.shutdown()
 
     # --- one poll ------------------------------------------------------------------------------
 
@@ -176,12 +183,16 @@ class ImapPoller:
         raised to the caller.
         """
         with self._busy:
-            client = self._connection()
             try:
-                return self._poll(client)
-            except BaseException:
-                self._drop()
-                raise
+                client = self._connection()
+                try:
+                    return self._poll(client)
+                except BaseException:
+                    self._drop()
+                    raise
+            finally:
+                if self._closed:
+                    self._logout()
 
     def _poll(self, client: IMAPClient) -> int:
         account = self.account

@@ -112,7 +112,8 @@ def test_the_three_body_types_answer_303_or_202_and_become_leads(bot: RunningBot
     for address in ("a@acme.io", "b@acme.io", "c@acme.io"):
         lead = lead_of(bot, address)
         assert lead["source"] == "form" and lead["custom"]["tags"] == ["webinar"]
-        assert lead["timeline"][-1]["kind"] == "form.post"
+        kinds = [e["kind"] for e in lead["timeline"] if e["kind"] != "queued"]  # the assigner's
+        assert kinds[-1] == "form.post"
     assert lead_of(bot, "a@acme.io")["first_name"] == "Ann"
 
 
