@@ -16,7 +16,6 @@ import unicodedata
 from dataclasses import dataclass
 
 import phonenumbers
-from phonenumbers import geocoder
 
 # Label (accent-free, lower-case) -> lead field. "name" is split into first and last.
 _LABELS: dict[str, str] = {}
@@ -87,6 +86,10 @@ def read_form(text: str) -> FormFields | None:
 
 @functools.cache
 def _country_names() -> dict[str, str]:
+    # The geocoder's data takes half a second to import: only a form mail with a country field
+    # needs it, so every process that may parse mail does not pay for it at start.
+    from phonenumbers import geocoder
+
     names: dict[str, str] = {}
     for region in phonenumbers.SUPPORTED_REGIONS:
         example = phonenumbers.example_number(region)
