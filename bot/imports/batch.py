@@ -33,7 +33,7 @@ from bot.dedupe.match import (
     rank_candidates,
     score_prepared,
 )
-from bot.dedupe.store_match import Matcher
+from bot.dedupe.store_match import Matcher, with_model
 from bot.leads import fields
 from bot.leads.capture import Draft
 from bot.rules.dedupe import MatchRules
@@ -148,6 +148,7 @@ class BatchMatcher(Matcher):
 
     def matches(self, session: Session, lead: Lead, rules: MatchRules) -> list[Match]:
         assert lead.id is not None
+        rules = with_model(session, rules)  # the store's trained model, as find_matches uses
         self._refresh(session)
         self.on_new(lead)
         if self._by_email.get(lead.email) is None:
@@ -167,7 +168,8 @@ class BatchMatcher(Matcher):
             if _compare(probe, form, rules, explain=False)[0] >= rules.review
         ]
         matches = [match for match in matches if match.score >= rules.review]
-        matches.sort(key=lambda match: (-match.score, match.key))
+        # the same probability (two sure matches): the one with more evidence first
+        matches.sort(key=lambda match: (-match.score, -match.bits, match.key))
         if matches and matches[0].verdict == "merge":
             survivor = session.get(Lead, int(matches[0].key))
             if survivor is not None:

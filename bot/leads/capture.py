@@ -696,12 +696,14 @@ class _Batch:
         return {a: self.matcher.existing(self.session, a) for a in sorted(addresses)}
 
     def _insert_leads(self, items: Sequence[Item], makers: dict[str, int]) -> dict[str, Lead]:
-        """The batch's new leads in one INSERT, in address order: two batches of the same
-        addresses take the unique index's entries in the same order (one waits, none
-        deadlocks), and the one that loses retries its items one at a time."""
+        """The batch's new leads in one INSERT, in the order they arrived: their L-numbers go
+        as one item at a time would give them (the mail that came first is the lower number).
+        Two PostgreSQL batches that make the same new addresses in opposite orders can
+        deadlock; the store aborts one, which retries its items one at a time (rare: workers
+        claim disjoint messages, so only one person writing twice at once can do it)."""
         base = storage.bulk.lead_defaults(self.now)
         rows = []
-        for address in sorted(makers):
+        for address in sorted(makers, key=makers.__getitem__):
             draft, source, _ = items[makers[address]]
             columns, self.enriched[address] = _new_lead(draft, source)
             rows.append({**base, **columns})

@@ -9,6 +9,7 @@ same transaction, so a message is never half-applied and never lost.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 import traceback
@@ -19,6 +20,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 import storage.inbox
+from bot.imports.batch import BatchMatcher
+from bot.leads.capture import capture_many
 from bot.mail_in import pipeline
 from bot.mail_in.budget import time_budget
 from bot.mail_in.decode import decode_mail
@@ -101,7 +104,7 @@ class InboundMailHandler:
                 row = storage.inbox.claim_next(session)
                 if row is None:
                     return None
-                return self._apply(session, row, self._prepare(row))
+                return self._apply_one(session, row, self._prepare(row))
         with self.store.reading() as session:
             peeked = storage.inbox.next_queued(session)
             prepared = self._prepare(peeked) if peeked is not None else None
@@ -112,7 +115,7 @@ class InboundMailHandler:
             row = storage.inbox.queued_by_id(session, peeked_id)
             if row is None:  # a retry or another process took it meanwhile
                 return Processed(peeked_id, "skipped", None, None)
-            return self._apply(session, row, prepared)
+            return self._apply_one(session, row, prepared)
 
     def _prepare(self, row: InboundMessage) -> pipeline.MailEvent | Exception:
         """Decode and run the pure steps; a failure is kept, to be quarantined in `_apply`."""
@@ -126,42 +129,108 @@ class InboundMailHandler:
         except Exception as exc:
             return exc
 
+    def _apply_one(
+        self, session: Session, row: InboundMessage, prepared: pipeline.MailEvent | Exception
+    ) -> Processed:
+        applied = self._apply(session, row, prepared)
+        assert isinstance(applied, Processed)  # outside a batch, capture is never deferred
+        return applied
+
     def _apply(
         self,
         session: Session,
         row: InboundMessage,
         prepared: pipeline.MailEvent | Exception,
         in_batch: bool = False,
-    ) -> Processed:
+    ) -> Processed | pipeline.MailEvent:
         """Run one message's steps in a savepoint; a failure quarantines it. In a batch, an
         error of the store itself (a unique index another worker's commit won, a deadlock)
         fails the whole batch instead: its messages are then taken one at a time, when the
-        other worker's rows are visible, rather than quarantining a message that is fine."""
+        other worker's rows are visible, rather than quarantining a message that is fine. In a
+        batch, an enquiry comes back as its event with the capture pending (`apply_batch`)."""
         assert row.id is not None
         try:
             if isinstance(prepared, Exception):
                 raise prepared
+            prepared.defer_capture = in_batch
             with session.begin_nested():
                 event = pipeline.run(session, prepared, self.steps)
-                storage.inbox.mark_done(
-                    session,
-                    row,
-                    classification=event.outcome or "ignored",
-                    reason=event.reason,
-                    lead_id=event.lead.id if event.lead else None,
-                    subject=event.mail.subject,
-                    from_address=event.mail.from_address,
-                )
-                session.flush()
+                if event.pending is not None:
+                    return event
+                self._done(session, row, event)
         except Exception as exc:
             if in_batch and isinstance(exc, DBAPIError):
                 raise
-            error = f"{type(exc).__name__}: {exc}"
-            log.warning("inbound message %s quarantined: %s", row.id, error)
-            detail = "".join(traceback.format_exception(exc, limit=-4))
-            storage.inbox.quarantine(session, row, f"{error}\n\n{detail}")
-            return Processed(row.id, "quarantined", None, None, error)
+            return self._quarantine(session, row, exc)
         return Processed(row.id, "done", row.classification, row.lead_id)
+
+    def _done(self, session: Session, row: InboundMessage, event: pipeline.MailEvent) -> None:
+        storage.inbox.mark_done(
+            session,
+            row,
+            classification=event.outcome or "ignored",
+            reason=event.reason,
+            lead_id=event.lead.id if event.lead else None,
+            subject=event.mail.subject,
+            from_address=event.mail.from_address,
+        )
+        session.flush()
+
+    def _quarantine(self, session: Session, row: InboundMessage, exc: Exception) -> Processed:
+        assert row.id is not None
+        error = f"{type(exc).__name__}: {exc}"
+        log.warning("inbound message %s quarantined: %s", row.id, error)
+        detail = "".join(traceback.format_exception(exc, limit=-4))
+        storage.inbox.quarantine(session, row, f"{error}\n\n{detail}")
+        return Processed(row.id, "quarantined", None, None, error)
+
+    def _capture_pending(
+        self, session: Session, pending: list[tuple[InboundMessage, pipeline.MailEvent]]
+    ) -> list[Processed]:
+        """Capture the batch's enquiries together (`capture_many`, with a matcher that reads the
+        batch's blocks once), then finish each message in a savepoint of its own. A mail whose
+        capture failed alone (capture_many retried it by itself) is quarantined alone; an error
+        of the store fails the batch (see `_apply`)."""
+        done: list[Processed] = []
+        groups: dict[tuple[int, bool, bool], list[tuple[InboundMessage, pipeline.MailEvent]]]
+        groups = {}
+        for row, event in pending:
+            steps = event.steps
+            key = (id(event.rules), "dedupe" in steps, "notify" in steps)
+            groups.setdefault(key, []).append((row, event))
+        for (_, dedupe, notify), members in groups.items():
+            rules = members[0][1].rules
+            items = [event.pending for _, event in members if event.pending is not None]
+            drafts = [draft for draft, _, _ in items]
+            matcher = BatchMatcher(rules.match)
+            matcher.load(session, drafts)
+            results = capture_many(
+                session,
+                items,
+                rules=rules,
+                dedupe=dedupe,
+                notify=notify,
+                matcher=matcher,
+                rolled_back=functools.partial(matcher.load, session, drafts),
+            )
+            for (row, event), result in zip(members, results, strict=True):
+                assert row.id is not None
+                if isinstance(result, DBAPIError):
+                    raise result
+                if isinstance(result, Exception):
+                    done.append(self._quarantine(session, row, result))
+                    continue
+                try:
+                    with session.begin_nested():
+                        pipeline.captured(event, result)
+                        self._done(session, row, event)
+                except DBAPIError:
+                    raise
+                except Exception as exc:
+                    done.append(self._quarantine(session, row, exc))
+                    continue
+                done.append(Processed(row.id, "done", row.classification, row.lead_id))
+        return done
 
     def process_batch(self, limit: int) -> int:
         """Process up to `limit` queued messages in ONE transaction (each in a savepoint of its
@@ -233,14 +302,19 @@ def apply_batch(
     items: Iterable[tuple[InboundMessage, pipeline.MailEvent | Exception]],
 ) -> list[Processed]:
     """Apply prepared messages inside the caller's one transaction, each in a savepoint (a
-    failure quarantines that message alone). Each message reaches `capture` through the
-    pipeline's steps; a batch capture would take the whole list here. Past BATCH_SECONDS the
-    rest is left queued for the next batch: on SQLite this transaction holds the write lock
-    every other writer of the store waits for."""
+    failure quarantines that message alone). The enquiries' captures are left pending by the
+    pipeline and made together at the end (`capture_many`): the store is read and written per
+    batch, not per mail. Past BATCH_SECONDS the rest is left queued for the next batch: on
+    SQLite this transaction holds the write lock every other writer of the store waits for."""
     deadline = time.monotonic() + BATCH_SECONDS
-    done = []
+    done: list[Processed] = []
+    pending: list[tuple[InboundMessage, pipeline.MailEvent]] = []
     for row, prepared in items:
-        if done and time.monotonic() > deadline:
+        if (done or pending) and time.monotonic() > deadline:
             break
-        done.append(handler._apply(session, row, prepared, in_batch=True))
-    return done
+        applied = handler._apply(session, row, prepared, in_batch=True)
+        if isinstance(applied, pipeline.MailEvent):
+            pending.append((row, applied))
+        else:
+            done.append(applied)
+    return done + handler._capture_pending(session, pending)

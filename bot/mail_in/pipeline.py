@@ -19,7 +19,7 @@ import storage.outbox
 import storage.reps
 import storage.timeline
 from bot.leads import intake
-from bot.leads.capture import Draft, Evidence, Source, capture
+from bot.leads.capture import Captured, Draft, Evidence, Item, Source, capture
 from bot.leads.refs import lead_label
 from bot.leads.reply_address import token_in
 from bot.mail_in.classify import Classification, Kind, classify
@@ -62,6 +62,10 @@ class MailEvent:
     steps: tuple[str, ...] = DEFAULT_STEPS
     # What de-duplication did with a new lead (merged it, flagged it), for the notification.
     duplicate: str = ""
+    # Batch mode (bot.mail_in.inbox.apply_batch): apply leaves the enquiry's capture here, and
+    # the batch captures every such mail at once (`capture_many`), then `captured` finishes each.
+    defer_capture: bool = False
+    pending: Item | None = None
 
     @property
     def actor(self) -> str:
@@ -176,6 +180,9 @@ def _apply_message(session: Session, event: MailEvent) -> None:
     via = f"an email to {_first_recipient(event)}"
     source = Source("email", event.actor, via, intake.address_key(email, event.rules.intake))
     evidence = Evidence("email.enquiry", event.mail.subject, _mail_data(event), event.inbound_id)
+    if event.defer_capture:
+        event.pending = (draft, source, evidence)
+        return
     result = capture(
         session,
         draft,
@@ -185,8 +192,14 @@ def _apply_message(session: Session, event: MailEvent) -> None:
         dedupe="dedupe" in event.steps,
         notify="notify" in event.steps,
     )
+    captured(event, result)
+
+
+def captured(event: MailEvent, result: Captured) -> None:
+    """What the enquiry's capture did, on the event: the lead it landed on, or intake's hold
+    (read fine, held: done, classified "held", not the inbox's quarantine)."""
+    event.pending = None
     if result.hold is not None:
-        # Read fine, held by intake (not the inbox's quarantine): done, classified "held".
         held = intake.reasons_text(result.hold.reasons)
         event.outcome = "held"
         event.reason = f"{event.reason}; held {intake.hold_label(result.hold.id)}: {held}"

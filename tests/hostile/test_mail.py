@@ -47,9 +47,9 @@ def test_a_line_of_50000_spaces_is_read_within_a_second_and_the_next_mail_too(
     normal = queue(store, mail("Bo Ek <bo@ekco.se>", "Can you send a quote for 40 seats?"))
     handler = InboundMailHandler(store, REPLY)
     for inbound_id in (spaces, normal):
-        started = time.monotonic()
+        started = time.process_time()  # CPU, not the wall: a busy machine must not fail it
         assert handler.process_next() is not None
-        assert time.monotonic() - started < 1.0
+        assert time.process_time() - started < 1.0
         state, error, lead_id = state_of(store, inbound_id)
         assert state == "done" and lead_id is not None, error
 

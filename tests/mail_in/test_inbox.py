@@ -156,3 +156,64 @@ def test_a_batch_past_its_time_commits_what_it_applied_and_leaves_the_rest_queue
     assert states(store) == [("done", None), ("queued", None), ("queued", None)]
     assert handler.drain(batch=10) == 2
     assert states(store) == [("done", None)] * 3
+
+
+def statements_on(store: Store) -> list[str]:
+    seen: list[str] = []
+    event.listen(store.engine, "before_cursor_execute",
+                 lambda _c, _cur, statement, *_rest: seen.append(statement))  # fmt: skip
+    return seen
+
+
+def test_a_batch_captures_its_enquiries_together_as_one_mail_at_a_time_would(
+    store: Store,
+) -> None:
+    handler = InboundMailHandler(store, REPLY)
+    accept_raw(store, mail(0), channel="smtp")
+    assert handler.process_batch(10) == 1  # buyer 0 is a stored lead now
+    seen = statements_on(store)
+    accept_raw(store, mail(1), channel="smtp")
+    assert handler.process_batch(10) == 1
+    one = len(seen)
+    seen.clear()
+    again = mail(0, subject="Follow-up").replace(b"<q0@", b"<q0-again@")
+    twice = mail(7, subject="Second").replace(b"<q7@", b"<q7-again@")
+    for raw in (again, *(mail(n) for n in range(2, 22)), twice):
+        accept_raw(store, raw, channel="smtp")
+    commits = commits_on(store)
+    assert handler.process_batch(30) == 22
+    assert len(commits) == 1
+    # 22 mails cost fewer statements than 11 mails taken one at a time would
+    assert len(seen) < 11 * one, (len(seen), one)
+    with store.reading() as session:
+        leads = Counter(session.exec(select(Lead.email)).all())
+        entries = session.exec(select(TimelineEntry.lead_id, TimelineEntry.kind)).all()
+    assert set(leads.values()) == {1} and len(leads) == 22  # buyers 0..21, each once
+    by_lead = Counter(lead_id for lead_id, kind in entries if kind == "email.enquiry")
+    assert sorted(by_lead.values()) == [1] * 20 + [2, 2]  # 0 and 7 wrote twice, one lead each
+    assert all(state == "done" for state, _ in states(store))
+
+
+def test_a_capture_that_fails_in_a_batch_quarantines_its_mail_alone(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queue(store, 5)
+    from bot.leads import capture as capturing
+
+    real_guess = capturing.enrich.guess
+
+    def guess(email: str, *args: Any, **kwargs: Any) -> Any:
+        if email.startswith("buyer3@"):
+            raise ValueError("enrichment broke on this one")
+        return real_guess(email, *args, **kwargs)
+
+    monkeypatch.setattr(capturing.enrich, "guess", guess)
+    commits = commits_on(store)
+    assert InboundMailHandler(store, REPLY).process_batch(10) == 5
+    assert len(commits) == 1
+    assert states(store) == [("done", None)] * 3 + [("quarantined", "ValueError")] + [
+        ("done", None)
+    ]
+    with store.reading() as session:
+        emails = sorted(session.exec(select(Lead.email)).all())
+    assert emails == sorted(f"buyer{n}@company-{n}.test" for n in (0, 1, 2, 4))
