@@ -524,12 +524,14 @@ def grouped_counts(session: Session, keys: Sequence[str], since: datetime | None
 
 def convert_times_all(session: Session, since: datetime | None, until: datetime | None,
                       source: str | None, owner_id: int | None) -> list[Any]:  # fmt: skip
-    """(source, utm_source, utm_campaign, seconds to convert) of every converted lead."""
+    """(source, utm_source, utm_campaign, seconds to convert) of every converted lead, as plain
+    tuples (Core, not ORM rows: at 390,000 leads the ORM's rows were half the report's time)."""
     query = select(LeadFact.source, LeadFact.utm_source, LeadFact.utm_campaign,
                    LeadFact.convert_seconds).where(
         col(LeadFact.converted), col(LeadFact.convert_seconds).is_not(None)
     )  # fmt: skip
-    return list(session.exec(_filtered(query, since, until, source, owner_id)).all())
+    filtered = _filtered(query, since, until, source, owner_id)
+    return [tuple(row) for row in session.connection().execute(filtered)]
 
 
 SPEED_COLUMNS = {"wall": ("touch_bucket", "touch_seconds"),

@@ -108,11 +108,15 @@ def sources(session: Session, window: Window) -> Report:
     columns = ("by", "source", "leads", "mqls", "conversions", "conversion_ratio",
                "avg_seconds_to_convert", "median_seconds_to_convert", "amount")  # fmt: skip
     report = Report("sources", columns, window=window)
-    converted = storage.reports.convert_times_all(session, *window.args())
-    for at, key in enumerate(("source", "utm_source", "utm_campaign")):
-        times: dict[str, list[float]] = {}
-        for row in converted:
-            times.setdefault(row[at], []).append(float(row[3]))
+    # the times to convert by channel, UTM source and UTM campaign, in one pass
+    keys = ("source", "utm_source", "utm_campaign")
+    by_key: list[dict[str, list[float]]] = [{} for _ in keys]
+    for channel, utm_source, utm_campaign, seconds in storage.reports.convert_times_all(
+        session, *window.args()
+    ):
+        for times, value in zip(by_key, (channel, utm_source, utm_campaign), strict=True):
+            times.setdefault(value, []).append(float(seconds))
+    for key, times in zip(keys, by_key, strict=True):
         for row in sorted(storage.reports.counts_by(session, key, *window.args()),
                           key=lambda r: (-int(r[1]), str(r[0]))):  # fmt: skip
             value, leads, mqls, _, won, seconds, amount = row[:7]
