@@ -12,7 +12,7 @@ import pytest
 
 from storage.engine import Store
 from storage.migrate import upgrade
-from tests.services.postgres import create_database, postgres_server
+from tests.services.postgres import create_database, drop_database, postgres_server
 
 _db_counter = itertools.count()
 # Each pytest-xdist worker (gw0, gw1, …) starts its own PostgreSQL; with a shared one
@@ -70,18 +70,33 @@ def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def postgres_url(postgres_admin_url: str, postgres_template: str) -> str:
-    return create_database(
-        postgres_admin_url,
-        f"leadbot_test_{_WORKER}_{next(_db_counter)}",
-        template=postgres_template,
-    )
+def postgres_url(postgres_admin_url: str, postgres_template: str) -> Iterator[str]:
+    name = f"leadbot_test_{_WORKER}_{next(_db_counter)}"
+    yield create_database(postgres_admin_url, name, template=postgres_template)
+    drop_database(postgres_admin_url, name)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def database_url(request: pytest.FixtureRequest) -> str:
     """Runs the test once on SQLite and once on PostgreSQL."""
     return request.getfixturevalue(f"{request.param}_url")
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def module_database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """One fresh store per module, on SQLite and on PostgreSQL: for modules whose tests share one
+    `leadbot serve` (each test then works on data of its own)."""
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("module-store") / "leadbot.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+        return
+    admin_url = request.getfixturevalue("postgres_admin_url")
+    name = f"leadbot_test_{_WORKER}_{next(_db_counter)}"
+    yield create_database(admin_url, name, template=request.getfixturevalue("postgres_template"))
+    drop_database(admin_url, name)
 
 
 @pytest.fixture

@@ -37,6 +37,13 @@ ACK_SECONDS = 10.0  # generous: CI shares the machine; an idle one acks in milli
 
 
 @pytest.fixture
+def database_url(sqlite_url: str) -> str:
+    """One store: Socket Mode is a transport (connect, ack, reconnect), and what its commands and
+    clicks write goes through the Slack worker that test_slack.py drives on both stores."""
+    return sqlite_url
+
+
+@pytest.fixture
 def socket() -> Iterator[SocketModeStandIn]:
     """The Socket Mode stand-in (a websocket server)."""
     with socket_mode_server() as server:

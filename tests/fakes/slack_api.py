@@ -53,6 +53,8 @@ class SlackCall:
     params: Json
     headers: dict[str, str]
     http_method: str
+    # The URL's path: which request's response_url a "response_url" call went to.
+    path: str = ""
     # What was answered: the HTTP status and the JSON body.
     status: int = 200
     response: Json = field(default_factory=dict)
@@ -75,6 +77,8 @@ class _Failure:
     status: int
     retry_after: float
     error: str | None
+    # Only calls posting to this channel (a user id stands for their DM) fail; None: any call.
+    channel: str | None = None
 
 
 class SlackApiStandIn:
@@ -100,12 +104,21 @@ class SlackApiStandIn:
         self._lock = threading.Lock()
         self._ts = itertools.count(FIRST_TS, 100)
         self._ids = itertools.count(1)
+        # Calls before this index belong to an earlier test on the same server (see mark()).
+        self._since = 0
 
     # ---- what tests use -----------------------------------------------------------------
 
     def calls_to(self, method: str) -> list[SlackCall]:
         with self._lock:
-            return [call for call in self.calls if call.method == method]
+            return [call for call in self.calls[self._since :] if call.method == method]
+
+    def mark(self) -> None:
+        """From now on calls_to() sees only the calls made after this one: tests that share one
+        server (and one serve) each read their own calls; messages and views stay for the
+        serve's late redraws."""
+        with self._lock:
+            self._since = len(self.calls)
 
     def fail_next(
         self,
@@ -114,12 +127,15 @@ class SlackApiStandIn:
         retry_after: float = 1,
         times: int = 1,
         error: str | None = None,
+        channel: str | None = None,
     ) -> None:
         """Fail the next `times` calls of `method`: 429 with `Retry-After: retry_after`, a 5xx,
-        200 with `{"ok": false, "error": error}`, or 0 to drop the connection unanswered."""
+        200 with `{"ok": false, "error": error}`, or 0 to drop the connection unanswered; with
+        `channel` (or a user id: their DM) only the calls posting there."""
         with self._lock:
+            where = self._channel_for(channel) if channel else None
             for _ in range(times):
-                self._failures[method].append(_Failure(status, retry_after, error))
+                self._failures[method].append(_Failure(status, retry_after, error, where))
 
     def dm_channel(self, user_id: str) -> str:
         """The IM channel id of a user (the same one conversations.open returns)."""
@@ -130,6 +146,7 @@ class SlackApiStandIn:
         """Forget calls, pending failures, messages and views; users stay configured."""
         with self._lock:
             self.calls.clear()
+            self._since = 0
             self._failures.clear()
             self.messages.clear()
             self.views.clear()
@@ -140,8 +157,7 @@ class SlackApiStandIn:
         """Answer one call: (status, extra headers, JSON body or None to drop the connection)."""
         with self._lock:
             self.calls.append(call)
-            failures = self._failures.get(method)
-            failure = failures.popleft() if failures else None
+            failure = self._next_failure(method, call.params)
             if failure is not None:
                 status, headers, body = self._failure_answer(failure)
             elif call.token is None and method not in ("api.test", "response_url"):
@@ -153,6 +169,17 @@ class SlackApiStandIn:
             call.status = status
             call.response = body or {}
             return status, headers, body
+
+    def _next_failure(self, method: str, params: Json) -> _Failure | None:
+        failures = self._failures.get(method)
+        if not failures:
+            return None
+        channel = self._channel_for(str(params["channel"])) if params.get("channel") else None
+        for failure in failures:
+            if failure.channel is None or failure.channel == channel:
+                failures.remove(failure)
+                return failure
+        return None
 
     def _failure_answer(self, failure: _Failure) -> tuple[int, dict[str, str], Json | None]:
         if failure.status == 0:
@@ -457,7 +484,7 @@ def _handler_for(state: SlackApiStandIn) -> type[BaseHTTPRequestHandler]:
             elif raw and content_type.startswith("application/x-www-form-urlencoded"):
                 form = parse_qsl(raw.decode("utf-8"), keep_blank_values=True)
                 params.update({key: _decode_form_value(value) for key, value in form})
-            call = SlackCall(method, params, dict(self.headers.items()), self.command)
+            call = SlackCall(method, params, dict(self.headers.items()), self.command, parts.path)
             status, headers, body = state.handle(method, call)
             if state.latency.get(method):
                 time.sleep(state.latency[method])

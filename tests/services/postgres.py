@@ -99,3 +99,15 @@ def create_database(admin_url: str, name: str, template: str | None = None) -> s
         connection.execute(text(f"CREATE DATABASE {name}{suffix}"))
     admin.dispose()
     return admin_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def drop_database(admin_url: str, name: str) -> None:
+    """Drop database `name` and end any connection to it still open. A test's database dropped
+    when the test ends costs a few hundredths of a second; the hundreds a session leaves behind
+    otherwise make removing the cluster at the end take half a minute."""
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    admin.dispose()
