@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import event
 from sqlmodel import select
 
 import storage.forms
@@ -28,7 +29,14 @@ from bot.public_links import PublicLinks
 from bot.rules.file import Rules, default_rules
 from bot.rules.forms import FormRules
 from storage.engine import Store
-from storage.models import FormConfirmation, FormSubmission, IntakeRecord, WebForm, utcnow
+from storage.models import (
+    FormConfirmation,
+    FormSubmission,
+    IntakeRecord,
+    Lead,
+    WebForm,
+    utcnow,
+)
 
 SECRET = "test-secret"
 OWN = ("http://127.0.0.1:8000",)
@@ -216,10 +224,10 @@ def test_a_processing_failure_quarantines_the_submission_and_retry_makes_the_lea
     form = make_form(store)
     post(store, form)
 
-    def broken(*args: object, **kwargs: object) -> None:
-        raise RuntimeError("the store fell over")
+    def broken(session: object, items: list[object], **kwargs: object) -> list[Exception]:
+        return [RuntimeError("the store fell over") for _ in items]  # as capture_many reports
 
-    monkeypatch.setattr(process, "capture", broken)
+    monkeypatch.setattr(process, "capture_many", broken)
     [submission] = processed(store)
     assert submission.state == "quarantined"
     assert submission.error is not None and "RuntimeError: the store fell over" in submission.error
@@ -352,3 +360,31 @@ def test_campaigns_mail_confirmed_addresses_not_unconfirmed_ones(store: Store) -
     with store.transaction() as session:
         found = storage.campaigns.segment_candidates(session, campaign_id, {}, utcnow())
         assert sorted(lead.id for lead in found) == sorted([ok, confirmed])
+
+
+def test_a_batch_of_submissions_is_one_transaction_and_a_failing_capture_is_quarantined_alone(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    form = make_form(store)
+    for n in range(6):
+        post(store, form, email=f"visitor{n}@firm-{n}.test")
+    from bot.leads import capture as capturing
+
+    real_guess = capturing.enrich.guess
+
+    def guess(email: str, *args: object, **kwargs: object) -> object:
+        if email.startswith("visitor4@"):
+            raise ValueError("enrichment broke on this one")
+        return real_guess(email, *args, **kwargs)
+
+    monkeypatch.setattr(capturing.enrich, "guess", guess)
+    commits: list[int] = []
+    event.listen(store.engine, "commit", lambda _connection: commits.append(1))
+    assert process.FormProcessor(store, default_rules).drain_once() == 6
+    assert len(commits) == 1
+    with store.reading() as session:
+        rows = session.exec(select(FormSubmission).order_by(FormSubmission.id)).all()
+        states = [(row.state, (row.error or "").split(":")[0]) for row in rows]
+        emails = sorted(session.exec(select(Lead.email)).all())
+    assert states == [("done", "")] * 4 + [("quarantined", "ValueError"), ("done", "")]
+    assert emails == sorted(f"visitor{n}@firm-{n}.test" for n in (0, 1, 2, 3, 5))
