@@ -206,11 +206,17 @@ def failed_submissions(leadbot: Leadbot, monkeypatch: pytest.MonkeyPatch, count:
     for n in range(count):
         post(leadbot.store, form, email=f"jane{n}@acme.io", ip=f"192.0.2.{n + 1}")
 
-    def broken(*args: object, **kwargs: object) -> None:
-        raise RuntimeError("the store fell over")
+    def broken(session: object, items: list[object], **kwargs: object) -> list[Exception]:
+        failures: list[Exception] = []
+        for _ in items:  # each item's exception, raised and caught, as capture_many reports it
+            try:
+                raise RuntimeError("the store fell over")
+            except RuntimeError as exc:
+                failures.append(exc)
+        return failures
 
     with monkeypatch.context() as patch:
-        patch.setattr(process, "capture", broken)
+        patch.setattr(process, "capture_many", broken)
         process.FormProcessor(leadbot.store, default_rules).drain()
 
 
