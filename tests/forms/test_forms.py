@@ -37,6 +37,7 @@ from storage.models import (
     WebForm,
     utcnow,
 )
+from tests.factories import enrichment_fails_for
 
 SECRET = "test-secret"
 OWN = ("http://127.0.0.1:8000",)
@@ -368,16 +369,7 @@ def test_a_batch_of_submissions_is_one_transaction_and_a_failing_capture_is_quar
     form = make_form(store)
     for n in range(6):
         post(store, form, email=f"visitor{n}@firm-{n}.test")
-    from bot.leads import capture as capturing
-
-    real_guess = capturing.enrich.guess
-
-    def guess(email: str, *args: object, **kwargs: object) -> object:
-        if email.startswith("visitor4@"):
-            raise ValueError("enrichment broke on this one")
-        return real_guess(email, *args, **kwargs)
-
-    monkeypatch.setattr(capturing.enrich, "guess", guess)
+    enrichment_fails_for(monkeypatch, "visitor4@")
     commits: list[int] = []
     event.listen(store.engine, "commit", lambda _connection: commits.append(1))
     assert process.FormProcessor(store, default_rules).drain_once() == 6

@@ -19,6 +19,7 @@ from bot.mail_in import pipeline
 from bot.mail_in.inbox import InboundMailHandler, accept_raw
 from storage.engine import Store
 from storage.models import InboundMessage, Lead, TimelineEntry
+from tests.factories import enrichment_fails_for
 
 REPLY = "leads@acme-leads.test"
 
@@ -198,16 +199,7 @@ def test_a_capture_that_fails_in_a_batch_quarantines_its_mail_alone(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     queue(store, 5)
-    from bot.leads import capture as capturing
-
-    real_guess = capturing.enrich.guess
-
-    def guess(email: str, *args: Any, **kwargs: Any) -> Any:
-        if email.startswith("buyer3@"):
-            raise ValueError("enrichment broke on this one")
-        return real_guess(email, *args, **kwargs)
-
-    monkeypatch.setattr(capturing.enrich, "guess", guess)
+    enrichment_fails_for(monkeypatch, "buyer3@")
     commits = commits_on(store)
     assert InboundMailHandler(store, REPLY).process_batch(10) == 5
     assert len(commits) == 1
