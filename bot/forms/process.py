@@ -13,7 +13,6 @@ half-applied and nothing is lost.
 
 from __future__ import annotations
 
-import functools
 import logging
 import traceback
 from collections.abc import Callable
@@ -27,8 +26,8 @@ import storage.intake
 import storage.leads
 import storage.timeline
 from bot.forms import definitions as d
-from bot.imports.batch import BatchMatcher
-from bot.leads.capture import Captured, Draft, Evidence, Item, Source, capture_many
+from bot.imports.batch import capture_batch
+from bot.leads.capture import Captured, Draft, Evidence, Item, Source
 from bot.leads.refs import lead_label
 from bot.rules.file import Rules
 from bot.rules.forms import FormRules
@@ -226,16 +225,7 @@ class FormProcessor:
     ) -> None:
         if not pending:
             return
-        drafts = [parts[0] for _, _, parts in pending]
-        matcher = BatchMatcher(rules.match)
-        matcher.load(session, drafts)
-        results = capture_many(
-            session,
-            [parts for _, _, parts in pending],
-            rules=rules,
-            matcher=matcher,
-            rolled_back=functools.partial(matcher.load, session, drafts),
-        )
+        results = capture_batch(session, [parts for _, _, parts in pending], rules=rules)
         for (submission, form, _), result in zip(pending, results, strict=True):
             if isinstance(result, Exception):
                 self._quarantine(session, submission, result)

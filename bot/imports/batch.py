@@ -13,7 +13,8 @@ changed is read again from the session. The decisions are those of `store_match.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import functools
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -35,8 +36,9 @@ from bot.dedupe.match import (
 )
 from bot.dedupe.store_match import Matcher, with_model
 from bot.leads import fields
-from bot.leads.capture import Draft
+from bot.leads.capture import Captured, Draft, Item, capture_many
 from bot.rules.dedupe import MatchRules
+from bot.rules.file import Rules
 from storage.models import Lead
 
 CHUNK = 500
@@ -193,6 +195,25 @@ class BatchMatcher(Matcher):
             if lead is not None and lead.merged_into_id is None:
                 self._add(self.prepare(person_of(lead)), lead_id)
         self._stale = set()
+
+
+def capture_batch(
+    session: Session, items: Sequence[Item], *, rules: Rules, **options: Any
+) -> list[Captured | Exception]:
+    """`capture_many` with a batch matcher loaded with the items' drafts (and loaded again if
+    the batch rolls back): what the doors that take a batch at a time (the inbox worker, the
+    form worker) call. `options` are capture_many's."""
+    drafts = [draft for draft, _, _ in items]
+    matcher = BatchMatcher(rules.match)
+    matcher.load(session, drafts)
+    return capture_many(
+        session,
+        items,
+        rules=rules,
+        matcher=matcher,
+        rolled_back=functools.partial(matcher.load, session, drafts),
+        **options,
+    )
 
 
 def _too_long(draft: Draft) -> bool:

@@ -9,7 +9,6 @@ same transaction, so a message is never half-applied and never lost.
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 import traceback
@@ -20,8 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 import storage.inbox
-from bot.imports.batch import BatchMatcher
-from bot.leads.capture import capture_many
+from bot.imports.batch import capture_batch
 from bot.mail_in import pipeline
 from bot.mail_in.budget import time_budget
 from bot.mail_in.decode import decode_mail
@@ -199,19 +197,9 @@ class InboundMailHandler:
             key = (id(event.rules), "dedupe" in steps, "notify" in steps)
             groups.setdefault(key, []).append((row, event))
         for (_, dedupe, notify), members in groups.items():
-            rules = members[0][1].rules
             items = [event.pending for _, event in members if event.pending is not None]
-            drafts = [draft for draft, _, _ in items]
-            matcher = BatchMatcher(rules.match)
-            matcher.load(session, drafts)
-            results = capture_many(
-                session,
-                items,
-                rules=rules,
-                dedupe=dedupe,
-                notify=notify,
-                matcher=matcher,
-                rolled_back=functools.partial(matcher.load, session, drafts),
+            results = capture_batch(
+                session, items, rules=members[0][1].rules, dedupe=dedupe, notify=notify
             )
             for (row, event), result in zip(members, results, strict=True):
                 assert row.id is not None

@@ -216,7 +216,7 @@ def failed_submissions(leadbot: Leadbot, monkeypatch: pytest.MonkeyPatch, count:
         return failures
 
     with monkeypatch.context() as patch:
-        patch.setattr(process, "capture_many", broken)
+        patch.setattr(process, "capture_batch", broken)
         process.FormProcessor(leadbot.store, default_rules).drain()
 
 

@@ -228,7 +228,7 @@ def test_a_processing_failure_quarantines_the_submission_and_retry_makes_the_lea
     def broken(session: object, items: list[object], **kwargs: object) -> list[Exception]:
         return [RuntimeError("the store fell over") for _ in items]  # as capture_many reports
 
-    monkeypatch.setattr(process, "capture_many", broken)
+    monkeypatch.setattr(process, "capture_batch", broken)
     [submission] = processed(store)
     assert submission.state == "quarantined"
     assert submission.error is not None and "RuntimeError: the store fell over" in submission.error
