@@ -291,14 +291,6 @@ class FormProcessor:
                 break
         return done
 
-    def process(
-        self, session: Session, submission: FormSubmission, form: WebForm | None, rules: Rules
-    ) -> None:
-        """One submission alone, in the caller's transaction (as a batch of one)."""
-        parts = self._checked(session, submission, form, rules)
-        if parts is not None and form is not None:
-            self._capture(session, [(submission, form, parts)], rules)
-
     def retry(self, submission_id: int) -> bool:
         with self.store.transaction() as session:
             return storage.forms.requeue(session, submission_id)
