@@ -13,6 +13,8 @@ reports read are the ones the triggers keep. Built stores are cached and reused:
 and a PostgreSQL cluster of its own under --cache (default /work/cache/i17b; --fresh rebuilds).
 Beside every wall time it prints the CPU seconds of this process and, on PostgreSQL, of the
 server's processes, and the load average, so a figure taken on a busy machine can be judged.
+Then (unless --no-http) it starts a real `leadbot serve` on each store and times the dashboard
+as a manager opens it: GET /reports, which draws every chart, and each chart's CSV.
 
     .venv/bin/python bench/reports.py                      # 1,000,000 leads, both stores
     .venv/bin/python bench/reports.py --leads 200000 --stores sqlite
@@ -22,14 +24,17 @@ server's processes, and the load average, so a figure taken on a busy machine ca
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import os
 import random
+import re
 import resource
 import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -38,16 +43,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import httpx
 from sqlalchemy import insert, text
 
 import storage.assignment
 import storage.reports
-from bot.reports import rollup
+from bot.reports import alerts, rollup
 from bot.reports.dashboard import PANELS
 from bot.reports.figures import REPORTS, Window
+from bot.scoring import qualification
 from storage.engine import Store
 from storage.migrate import upgrade
 from storage.models import Rep
+from tests.services.bot import running_bot
 from tests.services.ports import free_port, wait_for_port
 from tests.services.postgres import _as_postgres_user, _pg_bin, create_database
 
@@ -199,6 +207,7 @@ def finish(store: Store) -> None:
         cursor = storage.assignment.cursor_for_update(session, rollup.CURSOR)
         cursor.position = storage.reports.last_timeline_id(session)
         session.add(cursor)
+    kept_up(store)
     with store.transaction() as session:
         if store.is_sqlite:
             session.execute(text("ANALYZE"))
@@ -208,6 +217,47 @@ def finish(store: Store) -> None:
                 session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
                                      f" (SELECT max(id) FROM {table}))")
                                 if table != "report_lead_facts" else text("SELECT 1"))  # fmt: skip
+
+
+def kept_up(store: Store) -> None:
+    """The store as a serve that kept up with it leaves it: the scorer and the hot-lead alerts
+    have read the whole timeline (the bulk build wrote it behind their backs), so a serve
+    started on it for the HTTP figures answers instead of scoring three years of history."""
+    with store.transaction() as session:
+        last = storage.reports.last_timeline_id(session)
+        for name in (qualification.CURSOR, alerts.TIMELINE_CURSOR):
+            cursor = storage.assignment.cursor_for_update(session, name)
+            cursor.position = max(cursor.position, last)
+            session.add(cursor)
+
+
+def measure_http(label: str, url: str) -> None:
+    """The dashboard as a manager opens it: GET /reports (every chart in one page) and each
+    chart's CSV, from a real `leadbot serve` on the store; median of 3 each."""
+    with tempfile.TemporaryDirectory() as folder, running_bot(Path(folder), url) as bot:
+        found = re.search(r"/reports\?t=\S+", bot.cli("report", "link", "--days", "1").stdout)
+        assert found is not None, "report link printed no link"
+        page = found.group(0)
+        print(f"\n{label} over HTTP (a real serve), median of 3; {load()}")
+        with httpx.Client(base_url=bot.http_url, timeout=60) as client:
+
+            def get(path: str) -> tuple[float, httpx.Response]:
+                runs = []
+                for _ in range(3):
+                    started = time.perf_counter()
+                    answer = client.get(path)
+                    runs.append(time.perf_counter() - started)
+                    answer.raise_for_status()
+                return statistics.median(runs), answer
+
+            wall, answer = get(page)
+            worst = wall
+            print(f"  {'GET /reports':<28}{wall:>8.3f}s  ({len(answer.content):,} bytes)")
+            for csv in sorted(set(re.findall(r'/reports/[a-z_]+\.csv\?[^"]+', answer.text))):
+                wall, _ = get(html.unescape(csv))
+                worst = max(worst, wall)
+                print(f"  GET {csv.split('?')[0]:<24}{wall:>8.3f}s")
+        print(f"  slowest: {worst:.3f}s ({'within' if worst < AIM_SECONDS else 'OVER'} the aim)")
 
 
 # The postmaster of the cluster measured (set by cached_postgres): its processes are counted.
@@ -344,6 +394,12 @@ def main() -> None:
         action="store_true",
         help="measure the cached store as far as its build got (no building)",
     )
+    parser.add_argument(
+        "--no-http",
+        dest="http",
+        action="store_false",
+        help="skip the dashboard over HTTP (a real serve on each store)",
+    )
     args = parser.parse_args()
     cache = Path(args.cache)
     cache.mkdir(parents=True, exist_ok=True)
@@ -390,6 +446,7 @@ def main() -> None:
             if not have:
                 empty.append((label, store))
             else:
+                kept_up(store)
                 print(f"{label}: the cached store of {have:,} leads")
         if empty:
             names = " and ".join(label for label, _ in empty)
@@ -398,9 +455,11 @@ def main() -> None:
             entries, seconds = build([store for _, store in empty], args.leads)
             print(f"{names}: {args.leads:,} leads, {entries:,} timeline entries, built in "
                   f"{seconds:.0f}s (cpu {own_cpu() - cpu:.0f}s here); {load()}")  # fmt: skip
-        for label, store in stores:
+        for (label, store), (_, url) in zip(stores, urls, strict=True):
             measure(store, label, args.rebuild_sample)
             store.dispose()
+            if args.http:
+                measure_http(label, url)
 
 
 if __name__ == "__main__":
