@@ -128,11 +128,13 @@ def parse_time(name: str, text: str) -> datetime:
 
 
 def text_of(body: dict[str, Any], name: str, *, required: bool = False) -> str:
-    value = body.get(name)
-    if value is None:
+    """A text field: "" when it is left out; a null is refused like any other non-text value
+    (the schema says string, and a null that meant "empty" would hide a caller's bug)."""
+    if name not in body:
         if required:
             raise ApiError(422, "missing_field", f"{name} is required", field=name)
         return ""
+    value = body[name]
     if not isinstance(value, str):
         raise ApiError(422, "invalid", f"{name} is text", field=name)
     return value
@@ -222,7 +224,7 @@ class Handlers:
         email = text_of(body, "email", required=True)
         values = {name: text_of(body, name) for name in fields.NAMES if name in body}
         custom = body.get("custom")
-        if custom is not None and not isinstance(custom, dict):
+        if "custom" in body and not isinstance(custom, dict):
             raise ApiError(422, "invalid", "custom is a JSON object", field="custom")
         subject = text_of(body, "subject") or "created through the API"
         draft = capture.Draft(
@@ -323,7 +325,7 @@ class Handlers:
         if kind not in qualification.EXTERNAL_EVENTS:
             kinds = ", ".join(qualification.EXTERNAL_EVENTS)
             raise ApiError(422, "invalid", f"kind is one of {kinds}", field="kind")
-        at = parse_time("at", text_of(body, "at")) if body.get("at") else None
+        at = parse_time("at", text_of(body, "at")) if "at" in body else None
         try:
             parse_lead_ref(ref)
         except ValueError:
