@@ -333,11 +333,8 @@ class Parts:
             await asyncio.to_thread(self.slack_worker.stop, WORKERS_STOP_SECONDS)
 
     async def close_spool(self) -> None:
-        """The doors' writers: the spool's, and the forms' group commit into the store."""
         if self.spool_writer is not None:
             await asyncio.to_thread(self.spool_writer.stop)
-        if self.forms is not None:
-            await asyncio.to_thread(self.forms.web.close)
 
     async def dispose_store(self) -> None:
         self.services.store.dispose()

@@ -1,9 +1,8 @@
 """Web-to-lead forms over HTTP: GET /f/NAME (the hosted page), POST /f/NAME (a submission).
 
 The route only translates: it reads the body (at most LEADBOT_FORM_MAX_BODY_BYTES, else 413),
-as application/x-www-form-urlencoded, multipart/form-data or JSON, checks it
-(bot.forms.submit.checked), commits it before this answers (to the spool, or to the store in a
-group commit with the POSTs beside it), and answers: 303 to the form's
+as application/x-www-form-urlencoded, multipart/form-data or JSON, hands it to
+bot.forms.submit.accept, which commits it before this answers, and answers: 303 to the form's
 configured thank-you URL (never a URL from the request), or for JSON 202 `{"status":
 "received"}`; 422 with the field and the reason (the hosted page shows it next to the field);
 404 for an unknown or disabled form. CORS headers are sent only to the form's own origins.
@@ -48,7 +47,6 @@ from bot.forms.tokens import FormTokens
 from bot.rules.forms import FormRules
 from bot.templates import render
 from storage.engine import Store
-from storage.group_commit import GroupCommit
 from storage.models import WebForm
 from storage.spool import Entry, SpoolWriter
 
@@ -96,10 +94,6 @@ class FormsWeb:
         self._forms: dict[str, tuple[float, WebForm | None]] = {}
         # Set by serve when the store has a spool: submissions are committed there.
         self.spool: SpoolWriter | None = None
-        # Without one, POSTs are committed to the store in groups (storage/group_commit.py).
-        self.writer: GroupCommit[dict[str, Any], int] = GroupCommit(
-            store, storage.forms.add_submission, name="form-writer"
-        )
         self.script = resources.files("bot").joinpath("templates/pages/forms/form.js").read_bytes()
 
     @property
@@ -180,7 +174,12 @@ class FormsWeb:
             f"{request.url.scheme}://{request.url.netloc}".lower(),
         )
         try:
-            outcome = await self.stored(form, posted, own)
+            if self.spool is not None:
+                outcome = await self.spooled(form, posted, own)
+            else:
+                outcome = await asyncio.to_thread(
+                    submit.accept, self.store, form, posted, self.tokens, self.rules(), own
+                )
         except (SQLAlchemyError, sqlite3.Error):
             # Not stored, so not accepted: the visitor is asked to send again, nothing is lost.
             log.exception("form %s: a submission could not be stored", form.name)
@@ -205,26 +204,18 @@ class FormsWeb:
             return JSONResponse({"status": "received", "redirect": redirect}, 202, headers=cors)
         return RedirectResponse(redirect, 303, headers=cors)
 
-    async def stored(self, form: WebForm, posted: submit.Posted,
-                     own: tuple[str, ...]) -> submit.Outcome:  # fmt: skip
-        """The checks here, then a group commit: to the spool (storage/spool.py) when the store
-        has one, so the answer never waits for SQLite's write lock, which the form worker's
-        captures hold; else to the store with the POSTs waiting beside it, one transaction for
-        them all (storage/group_commit.py)."""
+    async def spooled(self, form: WebForm, posted: submit.Posted,
+                      own: tuple[str, ...]) -> submit.Outcome:  # fmt: skip
+        """The checks here, then one group commit to the spool (storage/spool.py): the answer
+        never waits for SQLite's write lock, which the form worker's captures hold."""
+        assert self.spool is not None
         outcome = submit.checked(form, posted, self.tokens, self.rules(), own)
         if outcome.kind != "checked" or outcome.submission is None:
             return outcome
-        if self.spool is None:
-            stored = await asyncio.wrap_future(self.writer.submit(outcome.submission))
-            return submit.Outcome("stored", form, submission_id=stored)
         body = json.dumps(outcome.submission, default=_iso).encode()
         spooled_id = await asyncio.wrap_future(self.spool.submit(Entry("form", body)))
         log.debug("form %s: submission spooled as %s", form.name, spooled_id)
         return submit.Outcome("stored", form)
-
-    def close(self) -> None:
-        """Commit the POSTs being written, and end the writer's thread."""
-        self.writer.stop()
 
     async def read_values(self, request: Request, content_type: str) -> dict[str, Any]:
         declared = request.headers.get("content-length")
