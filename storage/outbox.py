@@ -39,6 +39,17 @@ def claim_due(
     return session.exec(query).all()
 
 
+def any_due(session: Session, now: datetime | None = None) -> bool:
+    """Whether an item is due: a read, so an idle dispatcher takes no write lock to find out."""
+    query = (
+        select(OutboxItem.id)
+        .where(OutboxItem.state == "pending")
+        .where(OutboxItem.next_attempt_at <= (now or utcnow()))
+        .limit(1)
+    )
+    return session.exec(query).first() is not None
+
+
 def listing(
     session: Session, *, state: str | None = None, limit: int = 200
 ) -> Sequence[OutboxItem]:

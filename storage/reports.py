@@ -53,6 +53,10 @@ def last_timeline_id(session: Session) -> int:
     return session.exec(select(func.max(TimelineEntry.id))).one() or 0
 
 
+def last_tracking_id(session: Session) -> int:
+    return session.exec(select(func.max(TrackingEvent.id))).one() or 0
+
+
 def lead_ids_after(session: Session, after: int, limit: int) -> list[int]:
     """Lead ids in order, from after `after` (the rebuild walks every lead with these)."""
     return list(

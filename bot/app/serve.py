@@ -352,12 +352,18 @@ class Parts:
     def _roll_up(self) -> int:
         from bot.reports import rollup
 
+        with self.services.store.reading() as session:
+            if not rollup.pending(session):
+                return 0
         with self.services.store.transaction() as session:
             return rollup.step(session)
 
     def _scan_alerts(self) -> int:
         from bot.reports import alerts
 
+        with self.services.store.reading() as session:
+            if not alerts.pending(session):
+                return 0
         with self.services.store.transaction() as session:
             seen = alerts.scan(session, self.rules.get().alerts)
         if seen:

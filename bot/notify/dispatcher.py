@@ -47,7 +47,13 @@ class OutboxDispatcher:
         self.max_attempts = max_attempts
 
     def drain_once(self, batch: int = 20) -> int:
-        """Deliver up to `batch` items that are due now, committing each; returns how many."""
+        """Deliver up to `batch` items that are due now, committing each; returns how many.
+
+        It looks in a read first: serve calls this on every idle tick, and on SQLite a write
+        transaction takes the one write lock that capture needs."""
+        with self.store.reading() as session:
+            if not storage.outbox.any_due(session):
+                return 0
         tried = 0
         while tried < batch and self._deliver_next():
             tried += 1

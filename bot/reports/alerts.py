@@ -41,6 +41,15 @@ def who(lead: Lead) -> str:
     return f"{name} of {lead.company}" if lead.company else name
 
 
+def pending(session: Session) -> bool:
+    """Whether anything arrived past the scan's cursors: a read, so an idle tick of serve's
+    loop takes no write lock (on SQLite every write transaction takes the one lock)."""
+    position = storage.assignment.cursor_position
+    return storage.reports.last_tracking_id(session) > position(
+        session, TRACKING_CURSOR
+    ) or storage.reports.last_timeline_id(session) > position(session, TIMELINE_CURSOR)
+
+
 def scan(session: Session, rules: AlertRules, now: datetime | None = None) -> int:
     """Look at what happened since the last scan; how many events were looked at."""
     now = now or utcnow()

@@ -181,6 +181,13 @@ def refresh(session: Session, lead_ids: Iterable[int], people: People | None = N
     return len(ids)
 
 
+def pending(session: Session) -> bool:
+    """Whether the timeline gained entries past the cursor: a read, so an idle tick of serve's
+    loop takes no write lock."""
+    position = storage.assignment.cursor_position(session, CURSOR)
+    return storage.reports.last_timeline_id(session) > position
+
+
 def step(session: Session, batch: int = BATCH) -> int:
     """Fold the next `batch` timeline entries into the facts; how many leads were derived."""
     cursor = storage.assignment.cursor_for_update(session, CURSOR)
