@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
@@ -78,10 +79,19 @@ def match_forms(session: Session, lead_ids: Collection[int]) -> dict[int, dict[s
     """The stored normal forms of `lead_ids` (merged-away leads have none)."""
     if not lead_ids:
         return {}
-    query = select(LeadMatchForm.lead_id, LeadMatchForm.form).where(
-        col(LeadMatchForm.lead_id).in_(lead_ids)
-    )
-    return {lead_id: form for lead_id, form in session.connection().execute(query)}
+    ids = list(lead_ids)
+    params = {f"i{n}": lead_id for n, lead_id in enumerate(ids)}
+    rows = session.connection().execute(_forms_of(len(ids)), params)
+    # A text statement has no result types: SQLite gives the JSON as text, psycopg parsed.
+    return {lead_id: form if isinstance(form, dict) else json.loads(form) for lead_id, form in rows}
+
+
+@functools.lru_cache(maxsize=128)
+def _forms_of(count: int) -> TextClause:
+    """The forms of `count` leads (one text per count, as `_capped_sizes`): the ORM's typed
+    statement spent twice as long turning 64 rows into dicts as SQLite spent finding them."""
+    ids = ", ".join(f":i{n}" for n in range(count))
+    return text(f"SELECT lead_id, form FROM lead_match_forms WHERE lead_id IN ({ids})")
 
 
 def block_sizes(session: Session, keys: Collection[str], cap: int | None = None) -> dict[str, int]:

@@ -53,17 +53,23 @@ _LOADED: dict[tuple[str, int], MatchModel] = {}
 # capture cost 5 % of it. A model saved by this process is in force at once (`model_saved`),
 # one saved by another (`dedupe train` beside serve) within this many seconds.
 MODEL_CHECK_SECONDS = 10.0
+# Kept per connection pool: an engine and the option engines made from it (`Store.reading`
+# makes one per read) share it, so a read-only match does not ask again each time.
 _LATEST: weakref.WeakKeyDictionary[Any, tuple[float, int | None]] = weakref.WeakKeyDictionary()
+
+
+def _engine_key(bind: Any) -> Any:
+    return getattr(bind, "pool", bind)
 
 
 def model_saved(bind: Any) -> None:
     """A model was saved (and committed) through `bind`, a store's engine: the next capture
     through it looks the model up."""
-    _LATEST.pop(bind, None)
+    _LATEST.pop(_engine_key(bind), None)
 
 
 def _latest_model_id(session: Session) -> int | None:
-    bind, now = session.get_bind(), time.monotonic()
+    bind, now = _engine_key(session.get_bind()), time.monotonic()
     known = _LATEST.get(bind)
     if known is not None and now - known[0] < MODEL_CHECK_SECONDS:
         return known[1]
