@@ -44,10 +44,11 @@ def who(lead: Lead) -> str:
 def pending(session: Session) -> bool:
     """Whether anything arrived past the scan's cursors: a read, so an idle tick of serve's
     loop takes no write lock (on SQLite every write transaction takes the one lock)."""
-    position = storage.assignment.cursor_position
-    return storage.reports.last_tracking_id(session) > position(
-        session, TRACKING_CURSOR
-    ) or storage.reports.last_timeline_id(session) > position(session, TIMELINE_CURSOR)
+    tracked = storage.assignment.cursor_position(session, TRACKING_CURSOR)
+    if storage.reports.last_tracking_id(session) > tracked:
+        return True
+    read = storage.assignment.cursor_position(session, TIMELINE_CURSOR)
+    return storage.reports.last_timeline_id(session) > read
 
 
 def scan(session: Session, rules: AlertRules, now: datetime | None = None) -> int:
