@@ -214,11 +214,17 @@ def flags_between_pairs(
 
 def not_duplicates_of(session: Session, lead_id: int) -> set[int]:
     """Leads a person said are not duplicates of `lead_id`: never flagged or merged again."""
-    query = select(DuplicateFlag.lead_id, DuplicateFlag.other_id).where(
-        (col(DuplicateFlag.state) == "not_duplicate")
-        & ((col(DuplicateFlag.lead_id) == lead_id) | (col(DuplicateFlag.other_id) == lead_id))
-    )
-    return {b if a == lead_id else a for a, b in session.exec(query).all()}
+    if session.autoflush:  # as the ORM's select would: a decision made in this transaction counts
+        session.flush()
+    rows = session.connection().execute(_NOT_DUPLICATES_OF, {"lead": lead_id})
+    return {b if a == lead_id else a for a, b in rows}
+
+
+# A text statement: this runs on every capture, and the ORM's select cost a match 0.6 ms.
+_NOT_DUPLICATES_OF = text(
+    "SELECT lead_id, other_id FROM duplicate_flags WHERE state = 'not_duplicate'"
+    " AND (lead_id = :lead OR other_id = :lead)"
+)
 
 
 def open_flags(
