@@ -30,8 +30,7 @@ def claim_due(
     """Pending items whose time has come, locked for this dispatcher (SKIP LOCKED on PostgreSQL)."""
     query = (
         select(OutboxItem)
-        .where(OutboxItem.state == "pending")
-        .where(OutboxItem.next_attempt_at <= (now or utcnow()))
+        .where(*_due(now))
         .order_by(col(OutboxItem.id))
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -41,13 +40,12 @@ def claim_due(
 
 def any_due(session: Session, now: datetime | None = None) -> bool:
     """Whether an item is due: a read, so an idle dispatcher takes no write lock to find out."""
-    query = (
-        select(OutboxItem.id)
-        .where(OutboxItem.state == "pending")
-        .where(OutboxItem.next_attempt_at <= (now or utcnow()))
-        .limit(1)
-    )
-    return session.exec(query).first() is not None
+    return session.exec(select(OutboxItem.id).where(*_due(now)).limit(1)).first() is not None
+
+
+def _due(now: datetime | None) -> tuple[Any, ...]:
+    """The items whose time has come: what `claim_due` locks and `any_due` looks for."""
+    return (OutboxItem.state == "pending", OutboxItem.next_attempt_at <= (now or utcnow()))
 
 
 def listing(
