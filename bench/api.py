@@ -35,7 +35,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import storage.timeline
-from bench.ingest import cpu_seconds, serve_pids
+from bench.ingest import SERVE_IDLE_SECONDS, cpu_seconds, serve_pids
 from storage.engine import Store
 from storage.migrate import upgrade
 from storage.models import Lead
@@ -106,7 +106,12 @@ def report(store: str, clients: int, what: str, rate: float, times: list[float],
 
 def bench_store(name: str, url: str, args: argparse.Namespace) -> None:
     ids = seed(url, args.leads)
-    with tempfile.TemporaryDirectory() as workdir, running_bot(Path(workdir), url) as bot:
+    with (
+        tempfile.TemporaryDirectory() as workdir,
+        # serve's default idle tick (the tests' 0.1 s makes every idle loop poll ten times a
+        # second, CPU the answers need)
+        running_bot(Path(workdir), url, LEADBOT_WORKER_IDLE_SECONDS=SERVE_IDLE_SECONDS) as bot,
+    ):
         key = bot.cli("apikey", "create", "bench", "--scope", SCOPES, "--rate", "100000000")
         token = key.stdout.strip()
 

@@ -34,7 +34,7 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.ingest import percentile, person
+from bench.ingest import SERVE_IDLE_SECONDS, percentile, person
 from bot.forms import definitions
 from bot.forms.tokens import FormTokens
 from storage.engine import Store
@@ -87,6 +87,7 @@ def run_once(database_url: str, clients: int, count: int) -> dict[str, float]:
         # serve's default idle tick: a shorter one makes every loop poll the store and costs
         # serve's process the CPU its answers need (accepted posts wake the worker anyway).
         with running_bot(Path(workdir), database_url, LEADBOT_SLACK_WORKERS="0",
+                         LEADBOT_WORKER_IDLE_SECONDS=SERVE_IDLE_SECONDS,
                          LEADBOT_RULES=str(Path(workdir) / "rules.toml")) as bot:  # fmt: skip
             payloads = bodies(form_id, count, bot.env["LEADBOT_SECRET_KEY"])
             url = f"{bot.http_url}/f/bench"
