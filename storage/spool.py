@@ -21,18 +21,18 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import secrets
 import sqlite3
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-from storage.group_commit import GroupCommitter
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -237,22 +237,66 @@ class Spool:
         self._local = threading.local()
 
 
-class SpoolWriter(GroupCommitter[Entry, int]):
-    """The one thread that writes the spool (storage/group_commit.py): a door submits an entry
-    and awaits its future, which is resolved with the spooled id once the commit holding it is
-    on the disk (or failed: the door then answers 451/503 and the sender retries).
-    `on_written` hears the kinds of each commit."""
+class SpoolWriter:
+    """The one thread that writes the spool: a door submits an entry and awaits its future,
+    which is resolved once the commit holding it is on the disk (or failed: the door then
+    answers 451/503 and the sender retries). `on_written` hears the kinds of each commit."""
 
     def __init__(
         self, spool: Spool, on_written: Callable[[frozenset[str]], None] = lambda kinds: None
     ) -> None:
-        super().__init__(
-            spool.append,
-            name="spool-writer",
-            on_written=lambda entries: on_written(frozenset(e.kind for e in entries)),
-            limit=GROUP_LIMIT,
-        )
         self.spool = spool
+        self.on_written = on_written
+        self._queue: queue.SimpleQueue[tuple[Entry, Future[int]] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._start = threading.Lock()
+
+    def submit(self, entry: Entry) -> Future[int]:
+        future: Future[int] = Future()
+        if self._thread is None:
+            with self._start:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._run, name="spool-writer",
+                                                    daemon=True)  # fmt: skip
+                    self._thread.start()
+        self._queue.put((entry, future))
+        return future
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < GROUP_LIMIT:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self._queue.put(None)  # stop after this commit
+                    break
+                batch.append(more)
+            try:
+                ids = self.spool.append([entry for entry, _ in batch])
+            except Exception as exc:
+                log.exception("could not write %d entries to the spool", len(batch))
+                for _, future in batch:
+                    future.set_exception(exc)
+                continue
+            for (_, future), spooled_id in zip(batch, ids, strict=True):
+                future.set_result(spooled_id)
+            try:
+                self.on_written(frozenset(entry.kind for entry, _ in batch))
+            except Exception:
+                log.exception("spool: waking the mover failed")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Commit what was submitted, then end the thread."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(timeout)
+            self._thread = None
 
 
 # --- moving into the lead store ------------------------------------------------------------

@@ -332,10 +332,6 @@ class Parts:
         if self.slack_worker is not None:
             await asyncio.to_thread(self.slack_worker.stop, WORKERS_STOP_SECONDS)
 
-    async def close_form_commits(self) -> None:
-        if self.forms is not None:
-            await asyncio.to_thread(self.forms.web.close)
-
     async def close_spool(self) -> None:
         if self.spool_writer is not None:
             await asyncio.to_thread(self.spool_writer.stop)
@@ -526,7 +522,6 @@ SHUTDOWN: tuple[Callable[[Parts], Awaitable[None]], ...] = (
     Parts.disconnect_slack,  # first: no new requests over Socket Mode
     Parts.close_smtp,
     Parts.stop_http,
-    Parts.close_form_commits,  # after HTTP: each answered submission was committed
     Parts.stop_nurture,  # after HTTP: every buffered open and click is written
     Parts.cancel_runners,
     Parts.stop_inbox_workers,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -172,16 +172,9 @@ def accept(
     outcome = checked(form, posted, tokens, rules, own_origins)
     if outcome.kind != "checked" or outcome.submission is None:
         return outcome
-    (stored,) = store_submissions(store, [outcome.submission])
-    return Outcome("stored", form, submission_id=stored)
-
-
-def store_submissions(store: Store, submissions: Sequence[dict[str, Any]]) -> list[int]:
-    """Commit checked submissions in one transaction; their ids, in order. The web route hands
-    them over through a group committer (storage/group_commit.py), so visitors posting at once
-    share one commit."""
     with store.transaction() as session:
-        return [storage.forms.add_submission(session, submission) for submission in submissions]
+        stored = storage.forms.add_submission(session, outcome.submission)
+        return Outcome("stored", form, submission_id=stored)
 
 
 def checked(

@@ -1,12 +1,11 @@
 """Web-to-lead forms over HTTP: GET /f/NAME (the hosted page), POST /f/NAME (a submission).
 
 The route only translates: it reads the body (at most LEADBOT_FORM_MAX_BODY_BYTES, else 413),
-as application/x-www-form-urlencoded, multipart/form-data or JSON, has bot.forms.submit check
-it, commits it (to the spool, or to the store in a group commit) before it answers, and
-answers: 303 to the form's configured thank-you URL (never a URL from the request), or for
-JSON 202 `{"status": "received"}`; 422 with the field and the reason (the hosted page shows it
-next to the field); 404 for an unknown or disabled form. CORS headers are sent only to the
-form's own origins.
+as application/x-www-form-urlencoded, multipart/form-data or JSON, hands it to
+bot.forms.submit.accept, which commits it before this answers, and answers: 303 to the form's
+configured thank-you URL (never a URL from the request), or for JSON 202 `{"status":
+"received"}`; 422 with the field and the reason (the hosted page shows it next to the field);
+404 for an unknown or disabled form. CORS headers are sent only to the form's own origins.
 
 Also: GET /f/NAME/token (a fresh fill token, for the snippet's script), GET /f/NAME/form.js
 (that script), GET /f/NAME/thanks (leadbot's thank-you page, for a form without a URL of its
@@ -23,7 +22,6 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
-from functools import partial
 from importlib import resources
 from typing import Any
 from urllib.parse import parse_qsl
@@ -49,7 +47,6 @@ from bot.forms.tokens import FormTokens
 from bot.rules.forms import FormRules
 from bot.templates import render
 from storage.engine import Store
-from storage.group_commit import GroupCommitter
 from storage.models import WebForm
 from storage.spool import Entry, SpoolWriter
 
@@ -95,12 +92,8 @@ class FormsWeb:
         self.max_body = max_body_bytes
         self.wake = wake
         self._forms: dict[str, tuple[float, WebForm | None]] = {}
-        # Set by serve when the store has a spool: submissions are committed there. Else they
-        # go to the store, and those posted at once share one commit (storage/group_commit.py).
+        # Set by serve when the store has a spool: submissions are committed there.
         self.spool: SpoolWriter | None = None
-        self.committer: GroupCommitter[dict[str, Any], int] = GroupCommitter(
-            partial(submit.store_submissions, store), name="form-commits"
-        )
         self.script = resources.files("bot").joinpath("templates/pages/forms/form.js").read_bytes()
 
     @property
@@ -181,7 +174,12 @@ class FormsWeb:
             f"{request.url.scheme}://{request.url.netloc}".lower(),
         )
         try:
-            outcome = await self.stored(form, posted, own)
+            if self.spool is not None:
+                outcome = await self.spooled(form, posted, own)
+            else:
+                outcome = await asyncio.to_thread(
+                    submit.accept, self.store, form, posted, self.tokens, self.rules(), own
+                )
         except (SQLAlchemyError, sqlite3.Error):
             # Not stored, so not accepted: the visitor is asked to send again, nothing is lost.
             log.exception("form %s: a submission could not be stored", form.name)
@@ -206,26 +204,18 @@ class FormsWeb:
             return JSONResponse({"status": "received", "redirect": redirect}, 202, headers=cors)
         return RedirectResponse(redirect, 303, headers=cors)
 
-    async def stored(self, form: WebForm, posted: submit.Posted,
-                     own: tuple[str, ...]) -> submit.Outcome:  # fmt: skip
-        """The checks here, then one group commit: to the spool (storage/spool.py), so the
-        answer never waits for SQLite's write lock, which the form worker's captures hold; or,
-        without one, to the store with the other submissions posted meanwhile."""
+    async def spooled(self, form: WebForm, posted: submit.Posted,
+                      own: tuple[str, ...]) -> submit.Outcome:  # fmt: skip
+        """The checks here, then one group commit to the spool (storage/spool.py): the answer
+        never waits for SQLite's write lock, which the form worker's captures hold."""
+        assert self.spool is not None
         outcome = submit.checked(form, posted, self.tokens, self.rules(), own)
         if outcome.kind != "checked" or outcome.submission is None:
             return outcome
-        if self.spool is not None:
-            body = json.dumps(outcome.submission, default=_iso).encode()
-            spooled_id = await asyncio.wrap_future(self.spool.submit(Entry("form", body)))
-            log.debug("form %s: submission spooled as %s", form.name, spooled_id)
-            return submit.Outcome("stored", form)
-        stored = await asyncio.wrap_future(self.committer.submit(outcome.submission))
-        return submit.Outcome("stored", form, submission_id=stored)
-
-    def close(self) -> None:
-        """Commit what was handed over, then end the committing thread (after the HTTP server
-        stopped: every answer given was for a commit done)."""
-        self.committer.stop()
+        body = json.dumps(outcome.submission, default=_iso).encode()
+        spooled_id = await asyncio.wrap_future(self.spool.submit(Entry("form", body)))
+        log.debug("form %s: submission spooled as %s", form.name, spooled_id)
+        return submit.Outcome("stored", form)
 
     async def read_values(self, request: Request, content_type: str) -> dict[str, Any]:
         declared = request.headers.get("content-length")

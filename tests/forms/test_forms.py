@@ -20,7 +20,7 @@ import storage.intake
 import storage.leads
 import storage.outbox
 import storage.timeline
-from bot.forms import definitions, process, submit
+from bot.forms import definitions, process
 from bot.forms.submit import Outcome, Posted, accept
 from bot.forms.tokens import FormTokens
 from bot.integrations.slack.blocks import lead_card
@@ -305,35 +305,6 @@ def test_racing_workers_send_one_confirmation_and_store_one_fresh_token(store: S
     subs = processed(store)
     assert sorted(s.state for s in subs) == ["done"] + ["duplicate"] * 5
     assert lead_count(store) == 1
-
-
-def test_one_group_commit_keeps_a_double_click_and_a_replay_apart(store: Store) -> None:
-    """The web route commits the submissions posted at once together (store_submissions): in one
-    transaction, a token's second post still finds its first by the UNIQUE nonce."""
-    form = make_form(store)
-    token = FILLED_SLOWLY.fill_token(form.id or 0)
-
-    def checked(token: str, **values: str) -> dict[str, object]:
-        body = {"email": "jane@acme.io", "first_name": "Jane", "_token": token, **values}
-        posted = Posted(body, origin="https://yourco.example", content_type="application/json")
-        outcome = submit.checked(form, posted, TOKENS, default_rules().forms, OWN)
-        assert outcome.kind == "checked" and outcome.submission is not None
-        return outcome.submission
-
-    batch = [
-        checked(token),
-        checked(token),  # a double click
-        checked(token, email="bot@spam.example"),  # the token replayed with other values
-        checked(FILLED_SLOWLY.fill_token(form.id or 0), email="ann@beta.example"),
-    ]
-    ids = submit.store_submissions(store, batch)
-    assert len(set(ids)) == 4
-    subs = processed(store)
-    assert [s.id for s in subs] == ids
-    assert [s.state for s in subs] == ["done", "duplicate", "held", "done"]
-    assert subs[1].duplicate_of == subs[0].id == subs[2].duplicate_of
-    assert held_checks(store) == [["replay"]]
-    assert lead_count(store) == 2
 
 
 def test_form_definitions_refuse_what_they_cannot_use(sqlite_url: str) -> None:
