@@ -12,10 +12,9 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import func
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
+from storage.inserts import insert_ignoring
 from storage.leads import OPEN_STATUSES
 from storage.models import Assignment, Cursor, Lead, QueueItem, Rep, TimelineEntry
 
@@ -200,9 +199,7 @@ def assignments_total(session: Session) -> dict[int, int]:
 
 def cursor_for_update(session: Session, name: str) -> Cursor:
     """The named cursor, created at 0 if missing, locked until the transaction ends."""
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    session.execute(insert(Cursor).values(name=name, position=0).on_conflict_do_nothing())
+    insert_ignoring(session, Cursor.__table__, {"name": name, "position": 0})  # type: ignore[attr-defined]
     query = (
         select(Cursor)
         .where(Cursor.name == name)

@@ -9,7 +9,6 @@ from typing import Any
 
 from sqlalchemy import bindparam, func, update
 from sqlalchemy import delete as sql_delete
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from storage.campaign_tables import (
@@ -20,6 +19,7 @@ from storage.campaign_tables import (
     TrackingEvent,
     TrackingSpoolOffset,
 )
+from storage.inserts import insert_ignoring
 from storage.models import Lead, Rep, TimelineEntry, utcnow
 from storage.text import refused_in, storable_value
 
@@ -204,8 +204,8 @@ def _insert_ignoring_duplicates(session: Session, table: Any, rows: list[dict[st
     """INSERT … ON CONFLICT DO NOTHING of many rows as one executemany: the statement compiles
     once (one VALUES clause of hundreds of rows compiled anew every time cost more than the
     insert)."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    session.execute(dialect.insert(table.__table__).on_conflict_do_nothing(), rows)
+    if rows:
+        insert_ignoring(session, table.__table__, rows)
 
 
 # --- sends -------------------------------------------------------------------------------------

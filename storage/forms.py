@@ -9,11 +9,10 @@ from typing import Any
 
 from sqlalchemy import func, update
 from sqlalchemy import insert as sa_insert
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from storage.inserts import insert_ignoring
 from storage.models import (
     ConfirmationThrottle,
     FormConfirmation,
@@ -79,11 +78,8 @@ def add_submission(session: Session, values: dict[str, Any]) -> int:
     table = FormSubmission.__table__  # type: ignore[attr-defined]
     values = {"state": "queued", "reasons": [], "received_at": utcnow(), **values}
     if values.get("nonce") is not None:
-        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        # Values as parameters, not in the statement: it compiles once and is cached.
-        new_id = session.execute(
-            insert(table).on_conflict_do_nothing(index_elements=["nonce"]).returning(table.c.id),
-            values,
+        new_id = insert_ignoring(
+            session, table, values, conflict=["nonce"], returning="id"
         ).scalar()
         if new_id is not None:
             return int(new_id)
@@ -212,15 +208,9 @@ def reserve_confirmation(session: Session, address: str, now: datetime, since: d
     one was sent before `since`. An INSERT that does nothing on a conflict, then one conditional
     UPDATE: of two workers racing, one moves the time forward and the other matches no row."""
     values = {"address": address, "last_sent_at": now}
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
     # RETURNING says whether the row was inserted (rowcount is not reliable for an upsert).
-    inserted = session.execute(
-        insert(ConfirmationThrottle)
-        .values(values)
-        .on_conflict_do_nothing(index_elements=["address"])
-        .returning(col(ConfirmationThrottle.address))
-    ).first()
+    inserted = insert_ignoring(session, ConfirmationThrottle.__table__, values,  # type: ignore[attr-defined]
+                               conflict=["address"], returning="address").first()  # fmt: skip
     if inserted is not None:
         return True
     result = session.execute(

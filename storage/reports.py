@@ -10,10 +10,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, bindparam, case, delete, exists, func, or_, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
+from storage.inserts import insert_ignoring
 from storage.models import (
     Campaign,
     CampaignSend,
@@ -279,15 +278,10 @@ def claim_alert(session: Session, lead_id: int, now: datetime, quiet_since: date
     """Take the lead's alert slot: True when no alert went out since `quiet_since` (and this
     one is now recorded). A unique row per lead and a conditional update decide, so of two
     workers only one alerts."""
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
     # RETURNING, not rowcount: whether a row was written, the same on both stores.
-    inserted = session.execute(
-        insert(LeadAlert)
-        .values(lead_id=lead_id, last_at=now, alerts=1)
-        .on_conflict_do_nothing()
-        .returning(LeadAlert.lead_id)
-    ).first()
+    inserted = insert_ignoring(session, LeadAlert.__table__,  # type: ignore[attr-defined]
+                               {"lead_id": lead_id, "last_at": now, "alerts": 1},
+                               returning="lead_id").first()  # fmt: skip
     if inserted is not None:
         return True
     updated = session.execute(
