@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 import storage.webhooks
@@ -45,11 +46,13 @@ def append_many(session: Session, entries: list[dict[str, Any]]) -> list[Timelin
 
 
 def for_lead(session: Session, lead_id: int, limit: int | None = None) -> Sequence[TimelineEntry]:
-    query = (
-        select(TimelineEntry)
-        .where(TimelineEntry.lead_id == lead_id)
-        .order_by(col(TimelineEntry.at), col(TimelineEntry.id))
-    )
-    if limit is not None:
-        query = query.limit(limit)
-    return session.exec(query).all()
+    query = _FOR_LEAD if limit is None else _FOR_LEAD.limit(limit)
+    return session.exec(query, params={"lead_id": lead_id}).all()
+
+
+# Built once (as storage.leads.by_id's): every API read and Slack card lists a lead's timeline.
+_FOR_LEAD = (
+    select(TimelineEntry)
+    .where(TimelineEntry.lead_id == bindparam("lead_id"))
+    .order_by(col(TimelineEntry.at), col(TimelineEntry.id))
+)
