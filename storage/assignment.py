@@ -210,8 +210,8 @@ def cursor_for_update(session: Session, name: str) -> Cursor:
 
 
 def cursor_position(session: Session, name: str) -> int:
-    cursor = session.get(Cursor, name)
-    return cursor.position if cursor is not None else 0
+    position = session.exec(_CURSOR_POSITION, params={"name": name}).first()
+    return position or 0
 
 
 def has_due_waiting(session: Session, now: datetime) -> bool:
@@ -234,6 +234,7 @@ def entries_after(
 # The scorer's and the assigner's look-first checks run on every tick of serve's loops, busy or
 # idle: built once, with the values bound at execution (building them each time was most of an
 # idle tick's CPU).
+_CURSOR_POSITION = select(Cursor.position).where(Cursor.name == bindparam("name"))
 _DUE_WAITING = (
     select(QueueItem.id)
     .where(QueueItem.state == "waiting")

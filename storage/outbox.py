@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from storage.models import OutboxItem, utcnow
@@ -30,7 +31,7 @@ def claim_due(
     """Pending items whose time has come, locked for this dispatcher (SKIP LOCKED on PostgreSQL)."""
     query = (
         select(OutboxItem)
-        .where(*_due(now))
+        .where(*_due(now or utcnow()))
         .order_by(col(OutboxItem.id))
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -40,12 +41,16 @@ def claim_due(
 
 def any_due(session: Session, now: datetime | None = None) -> bool:
     """Whether an item is due: a read, so an idle dispatcher takes no write lock to find out."""
-    return session.exec(select(OutboxItem.id).where(*_due(now)).limit(1)).first() is not None
+    return session.exec(_ANY_DUE, params={"now": now or utcnow()}).first() is not None
 
 
-def _due(now: datetime | None) -> tuple[Any, ...]:
+def _due(now: Any) -> tuple[Any, ...]:
     """The items whose time has come: what `claim_due` locks and `any_due` looks for."""
-    return (OutboxItem.state == "pending", OutboxItem.next_attempt_at <= (now or utcnow()))
+    return (OutboxItem.state == "pending", OutboxItem.next_attempt_at <= now)
+
+
+# Built once: every tick of serve's dispatcher asks, busy or idle.
+_ANY_DUE = select(OutboxItem.id).where(*_due(bindparam("now"))).limit(1)
 
 
 def listing(

@@ -49,11 +49,16 @@ def leads_in_timeline_after(session: Session, position: int, limit: int) -> tupl
 
 
 def last_timeline_id(session: Session) -> int:
-    return session.exec(select(func.max(TimelineEntry.id))).one() or 0
+    return session.exec(_LAST_TIMELINE_ID).one() or 0
 
 
 def last_tracking_id(session: Session) -> int:
-    return session.exec(select(func.max(TrackingEvent.id))).one() or 0
+    return session.exec(_LAST_TRACKING_ID).one() or 0
+
+
+# Built once: the roll-up's and the alert scan's look-first checks run on every tick.
+_LAST_TIMELINE_ID = select(func.max(TimelineEntry.id))
+_LAST_TRACKING_ID = select(func.max(TrackingEvent.id))
 
 
 def lead_ids_after(session: Session, after: int, limit: int) -> list[int]:
