@@ -78,6 +78,11 @@ def capture_parts(form: WebForm, submission: FormSubmission) -> tuple[Draft, Sou
     return draft, source, evidence
 
 
+# The limits count earlier submissions up to this many times the limit: past that, a flood is
+# "more than" (storage.forms.count_before).
+FLOOD_COUNT_CAP = 10
+
+
 def limit_reasons(
     session: Session, submission: FormSubmission, rules: FormRules
 ) -> list[dict[str, str]]:
@@ -90,12 +95,14 @@ def limit_reasons(
     ):
         if not limit or not value:
             continue
-        before = storage.forms.count_before(session, submission, column, value, since)
+        cap = FLOOD_COUNT_CAP * limit
+        before = storage.forms.count_before(session, submission, column, value, since, cap)
         if before >= limit:
+            many = f"{before + 1}" if before < cap else f"more than {cap}"
             reasons.append(
                 {
                     "check": "flood",
-                    "detail": f"{before + 1} submissions from {what} within "
+                    "detail": f"{many} submissions from {what} within "
                     f"{rules.window_minutes:g} minutes, over the limit of {limit}",
                 }
             )

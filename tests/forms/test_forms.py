@@ -204,6 +204,21 @@ def test_floods_over_the_rules_limits_are_held(store: Store) -> None:
     assert "4 submissions from this form within 10 minutes, over the limit of 3" in details
 
 
+def test_a_flood_is_counted_up_to_ten_times_its_limit(store: Store) -> None:
+    """Each submission counts the ones before it only up to ten times the limit: a flood of one
+    client does not make every post read all the others."""
+    rules = rules_with(per_ip_limit=1)
+    form = make_form(store)
+    for i in range(13):
+        post(store, form, rules=rules, email=f"p{i}@acme.io", ip="198.51.100.7")
+    subs = processed(store, rules)
+    assert [s.state for s in subs] == ["done"] + ["held"] * 12
+    with store.transaction() as session:
+        details = [r["detail"] for h in storage.intake.held(session) for r in h.reasons]
+    suffix = " submissions from client 198.51.100.7 within 10 minutes, over the limit of 1"
+    assert details == [f"{n}{suffix}" for n in range(2, 11)] + [f"more than 10{suffix}"] * 3
+
+
 def test_approving_a_held_submission_makes_the_lead_with_the_forms_tags(store: Store) -> None:
     form = make_form(store, tags=["webinar"])
     post(store, form, tokens=FormTokens(SECRET))  # too fast
