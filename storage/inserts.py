@@ -31,10 +31,10 @@ def insert_ignoring(
     """Insert `values` (one row, or many of the same columns as one executemany) unless a row
     conflicts on `conflict` (any unique constraint when empty); with `returning`, the result
     holds that column of each row inserted, and nothing for a row that conflicted."""
-    rows = [_with_defaults(table, row) for row in ([values] if isinstance(values, Mapping)
-                                                   else values)]  # fmt: skip
+    one = isinstance(values, Mapping)
+    rows = [_with_defaults(table, row) for row in ([values] if one else values)]
     statement = _statement(table, tuple(sorted(rows[0])), tuple(conflict), returning)
-    return session.execute(statement, rows[0] if isinstance(values, Mapping) else rows)
+    return session.execute(statement, rows[0] if one else rows)
 
 
 def _with_defaults(table: Table, row: Mapping[str, Any]) -> dict[str, Any]:
