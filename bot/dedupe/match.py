@@ -514,22 +514,17 @@ def _last_name_similarity(a: str, b: str) -> float:
     return similarity
 
 
-def _name_similarity(a: Prepared, b: Prepared) -> tuple[float, float, float, str] | None:
-    """(similarity, weakest part, last-name part, how) of two names; None if either is unknown."""
+def _name_similarity(
+    a: Prepared, b: Prepared, two: tuple[float, float, bool] | None = None
+) -> tuple[float, float, float, str] | None:
+    """(similarity, weakest part, last-name part, how) of two names; None if either is unknown.
+    `two` is `_two_names(a, b)` when the caller has it (it is most of a comparison's cost)."""
     if not (a.first or a.last) or not (b.first or b.last):
         return None
     if a.first and a.last and b.first and b.last:
-        first = _first_name_similarity(a.first, b.first)
-        last = _last_name_similarity(a.last, b.last)
-        # "Smith John" against "John Smith" (tried only when the initials cross over)
-        if first + last < 2 * 0.95 and (a.first[0] == b.last[0] or a.last[0] == b.first[0]):
-            swapped_first = _name_part_similarity(a.first, b.last)
-            swapped_last = _name_part_similarity(a.last, b.first)
-            if swapped_first + swapped_last > first + last:
-                weakest = min(swapped_first, swapped_last)
-                mean = (swapped_first + swapped_last) / 2
-                return mean, weakest, swapped_last, "Jaro-Winkler + OSA, first and last, swapped"
-        return (first + last) / 2, min(first, last), last, "Jaro-Winkler + OSA, first and last"
+        first, last, swapped = two or _two_names(a, b)
+        how = "Jaro-Winkler + OSA, first and last" + (", swapped" if swapped else "")
+        return (first + last) / 2, min(first, last), last, how
     # One side knows a single name: it must be one of the other's names, and counts for less.
     a_words = [w for w in (a.first, a.last) if w]
     b_words = [w for w in (b.first, b.last) if w]
@@ -666,14 +661,15 @@ def _compare(
     caps: list[tuple[float, str]] = []
 
     one_part_differs = 0.0  # the weaker name part's similarity, when only one part differs
-    name = _name_similarity(a, b)
+    two = _two_names(a, b) if a.first and a.last and b.first and b.last else None
+    name = _name_similarity(a, b, two)
     if name is None:
         left_out.append("name")
     else:
         compared.append(("name", name[0], name[3]))
         strongest = name[1]
-        if a.first and a.last and b.first and b.last:
-            first, last, swapped = _two_names(a, b)
+        if two is not None:
+            first, last, swapped = two
             strongest = max(first, last)
             note = "swapped with the last name" if swapped else ""
             first_value = a.first if not swapped else ""
@@ -994,7 +990,7 @@ class BlockIndex:
         With `after` >= 0 (the batch scan, where keys are positions) only keys above it count.
         """
         blocks = {}
-        for block_key in _keys_of(probe):
+        for block_key in sorted(_keys_of(probe)):  # a set's order changes with the hash seed
             members = self._blocks.get(block_key)
             if members and len(members) <= limit_per_block:
                 blocks[block_key] = members
@@ -1042,9 +1038,13 @@ def block_weight(size: int) -> float:
 
 
 def _best(weights: dict[Key, float], limit: int | None) -> list[tuple[Key, float]]:
-    if limit is None or len(weights) <= limit:
-        return sorted(weights.items(), key=_second, reverse=True)
-    return heapq.nlargest(limit, weights.items(), key=_second)
+    """The `limit` heaviest, ties to the lower key (the older lead, as the store's ranking has
+    it): a set's order changes with Python's hash seed, and with it which of two equal
+    candidates made the cut, so the same scan could give other pairs on another run."""
+    by_key = sorted(weights.items())  # both sorts are stable: equal weights stay by key
+    if limit is None or len(by_key) <= limit:
+        return sorted(by_key, key=_second, reverse=True)
+    return heapq.nlargest(limit, by_key, key=_second)
 
 
 def rank_candidates(
@@ -1056,7 +1056,8 @@ def rank_candidates(
     of 300. The best `limit` (None: all), `exclude` (the probe itself) left out. The in-memory
     index and the store-backed matcher both rank with it."""
     weights: dict[Key, float] = defaultdict(float)
-    for members in blocks.values():
+    for block_key in sorted(blocks):  # one order of the float sums, whatever the caller's
+        members = blocks[block_key]
         weight = block_weight(len(members))
         for key in members:
             weights[key] += weight
